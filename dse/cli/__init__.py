@@ -1,0 +1,69 @@
+"""The ``dse`` command.
+
+Each subcommand lives in its own private module and is imported only when it runs,
+so ``dse eval`` and ``dse export`` never import torch and start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from dse.errors import DseError
+
+__all__ = ["cli", "main"]
+
+# subcommand name -> (module, attribute); resolved lazily by LazyGroup.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "eval": ("dse.cli._eval", "eval_command"),
+    "export": ("dse.cli._export", "export_command"),
+    "finetune": ("dse.cli._finetune", "finetune_command"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it is invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        module_name, attr = _COMMANDS[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # an optional extra is missing
+            missing = exc.name or "a dependency"
+            raise click.ClickException(
+                f"'dse {cmd_name}' needs the package {missing!r}; install it with "
+                f"pip install 'dse[all]'"
+            ) from exc
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dse")
+def cli() -> None:
+    """Design-space exploration of approximate multipliers for AI accelerators."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning every :class:`DseError` into a one-line message."""
+    try:
+        return cli.main(args=argv, prog_name="dse", standalone_mode=False)
+    except DseError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
