@@ -1,0 +1,529 @@
+"""The flat, levelised gate-level netlist that every multiplier lowers to.
+
+Modelled on Amaranth's NIR (``hdl/_nir.py``): integer nets, a list of single-output
+gates in topological order, deterministic so that tests can compare netlists as text.
+
+Net numbering: nets ``0 .. n_inputs-1`` are the primary-input bits, port after port,
+LSB first; gate ``g`` drives net ``n_inputs + g``. Every gate's fan-in nets are smaller
+than its own net, so one pass in gate order evaluates the whole circuit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.errors import NetlistError
+
+__all__ = [
+    "ARITY",
+    "GROUP_SIGNATURES",
+    "Netlist",
+    "NetlistBuilder",
+    "Op",
+    "netlist_from_gates",
+]
+
+
+class Op(enum.IntEnum):
+    """Single-output gate functions. ``MUX(a, b, s) = s ? b : a`` (yosys ``$_MUX_`` order)."""
+
+    CONST0 = 0
+    CONST1 = 1
+    BUF = 2
+    INV = 3
+    AND = 4
+    OR = 5
+    XOR = 6
+    NAND = 7
+    NOR = 8
+    XNOR = 9
+    AND3 = 10
+    OR3 = 11
+    NAND3 = 12
+    NOR3 = 13
+    XOR3 = 14
+    XNOR3 = 15
+    MAJ = 16
+    MUX = 17
+    AOI21 = 18  # !((a & b) | c)
+    OAI21 = 19  # !((a | b) & c)
+    AOI22 = 20  # !((a & b) | (c & d))
+    OAI22 = 21  # !((a | b) & (c | d))
+
+
+ARITY: dict[Op, int] = {
+    Op.CONST0: 0,
+    Op.CONST1: 0,
+    Op.BUF: 1,
+    Op.INV: 1,
+    Op.AND: 2,
+    Op.OR: 2,
+    Op.XOR: 2,
+    Op.NAND: 2,
+    Op.NOR: 2,
+    Op.XNOR: 2,
+    Op.AND3: 3,
+    Op.OR3: 3,
+    Op.NAND3: 3,
+    Op.NOR3: 3,
+    Op.XOR3: 3,
+    Op.XNOR3: 3,
+    Op.MAJ: 3,
+    Op.MUX: 3,
+    Op.AOI21: 3,
+    Op.OAI21: 3,
+    Op.AOI22: 4,
+    Op.OAI22: 4,
+}
+
+_SYMMETRIC = {
+    Op.AND,
+    Op.OR,
+    Op.XOR,
+    Op.NAND,
+    Op.NOR,
+    Op.XNOR,
+    Op.AND3,
+    Op.OR3,
+    Op.NAND3,
+    Op.NOR3,
+    Op.XOR3,
+    Op.XNOR3,
+    Op.MAJ,
+}
+
+# Multi-output library cells a group of gates may be costed as: the member gates'
+# ops, in order, over the same fan-in (``FA``: sum, carry; ``HA``: sum, carry).
+GROUP_SIGNATURES: dict[str, tuple[Op, ...]] = {
+    "FA": (Op.XOR3, Op.MAJ),
+    "HA": (Op.XOR, Op.AND),
+}
+
+
+def _bit_eval(op: Op, ins: Sequence[int]) -> int:
+    """The truth function of one gate on 0/1 values (used to fold constants)."""
+    a = ins[0] if ins else 0
+    b = ins[1] if len(ins) > 1 else 0
+    c = ins[2] if len(ins) > 2 else 0
+    d = ins[3] if len(ins) > 3 else 0
+    table = {
+        Op.CONST0: 0,
+        Op.CONST1: 1,
+        Op.BUF: a,
+        Op.INV: 1 - a,
+        Op.AND: a & b,
+        Op.OR: a | b,
+        Op.XOR: a ^ b,
+        Op.NAND: 1 - (a & b),
+        Op.NOR: 1 - (a | b),
+        Op.XNOR: 1 - (a ^ b),
+        Op.AND3: a & b & c,
+        Op.OR3: a | b | c,
+        Op.NAND3: 1 - (a & b & c),
+        Op.NOR3: 1 - (a | b | c),
+        Op.XOR3: a ^ b ^ c,
+        Op.XNOR3: 1 - (a ^ b ^ c),
+        Op.MAJ: (a & b) | (a & c) | (b & c),
+        Op.MUX: b if c else a,
+        Op.AOI21: 1 - ((a & b) | c),
+        Op.OAI21: 1 - ((a | b) & c),
+        Op.AOI22: 1 - ((a & b) | (c & d)),
+        Op.OAI22: 1 - ((a | b) & (c | d)),
+    }
+    return table[op]
+
+
+@dataclass(frozen=True, eq=False)
+class Netlist:
+    """A combinational gate-level netlist in levelised array form.
+
+    Attributes:
+        name: module name (used by the writers).
+        input_ports: ``(name, width)`` per input port, in order; the first two are the
+            multiplier's operands ``a`` and ``b``.
+        output_ports: ``(name, nets)`` per output port, nets LSB first.
+        ops: ``uint8`` array, one :class:`Op` per gate, in topological order.
+        fanin: ``int32`` array of shape ``(gates, 4)``: the fan-in nets, ``-1`` unused.
+        groups: gates that together form one multi-output library cell, as
+            ``(kind, (gate, ...))`` with kind a key of :data:`GROUP_SIGNATURES`.
+        net_names: optional readable names for nets (kept by readers and lowering).
+    """
+
+    name: str
+    input_ports: tuple[tuple[str, int], ...]
+    output_ports: tuple[tuple[str, tuple[int, ...]], ...]
+    ops: np.ndarray
+    fanin: np.ndarray
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    net_names: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of primary-input bits."""
+        return sum(w for _, w in self.input_ports)
+
+    @property
+    def n_gates(self) -> int:
+        return int(self.ops.shape[0])
+
+    @property
+    def n_nets(self) -> int:
+        return self.n_inputs + self.n_gates
+
+    @property
+    def gate_count(self) -> int:
+        """Gates excluding constants and buffers (what a synthesis tool would keep)."""
+        ops = self.ops
+        return int(np.count_nonzero((ops != Op.CONST0) & (ops != Op.CONST1) & (ops != Op.BUF)))
+
+    def input_nets(self, port: str) -> tuple[int, ...]:
+        """The nets of input port ``port``, LSB first."""
+        base = 0
+        for name, width in self.input_ports:
+            if name == port:
+                return tuple(range(base, base + width))
+            base += width
+        raise NetlistError(f"netlist {self.name!r} has no input port {port!r}")
+
+    def levels(self) -> np.ndarray:
+        """Logic depth of every net (primary inputs and constants are level 0)."""
+        lev = np.zeros(self.n_nets, dtype=np.int32)
+        n_in = self.n_inputs
+        for g in range(self.n_gates):
+            fan = self.fanin[g]
+            arity = ARITY[Op(int(self.ops[g]))]
+            if arity:
+                lev[n_in + g] = 1 + max(int(lev[f]) for f in fan[:arity])
+        return lev
+
+    def check(self) -> None:
+        """Validate array shapes, arity and topological order; raise :class:`NetlistError`."""
+        n_in = self.n_inputs
+        if self.fanin.shape != (self.n_gates, 4):
+            raise NetlistError(f"netlist {self.name!r}: fanin must have shape (gates, 4)")
+        for g in range(self.n_gates):
+            op = Op(int(self.ops[g]))
+            arity = ARITY[op]
+            for k in range(4):
+                f = int(self.fanin[g, k])
+                if k < arity and not (0 <= f < n_in + g):
+                    raise NetlistError(
+                        f"netlist {self.name!r}: gate {g} ({op.name}) input {k} reads net {f}, "
+                        f"which is not driven before it"
+                    )
+        for port, nets in self.output_ports:
+            for i, n in enumerate(nets):
+                if not 0 <= n < self.n_nets:
+                    raise NetlistError(f"netlist {self.name!r}: output {port}[{i}] is undriven")
+
+    def to_text(self) -> str:
+        """A deterministic, readable dump (for golden tests and debugging)."""
+        lines = [f"netlist {self.name}"]
+        for name, width in self.input_ports:
+            lines.append(f"  input {name}[{width}]")
+        n_in = self.n_inputs
+        for g in range(self.n_gates):
+            op = Op(int(self.ops[g]))
+            ins = ", ".join(str(int(f)) for f in self.fanin[g, : ARITY[op]])
+            lines.append(f"  {n_in + g} = {op.name}({ins})")
+        for name, nets in self.output_ports:
+            lines.append(f"  output {name} = [{', '.join(map(str, nets))}]")
+        for kind, gates in self.groups:
+            lines.append(f"  group {kind} {list(gates)}")
+        return "\n".join(lines)
+
+
+class NetlistBuilder:
+    """Builds a :class:`Netlist` gate by gate, folding constants and sharing equal gates.
+
+    Structural hashing (one gate per distinct ``(op, fan-in)``) and constant folding
+    keep lowering simple: a knob that ties a signal to 0 just feeds a constant, and
+    the logic that only served it disappears when :meth:`build` drops dead gates.
+    """
+
+    def __init__(self, name: str, input_ports: Sequence[tuple[str, int]]) -> None:
+        self.name = name
+        self.input_ports = tuple((str(p), int(w)) for p, w in input_ports)
+        self._n_in = sum(w for _, w in self.input_ports)
+        self._ops: list[int] = []
+        self._fanin: list[tuple[int, ...]] = []
+        self._table: dict[tuple[int, tuple[int, ...]], int] = {}
+        self._const: dict[int, int] = {}  # net -> constant value, for folding
+        self._inverse: dict[int, int] = {}  # net -> the net it inverts
+        self._groups: list[tuple[str, tuple[int, ...]]] = []
+        self.net_names: dict[int, str] = {}
+        self.const0 = self.gate(Op.CONST0)
+        self.const1 = self.gate(Op.CONST1)
+
+    def input(self, port: str) -> tuple[int, ...]:
+        base = 0
+        for name, width in self.input_ports:
+            if name == port:
+                return tuple(range(base, base + width))
+            base += width
+        raise NetlistError(f"builder {self.name!r} has no input port {port!r}")
+
+    def constant(self, value: int) -> int:
+        return self.const1 if value else self.const0
+
+    def _raw(self, op: Op, ins: tuple[int, ...]) -> int:
+        key = (int(op), ins)
+        net = self._table.get(key)
+        if net is None:
+            net = self._n_in + len(self._ops)
+            self._ops.append(int(op))
+            self._fanin.append(ins)
+            self._table[key] = net
+            if op is Op.CONST0:
+                self._const[net] = 0
+            elif op is Op.CONST1:
+                self._const[net] = 1
+            elif op is Op.INV:
+                self._inverse[net] = ins[0]
+        return net
+
+    def inv(self, a: int) -> int:
+        return self.gate(Op.INV, a)
+
+    def gate(self, op: Op, *ins: int) -> int:
+        """Add (or reuse) a gate and return its output net, after constant folding."""
+        op = Op(op)
+        if len(ins) != ARITY[op]:
+            raise NetlistError(f"{op.name} takes {ARITY[op]} inputs, got {len(ins)}")
+        consts = [self._const.get(i) for i in ins]
+        if ins and all(c is not None for c in consts):
+            return self.constant(_bit_eval(op, [int(c) for c in consts]))  # type: ignore[arg-type]
+        if any(c is not None for c in consts):
+            folded = self._fold(op, ins, consts)
+            if folded is not None:
+                return folded
+        if op is Op.BUF:
+            return ins[0]
+        if op is Op.INV and ins[0] in self._inverse:
+            return self._inverse[ins[0]]
+        if op in _SYMMETRIC:
+            ins = tuple(sorted(ins))
+        if op is Op.MUX and ins[0] == ins[1]:
+            return ins[0]
+        return self._raw(op, tuple(ins))
+
+    def _fold(self, op: Op, ins: tuple[int, ...], consts: list[int | None]) -> int | None:
+        """Simplify a gate with some constant inputs into a smaller gate."""
+        live = [i for i, c in zip(ins, consts, strict=True) if c is None]
+        vals = [c for c in consts if c is not None]
+        if op in (Op.AND, Op.AND3, Op.NAND, Op.NAND3):
+            if 0 in vals:
+                return self.constant(0 if op in (Op.AND, Op.AND3) else 1)
+            return self._and_like(live, invert=op in (Op.NAND, Op.NAND3))
+        if op in (Op.OR, Op.OR3, Op.NOR, Op.NOR3):
+            if 1 in vals:
+                return self.constant(1 if op in (Op.OR, Op.OR3) else 0)
+            return self._or_like(live, invert=op in (Op.NOR, Op.NOR3))
+        if op in (Op.XOR, Op.XOR3, Op.XNOR, Op.XNOR3):
+            parity = sum(int(v) for v in vals) % 2
+            if op in (Op.XNOR, Op.XNOR3):
+                parity ^= 1
+            out = live[0] if len(live) == 1 else self.gate(Op.XOR, *live)
+            return self.inv(out) if parity else out
+        if op is Op.MAJ:
+            if len(vals) >= 2:
+                if vals[0] == vals[1]:
+                    return self.constant(int(vals[0]))  # type: ignore[arg-type]
+                return live[0]
+            return self.gate(Op.AND, *live) if vals[0] == 0 else self.gate(Op.OR, *live)
+        if op is Op.MUX:
+            a, b, s = ins
+            ca, cb, cs = consts
+            if cs is not None:
+                return b if cs else a
+            if ca is not None and cb is not None:
+                return s if (ca, cb) == (0, 1) else self.inv(s) if (ca, cb) == (1, 0) else a
+            if ca == 0:
+                return self.gate(Op.AND, b, s)
+            if ca == 1:
+                return self.gate(Op.OR, b, self.inv(s))
+            if cb == 0:
+                return self.gate(Op.AND, a, self.inv(s))
+            if cb == 1:
+                return self.gate(Op.OR, a, s)
+        if op in (Op.AOI21, Op.OAI21, Op.AOI22, Op.OAI22):
+            # Expand into AND/OR/INV and let those fold.
+            if op is Op.AOI21:
+                t = self.gate(Op.OR, self.gate(Op.AND, ins[0], ins[1]), ins[2])
+            elif op is Op.OAI21:
+                t = self.gate(Op.AND, self.gate(Op.OR, ins[0], ins[1]), ins[2])
+            elif op is Op.AOI22:
+                t = self.gate(
+                    Op.OR, self.gate(Op.AND, ins[0], ins[1]), self.gate(Op.AND, ins[2], ins[3])
+                )
+            else:
+                t = self.gate(
+                    Op.AND, self.gate(Op.OR, ins[0], ins[1]), self.gate(Op.OR, ins[2], ins[3])
+                )
+            return self.inv(t)
+        return None
+
+    def _and_like(self, live: list[int], invert: bool) -> int:
+        if len(live) == 1:
+            out = live[0]
+            return self.inv(out) if invert else out
+        if len(live) == 2:
+            return self.gate(Op.NAND if invert else Op.AND, *live)
+        return self.gate(Op.NAND3 if invert else Op.AND3, *live)
+
+    def _or_like(self, live: list[int], invert: bool) -> int:
+        if len(live) == 1:
+            out = live[0]
+            return self.inv(out) if invert else out
+        if len(live) == 2:
+            return self.gate(Op.NOR if invert else Op.OR, *live)
+        return self.gate(Op.NOR3 if invert else Op.OR3, *live)
+
+    def group(self, kind: str, nets: Sequence[int]) -> None:
+        """Mark gates driving ``nets`` as one multi-output cell (kept only if still valid)."""
+        self._groups.append((kind, tuple(nets)))
+
+    def name_net(self, net: int, name: str) -> None:
+        self.net_names.setdefault(net, name)
+
+    def build(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
+        """Drop gates no output depends on, renumber, and return the netlist."""
+        n_in = self._n_in
+        n_gates = len(self._ops)
+        live = np.zeros(n_in + n_gates, dtype=bool)
+        stack = [n for _, nets in output_ports for n in nets]
+        while stack:
+            n = stack.pop()
+            if live[n]:
+                continue
+            live[n] = True
+            if n >= n_in:
+                stack.extend(self._fanin[n - n_in])
+        new_id = np.full(n_in + n_gates, -1, dtype=np.int64)
+        new_id[:n_in] = np.arange(n_in)
+        ops: list[int] = []
+        fanin: list[list[int]] = []
+        for g in range(n_gates):
+            if not live[n_in + g]:
+                continue
+            new_id[n_in + g] = n_in + len(ops)
+            ops.append(self._ops[g])
+            fan = [int(new_id[f]) for f in self._fanin[g]]
+            fanin.append(fan + [-1] * (4 - len(fan)))
+        groups: list[tuple[str, tuple[int, ...]]] = []
+        seen: set[int] = set()
+        for kind, nets in self._groups:
+            gates = [int(new_id[n]) - n_in for n in nets]
+            if any(n < n_in for n in nets) or any(g < 0 for g in gates):
+                continue
+            sig = GROUP_SIGNATURES.get(kind)
+            if sig is None or len(sig) != len(gates):
+                continue
+            if any(Op(ops[g]) is not s for g, s in zip(gates, sig, strict=True)):
+                continue
+            fans = {tuple(sorted(fanin[g][: ARITY[Op(ops[g])]])) for g in gates}
+            if len(fans) != 1 or seen.intersection(gates):
+                continue
+            seen.update(gates)
+            groups.append((kind, tuple(gates)))
+        names = {int(new_id[n]): s for n, s in self.net_names.items() if new_id[n] >= 0}
+        netlist = Netlist(
+            name=self.name,
+            input_ports=self.input_ports,
+            output_ports=tuple(
+                (str(p), tuple(int(new_id[n]) for n in nets)) for p, nets in output_ports
+            ),
+            ops=np.asarray(ops, dtype=np.uint8),
+            fanin=np.asarray(fanin, dtype=np.int32).reshape(len(ops), 4),
+            groups=tuple(groups),
+            net_names=names,
+        )
+        return netlist
+
+
+def netlist_from_gates(
+    name: str,
+    input_ports: Sequence[tuple[str, Sequence[str]]],
+    output_ports: Sequence[tuple[str, Sequence[str]]],
+    gates: Iterable[tuple[str, Op, Sequence[str], str]],
+) -> Netlist:
+    """Build a netlist from named gates given in any order (what readers produce).
+
+    Args:
+        input_ports: ``(port, [bit net names LSB first])``.
+        output_ports: ``(port, [bit net names LSB first])``; a name may be ``"1'b0"``
+            or ``"1'b1"`` for a constant.
+        gates: ``(output net name, op, [input net names], where)`` where ``where`` is a
+            location such as ``"mul.v:12"`` used in error messages.
+
+    Raises:
+        NetlistError: a net driven twice, an undriven net that is read, or a
+            combinational loop (the message lists the whole cycle).
+    """
+    drivers: dict[str, tuple[Op, tuple[str, ...], str]] = {}
+    pi_index: dict[str, int] = {}
+    port_widths: list[tuple[str, int]] = []
+    for port, bits in input_ports:
+        port_widths.append((port, len(bits)))
+        for bit in bits:
+            pi_index[bit] = len(pi_index)
+    for out, op, ins, where in gates:
+        if out in pi_index:
+            raise NetlistError(f"{where}: net {out!r} is an input port bit and cannot be driven")
+        if out in drivers:
+            raise NetlistError(
+                f"{where}: net {out!r} is driven twice (first at {drivers[out][2]})"
+            )
+        drivers[out] = (Op(op), tuple(ins), where)
+    builder = NetlistBuilder(name, port_widths)
+    resolved: dict[str, int] = {"1'b0": builder.const0, "1'b1": builder.const1}
+    resolved.update(pi_index)
+    state: dict[str, int] = {}  # 1 = on stack, 2 = done
+
+    def resolve(root: str, reader: str) -> int:
+        if root in resolved:
+            return resolved[root]
+        # Iterative depth-first search: netlists can be deep (long ripple chains).
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        while stack:
+            net, k = stack.pop()
+            if net in resolved:
+                continue
+            if net not in drivers:
+                where = drivers[path[-1]][2] if path else reader
+                raise NetlistError(f"{where}: net {net!r} is read but never driven")
+            op, ins, where = drivers[net]
+            if k == 0:
+                if state.get(net) == 1:
+                    cycle = [*path[path.index(net) :], net]
+                    raise NetlistError(
+                        f"{where}: combinational loop: {' -> '.join(cycle)}"
+                    )
+                state[net] = 1
+                path.append(net)
+            if k < len(ins):
+                stack.append((net, k + 1))
+                child = ins[k]
+                if child not in resolved:
+                    if state.get(child) == 1:
+                        cycle = [*path[path.index(child) :], child]
+                        raise NetlistError(
+                            f"{drivers[child][2]}: combinational loop: {' -> '.join(cycle)}"
+                        )
+                    stack.append((child, 0))
+                continue
+            resolved[net] = builder.gate(op, *(resolved[i] for i in ins))
+            builder.name_net(resolved[net], net)
+            state[net] = 2
+            path.pop()
+        return resolved[root]
+
+    outs: list[tuple[str, list[int]]] = []
+    for port, bits in output_ports:
+        outs.append((port, [resolve(bit, f"output {port}") for bit in bits]))
+    return builder.build(outs)
