@@ -1,0 +1,412 @@
+"""The structure IR: :class:`MultiplierGraph`.
+
+A multiplier is a directed acyclic graph of cells (see :mod:`dse.arith._cells`):
+operand bits, partial-product generators, constants, compressors (half/full adders,
+4:2 compressors and their approximations), the final carry-propagate adder's cells,
+and one ``output`` node per product bit. Each node names, per input port, the
+``(node, port)`` that drives it, so "every signal driven exactly once" holds by
+construction and edges carry port names.
+
+Graphs are immutable: knobs build new graphs (cheaply: nodes are shared).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from dse.arith._cells import cell_type
+from dse.errors import GraphError
+
+__all__ = ["MultiplierGraph", "Node", "Signal"]
+
+Signal = tuple[str, str]  # (node id, output port)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One cell of a multiplier graph.
+
+    Attributes:
+        kind: cell type name (a key of :data:`dse.arith.CELL_TYPES`).
+        inputs: per input port of the cell type, the driving ``(node, port)``.
+        column: the column (power of two) the cell works in; ``None`` for logic
+            that has no single weight (prefix-adder internals, log-multiplier logic).
+        forced: output ports tied to constant 0 by a knob.
+        role: ``input``, ``pp``, ``const``, ``tree``, ``cpa``, ``logic`` or ``output``.
+        operand: ``"a"``/``"b"`` for operand bits, ``"p"`` for product bits.
+        bit: the bit index of operand or product bits.
+        row: the partial-product row (array reduction order), ``-1`` elsewhere.
+    """
+
+    kind: str
+    inputs: tuple[Signal, ...] = ()
+    column: int | None = None
+    forced: frozenset[str] = frozenset()
+    role: str = "logic"
+    operand: str = ""
+    bit: int = -1
+    row: int = -1
+
+
+class MultiplierGraph:
+    """An immutable multiplier structure.
+
+    Args:
+        width_a: bits of operand ``a``.
+        width_b: bits of operand ``b``.
+        signed: operands and product are two's complement.
+        nodes: node id → :class:`Node`.
+        info: descriptive metadata (generator, reduction, adder, knob history); it is
+            not part of the structural hash.
+    """
+
+    def __init__(
+        self,
+        width_a: int,
+        width_b: int,
+        signed: bool,
+        nodes: Mapping[str, Node],
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.width_a = int(width_a)
+        self.width_b = int(width_b)
+        self.signed = bool(signed)
+        self._nodes: dict[str, Node] = dict(nodes)
+        self.info: Mapping[str, Any] = MappingProxyType(dict(info or {}))
+
+    # ------------------------------------------------------------------ access
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """Read-only node table."""
+        return MappingProxyType(self._nodes)
+
+    @property
+    def width_p(self) -> int:
+        """Product width: ``width_a + width_b``."""
+        return self.width_a + self.width_b
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    def __getitem__(self, node: str) -> Node:
+        try:
+            return self._nodes[node]
+        except KeyError:
+            raise GraphError(f"graph has no node {node!r}") from None
+
+    def __repr__(self) -> str:
+        kind = "signed" if self.signed else "unsigned"
+        gen = self.info.get("generator", "?")
+        return (
+            f"<MultiplierGraph {gen} {self.width_a}x{self.width_b} {kind}, "
+            f"{len(self._nodes)} nodes, hash {self.structural_hash[:12]}>"
+        )
+
+    def nodes_of(self, *, kind: str | None = None, role: str | None = None) -> list[str]:
+        """Node ids filtered by kind and/or role, in topological order."""
+        return [
+            n
+            for n in self.topological_order
+            if (kind is None or self._nodes[n].kind == kind)
+            and (role is None or self._nodes[n].role == role)
+        ]
+
+    def replace_nodes(
+        self, changes: Mapping[str, Node | None], info: Mapping[str, Any] | None = None
+    ) -> MultiplierGraph:
+        """A new graph with nodes replaced, added, or (value ``None``) removed."""
+        nodes = dict(self._nodes)
+        for name, node in changes.items():
+            if node is None:
+                nodes.pop(name, None)
+            else:
+                nodes[name] = node
+        return MultiplierGraph(
+            self.width_a, self.width_b, self.signed, nodes, self.info if info is None else info
+        )
+
+    # --------------------------------------------------------------- structure
+    @cached_property
+    def topological_order(self) -> tuple[str, ...]:
+        """Node ids, every node after its drivers; ties broken by insertion order."""
+        indeg: dict[str, int] = {}
+        users: dict[str, list[str]] = {n: [] for n in self._nodes}
+        for name, node in self._nodes.items():
+            srcs = {src for src, _ in node.inputs}
+            indeg[name] = len(srcs)
+            for src in srcs:
+                if src not in users:
+                    raise GraphError(
+                        f"node {name!r} reads {src!r}, which is not a node of the graph"
+                    )
+                users[src].append(name)
+        ready = [n for n, d in indeg.items() if d == 0]
+        order: list[str] = []
+        while ready:
+            n = ready.pop()
+            order.append(n)
+            for u in users[n]:
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    ready.append(u)
+        if len(order) != len(self._nodes):
+            raise GraphError(f"graph has a cycle: {' -> '.join(self._find_cycle())}")
+        return tuple(order)
+
+    def _find_cycle(self) -> list[str]:
+        try:
+            edges = nx.find_cycle(self._skeleton())
+        except nx.NetworkXNoCycle:  # pragma: no cover - only called on a cycle
+            return []
+        return [u for u, _ in edges] + [edges[0][0]]
+
+    def _skeleton(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        g.add_nodes_from(self._nodes)
+        g.add_edges_from(
+            (src, name) for name, node in self._nodes.items() for src, _ in node.inputs
+        )
+        return g
+
+    @cached_property
+    def nx(self) -> nx.DiGraph:
+        """The graph as a ``networkx.DiGraph``: node attributes are the :class:`Node`
+        fields; each edge ``u -> v`` has ``ports``, a list of ``(u's output port, v's
+        input port)`` (a list because one cell may feed several ports of another)."""
+        g = nx.DiGraph(width_a=self.width_a, width_b=self.width_b, signed=self.signed)
+        for name, node in self._nodes.items():
+            g.add_node(
+                name,
+                kind=node.kind,
+                column=node.column,
+                role=node.role,
+                forced=sorted(node.forced),
+                operand=node.operand,
+                bit=node.bit,
+            )
+        for name, node in self._nodes.items():
+            in_ports = cell_type(node.kind).inputs
+            for (src, port), dst_port in zip(node.inputs, in_ports, strict=False):
+                if g.has_edge(src, name):
+                    g.edges[src, name]["ports"].append((port, dst_port))
+                else:
+                    g.add_edge(src, name, ports=[(port, dst_port)])
+        return g
+
+    def fanout(self) -> dict[str, list[tuple[str, int]]]:
+        """For each node, the ``(consumer, input index)`` pairs it drives."""
+        out: dict[str, list[tuple[str, int]]] = {n: [] for n in self._nodes}
+        for name, node in self._nodes.items():
+            for k, (src, _) in enumerate(node.inputs):
+                out[src].append((name, k))
+        return out
+
+    def signal_column(self, signal: Signal) -> int | None:
+        """The column (weight exponent) of a signal, ``None`` for non-arithmetic logic."""
+        src, port = signal
+        node = self._nodes[src]
+        if node.role == "input":
+            return None
+        ct = cell_type(node.kind)
+        off = ct.offsets[ct.outputs.index(port)]
+        if off is None or node.column is None:
+            return None
+        return node.column + off
+
+    # --------------------------------------------------------------- checking
+    def validate(self) -> MultiplierGraph:
+        """Check the graph is well formed; return it, or raise :class:`GraphError`.
+
+        Checks: known cell kinds and port counts; every input port driven by an
+        existing node's existing output port; acyclic; operand bits and product bits
+        present exactly once each; compressor inputs and product bits in the column
+        their weight says.
+        """
+        seen_in: dict[tuple[str, int], str] = {}
+        seen_out: dict[int, str] = {}
+        for name, node in self._nodes.items():
+            try:
+                ct = cell_type(node.kind)
+            except Exception as exc:
+                raise GraphError(f"node {name!r}: {exc}") from None
+            if len(node.inputs) != len(ct.inputs):
+                raise GraphError(
+                    f"node {name!r} ({node.kind}) has {len(node.inputs)} inputs, "
+                    f"its kind takes {len(ct.inputs)} ({', '.join(ct.inputs)})"
+                )
+            for (src, port), dst_port in zip(node.inputs, ct.inputs, strict=True):
+                if src not in self._nodes:
+                    raise GraphError(f"node {name!r} input {dst_port!r} reads missing node {src!r}")
+                sct = cell_type(self._nodes[src].kind)
+                if port not in sct.outputs:
+                    raise GraphError(
+                        f"node {name!r} input {dst_port!r} reads port {port!r} of {src!r}, "
+                        f"which has outputs {list(sct.outputs)}"
+                    )
+            bad = node.forced - set(ct.outputs)
+            if bad:
+                raise GraphError(f"node {name!r} forces unknown output ports {sorted(bad)}")
+            if node.role == "input":
+                if node.operand not in ("a", "b"):
+                    raise GraphError(f"input node {name!r} must have operand 'a' or 'b'")
+                width = self.width_a if node.operand == "a" else self.width_b
+                if not 0 <= node.bit < width:
+                    raise GraphError(f"input node {name!r}: bit {node.bit} out of range")
+                key = (node.operand, node.bit)
+                if key in seen_in:  # type: ignore[comparison-overlap]
+                    raise GraphError(f"operand bit {node.operand}{node.bit} appears twice: "
+                                     f"{seen_in[key]!r} and {name!r}")  # type: ignore[index]
+                seen_in[key] = name  # type: ignore[index]
+            if node.kind == "output":
+                if not 0 <= node.bit < self.width_p:
+                    raise GraphError(f"output node {name!r}: bit {node.bit} out of range")
+                if node.bit in seen_out:
+                    raise GraphError(
+                        f"product bit {node.bit} is driven twice: {seen_out[node.bit]!r} and {name!r}"
+                    )
+                seen_out[node.bit] = name
+        for op, width in (("a", self.width_a), ("b", self.width_b)):
+            for bit in range(width):
+                if (op, bit) not in seen_in:  # type: ignore[comparison-overlap]
+                    raise GraphError(f"operand bit {op}{bit} has no input node")
+        for bit in range(self.width_p):
+            if bit not in seen_out:
+                raise GraphError(f"product bit p{bit} is not driven")
+        _ = self.topological_order  # raises on a cycle, naming it
+        for name, node in self._nodes.items():
+            ct = cell_type(node.kind)
+            if not (ct.compressor or node.kind == "output"):
+                continue
+            want = node.bit if node.kind == "output" else node.column
+            for sig, dst_port in zip(node.inputs, ct.inputs, strict=True):
+                col = self.signal_column(sig)
+                if col is not None and col != want:
+                    raise GraphError(
+                        f"node {name!r} input {dst_port!r} reads {sig[0]}.{sig[1]} of column "
+                        f"{col}, but the node works in column {want}"
+                    )
+        return self
+
+    # ------------------------------------------------------------------ hashing
+    @cached_property
+    def structural_hash(self) -> str:
+        """Canonical hash of the structure, independent of node names and insertion order.
+
+        Each node hashes its kind, column, forced ports and its drivers' hashes (sorted
+        for symmetric cells); the graph hashes widths, signedness and product bits.
+        Logic no product bit depends on does not count.
+        """
+        digests: dict[str, bytes] = {}
+        for name in self.topological_order:
+            node = self._nodes[name]
+            h = hashlib.blake2b(digest_size=16)
+            if node.role == "input":
+                h.update(f"in:{node.operand}{node.bit}".encode())
+            else:
+                ct = cell_type(node.kind)
+                h.update(f"{node.kind}|{node.column}|{','.join(sorted(node.forced))}".encode())
+                ins = [digests[src] + port.encode() for src, port in node.inputs]
+                if ct.symmetric:
+                    ins.sort()
+                for d in ins:
+                    h.update(d)
+            digests[name] = h.digest()
+        top = hashlib.blake2b(digest_size=20)
+        top.update(f"{self.width_a}x{self.width_b}:{int(self.signed)}".encode())
+        outs = sorted(
+            (n.bit, name) for name, n in self._nodes.items() if n.kind == "output"
+        )
+        for _, name in outs:
+            top.update(digests[name])
+        return top.hexdigest()
+
+    # --------------------------------------------------------------- semantics
+    def evaluate(self, a: int, b: int) -> int:
+        """Reference semantics: the product for raw operand bit patterns ``a``, ``b``.
+
+        Deliberately simple (one Python dict, one pass in topological order); use it
+        to check the fast path, never in a search loop. The result is read as two's
+        complement for a signed multiplier.
+        """
+        values: dict[Signal, int] = {}
+        product = 0
+        for name in self.topological_order:
+            node = self._nodes[name]
+            if node.role == "input":
+                word = a if node.operand == "a" else b
+                values[(name, "y")] = (word >> node.bit) & 1
+                continue
+            ct = cell_type(node.kind)
+            ins = [values[s] for s in node.inputs]
+            if node.kind == "output":
+                product |= ins[0] << node.bit
+                continue
+            outs = ct.function(ins)
+            for port, v in zip(ct.outputs, outs, strict=True):
+                values[(name, port)] = 0 if port in node.forced else int(v)
+        if self.signed and product >> (self.width_p - 1):
+            product -= 1 << self.width_p
+        return product
+
+    def reference_table(self) -> np.ndarray:
+        """The product table from :meth:`evaluate` (slow; small widths only)."""
+        if self.width_p > 12:
+            raise GraphError("reference_table is for widths up to 12 product bits; use dse.eval")
+        table = np.empty((1 << self.width_a, 1 << self.width_b), dtype=np.int64)
+        for a in range(1 << self.width_a):
+            for b in range(1 << self.width_b):
+                table[a, b] = self.evaluate(a, b)
+        return table
+
+    def summary(self) -> dict[str, int]:
+        """Cell counts by kind (excluding operand and product bit nodes)."""
+        counts: dict[str, int] = {}
+        for node in self._nodes.values():
+            if node.role in ("input", "output"):
+                continue
+            counts[node.kind] = counts.get(node.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._nodes)
+
+
+@dataclass
+class GraphBuilder:
+    """Mutable helper the generators use to assemble a graph, then freeze it."""
+
+    width_a: int
+    width_b: int
+    signed: bool
+    nodes: dict[str, Node] = field(default_factory=dict)
+    _counter: dict[str, int] = field(default_factory=dict)
+
+    def fresh(self, prefix: str) -> str:
+        k = self._counter.get(prefix, 0)
+        self._counter[prefix] = k + 1
+        return f"{prefix}_{k}"
+
+    def add(self, name: str, node: Node) -> str:
+        if name in self.nodes:
+            raise GraphError(f"node {name!r} added twice")
+        self.nodes[name] = node
+        return name
+
+    def cell(
+        self, prefix: str, kind: str, inputs: tuple[Signal, ...], column: int | None, role: str
+    ) -> str:
+        return self.add(self.fresh(prefix), Node(kind, inputs, column, role=role))
+
+    def freeze(self, info: Mapping[str, Any]) -> MultiplierGraph:
+        return MultiplierGraph(self.width_a, self.width_b, self.signed, self.nodes, info)
