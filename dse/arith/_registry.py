@@ -1,0 +1,138 @@
+"""Generators by name and the one-line multiplier spec used by the CLI and studies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from dse.arith._generators import ADDERS, MAX_WIDTH, MIN_WIDTH, multiplier
+from dse.arith._graph import MultiplierGraph
+from dse.arith._knobs import KNOBS, apply_knobs
+from dse.errors import ConfigError
+
+__all__ = ["GENERATORS", "Generator", "from_spec", "generate", "register_generator"]
+
+
+class Generator(Protocol):
+    def __call__(
+        self, width_a: int, width_b: int, *, signed: bool, adder: str
+    ) -> MultiplierGraph: ...
+
+
+def _pp(reduction: str, booth: bool = False) -> Generator:
+    def gen(width_a: int, width_b: int, *, signed: bool, adder: str) -> MultiplierGraph:
+        return multiplier(
+            width_a, width_b, signed=signed, reduction=reduction, adder=adder, booth=booth
+        )
+
+    return gen
+
+
+#: Multiplier generators by name. Log-domain families register themselves here too.
+GENERATORS: dict[str, Generator] = {
+    "array": _pp("array"),
+    "wallace": _pp("wallace"),
+    "dadda": _pp("dadda"),
+    "booth": _pp("dadda", booth=True),
+}
+
+
+def register_generator(name: str, fn: Callable[..., MultiplierGraph]) -> None:
+    """Make a generator available to :func:`generate`, ``dse eval --gen`` and specs."""
+    GENERATORS[name] = fn  # type: ignore[assignment]
+
+
+def _check_width(name: str, value: Any) -> int:
+    try:
+        w = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if not MIN_WIDTH <= w <= MAX_WIDTH:
+        raise ConfigError(f"{name} must be in [{MIN_WIDTH}, {MAX_WIDTH}], got {w}")
+    return w
+
+
+def generate(
+    name: str,
+    width_a: int,
+    width_b: int | None = None,
+    *,
+    signed: bool | None = None,
+    adder: str = "ripple",
+    knobs: dict[str, Any] | None = None,
+) -> MultiplierGraph:
+    """Build a multiplier by generator name, then apply knobs.
+
+    ``booth`` is signed unless ``signed=False`` is given explicitly.
+    """
+    _ensure_plugins()
+    if name not in GENERATORS:
+        raise ConfigError(f"unknown generator {name!r}; known: {', '.join(sorted(GENERATORS))}")
+    wa = _check_width("width", width_a)
+    wb = wa if width_b is None else _check_width("width-b", width_b)
+    if adder not in ADDERS:
+        raise ConfigError(f"unknown adder {adder!r}; known: {', '.join(ADDERS)}")
+    is_signed = (name == "booth") if signed is None else bool(signed)
+    graph = GENERATORS[name](wa, wb, signed=is_signed, adder=adder)
+    return apply_knobs(graph, knobs or {})
+
+
+_SPEC = re.compile(r"^(?P<gen>[A-Za-z][\w-]*):(?P<wa>\d+)(?:x(?P<wb>\d+))?(?P<rest>(?:,.*)?)$")
+
+
+def from_spec(spec: str) -> MultiplierGraph:
+    """Build a multiplier from a one-line spec.
+
+    Syntax: ``GEN:WIDTH[xWIDTH_B][,signed|,unsigned][,adder=NAME][,KNOB=VALUE...]``,
+    e.g. ``dadda:8``, ``dadda:8x6,truncate=4``, ``booth:8,signed``, ``mitchell:8``.
+    List-valued knob values use ``;`` between items: ``prune=0:0;1:0``.
+    """
+    m = _SPEC.match(spec.strip())
+    if not m:
+        raise ConfigError(
+            f"multiplier spec {spec!r} is not of the form GEN:WIDTH[xWIDTH_B][,OPTION...], "
+            f"e.g. 'dadda:8,truncate=4'"
+        )
+    signed: bool | None = None
+    adder = "ripple"
+    knobs: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in m.group("rest").split(","))):
+        if part in ("signed", "unsigned"):
+            signed = part == "signed"
+            continue
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise ConfigError(f"multiplier spec {spec!r}: option {part!r} is not KEY=VALUE")
+        if key == "adder":
+            adder = value
+        elif key in KNOBS:
+            knobs[key] = value
+        else:
+            raise ConfigError(
+                f"multiplier spec {spec!r}: unknown option {key!r}; "
+                f"known: signed, unsigned, adder, {', '.join(KNOBS)}"
+            )
+    wb = m.group("wb")
+    return generate(
+        m.group("gen"), int(m.group("wa")), int(wb) if wb else None, signed=signed, adder=adder, knobs=knobs
+    )
+
+
+_plugins_loaded = False
+
+
+def _ensure_plugins() -> None:
+    """Import modules that register extra generators and cells (log multipliers, catalogue)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import importlib
+
+    for mod in ("dse.arith._catalogue", "dse.arith._log"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise

@@ -1,0 +1,53 @@
+"""Lowering: :class:`~dse.arith.MultiplierGraph` → :class:`Netlist`.
+
+One pass in topological order: each cell type's ``lower`` emits gates into a
+:class:`NetlistBuilder`, which folds constants (pruned inputs, outputs tied to 0 by
+knobs) and shares equal gates; :meth:`NetlistBuilder.build` then drops gates that no
+product bit depends on. The result is deterministic for a given graph.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dse.arith._cells import cell_type
+from dse.errors import GraphError
+from dse.netlist._netlist import Netlist, NetlistBuilder
+
+if TYPE_CHECKING:
+    from dse.arith._graph import MultiplierGraph
+
+__all__ = ["lower"]
+
+
+def lower(graph: MultiplierGraph, name: str = "mul") -> Netlist:
+    """Lower a multiplier graph to a gate-level netlist with ports ``a``, ``b`` → ``p``."""
+    builder = NetlistBuilder(name, [("a", graph.width_a), ("b", graph.width_b)])
+    a_nets = builder.input("a")
+    b_nets = builder.input("b")
+    nets: dict[tuple[str, str], int] = {}
+    products: dict[int, int] = {}
+    nodes = graph.nodes
+    for node_id in graph.topological_order:
+        node = nodes[node_id]
+        if node.role == "input":
+            nets[(node_id, "y")] = (a_nets if node.operand == "a" else b_nets)[node.bit]
+            continue
+        ins = [nets[sig] for sig in node.inputs]
+        if node.kind == "output":
+            products[node.bit] = ins[0]
+            continue
+        ct = cell_type(node.kind)
+        outs = ct.lower(builder, ins)
+        if len(outs) != len(ct.outputs):
+            raise GraphError(f"lowering of {node.kind!r} returned {len(outs)} nets")
+        for port, net in zip(ct.outputs, outs, strict=True):
+            if port in node.forced:
+                net = builder.const0
+            nets[(node_id, port)] = net
+            builder.name_net(net, f"{node_id}_{port}")
+    width_p = graph.width_p
+    missing = [k for k in range(width_p) if k not in products]
+    if missing:
+        raise GraphError(f"product bit p{missing[0]} is not driven")
+    return builder.build([("p", [products[k] for k in range(width_p)])])
