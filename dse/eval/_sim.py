@@ -183,13 +183,16 @@ def read_outputs(
     """The integer value of output port ``port`` for each of the first ``n_vectors`` vectors."""
     _, nets = netlist.output_ports[port]
     width = len(nets)
+    if width > 62:
+        raise ConfigError(f"output port of {width} bits is wider than 62 bits")
     rows = vals[list(nets)]  # (width, n_words)
     bits = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")[:, :n_vectors]
-    weights = np.left_shift(np.int64(1), np.arange(width, dtype=np.int64))
-    if width <= 62:
-        value = weights @ bits.astype(np.int64)
-    else:  # pragma: no cover - products wider than 62 bits are out of scope
-        raise ConfigError(f"output port of {width} bits is wider than 62 bits")
+    # One shift-or per output bit beats a matrix product or a bit-transpose here.
+    dtype = np.int32 if width <= 30 else np.int64
+    value = np.zeros(bits.shape[1], dtype=dtype)
+    for k in range(width):
+        value |= bits[k].astype(dtype) << k
+    value = value.astype(np.int64)
     if signed and width > 0:
         value = np.where(value >= (1 << (width - 1)), value - (1 << width), value)
     return value

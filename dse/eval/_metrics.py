@@ -1,0 +1,128 @@
+"""Error metrics of an approximate multiplier against the exact product.
+
+Definitions follow the usual ones of the approximate-arithmetic literature (e.g.
+J. Liang, J. Han, F. Lombardi, "New metrics for the reliability of approximate and
+probabilistic adders", IEEE TC 62(9), 2013; EvoApprox8b, V. Mrazek et al., DATE 2017),
+with ``e = approximate - exact``:
+
+* ``er``: error rate, P(e ≠ 0);
+* ``med``: mean error distance, E|e|;
+* ``mred``: mean relative error distance, E[|e| / |exact|] over pairs whose exact
+  product is non-zero (a zero product has no relative error);
+* ``nmed``: MED normalised by the largest exact product magnitude;
+* ``wce`` / ``wcre``: worst-case error distance / relative error distance;
+* ``bias``: mean error E[e]; ``error_var``: its variance; ``mse``: E[e²].
+
+Every metric can be weighted by an operand distribution ``p(a) p(b)`` (e.g. a
+network's histograms of activation and weight codes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from dse.errors import ConfigError
+
+__all__ = ["ErrorMetrics", "error_metrics", "exact_table", "operand_values"]
+
+
+@dataclass(frozen=True)
+class ErrorMetrics:
+    er: float
+    med: float
+    mred: float
+    nmed: float
+    wce: float
+    wcre: float
+    bias: float
+    error_var: float
+    mse: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def operand_values(width: int, signed: bool) -> np.ndarray:
+    """The value of every raw code ``0 .. 2**width - 1`` (two's complement if signed)."""
+    codes = np.arange(1 << width, dtype=np.int64)
+    if signed:
+        codes = np.where(codes >= 1 << (width - 1), codes - (1 << width), codes)
+    return codes
+
+
+def exact_table(width_a: int, width_b: int, signed: bool) -> np.ndarray:
+    """The exact product table ``[a, b]`` by raw operand codes."""
+    return np.multiply.outer(operand_values(width_a, signed), operand_values(width_b, signed))
+
+
+def _max_product(width_a: int, width_b: int, signed: bool) -> int:
+    if signed:
+        return (1 << (width_a - 1)) * (1 << (width_b - 1))
+    return ((1 << width_a) - 1) * ((1 << width_b) - 1)
+
+
+def error_metrics(
+    approx: np.ndarray,
+    exact: np.ndarray,
+    *,
+    width_a: int,
+    width_b: int,
+    signed: bool,
+    weights: np.ndarray | None = None,
+) -> ErrorMetrics:
+    """Metrics of ``approx`` against ``exact`` (same shape: a table or sampled pairs).
+
+    Args:
+        weights: optional non-negative weights of the same shape (e.g. the outer product
+            of operand histograms); normalised here.
+    """
+    approx = np.asarray(approx, dtype=np.int64)
+    exact = np.asarray(exact, dtype=np.int64)
+    if approx.shape != exact.shape:
+        raise ConfigError(f"approx shape {approx.shape} differs from exact shape {exact.shape}")
+    err = (approx - exact).astype(np.float64)
+    dist = np.abs(err)
+    nz = exact != 0
+    rel = np.zeros_like(dist)
+    np.divide(dist, np.abs(exact), out=rel, where=nz)
+    if weights is None:
+        w = None
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != approx.shape:
+            raise ConfigError(f"weights shape {w.shape} differs from table shape {approx.shape}")
+        if (w < 0).any() or w.sum() <= 0:
+            raise ConfigError("operand weights must be non-negative with a positive sum")
+        w = w / w.sum()
+
+    def mean(x: np.ndarray, mask: np.ndarray | None = None) -> float:
+        if w is None:
+            if mask is None:
+                return float(x.mean())
+            return float(x[mask].mean()) if mask.any() else 0.0
+        if mask is None:
+            return float((x * w).sum())
+        wm = w * mask
+        s = wm.sum()
+        return float((x * wm).sum() / s) if s > 0 else 0.0
+
+    support = None if w is None else w > 0
+    med = mean(dist)
+    bias = mean(err)
+    mse = mean(err * err)
+    wce = float(dist.max() if support is None else dist[support].max(initial=0.0))
+    rel_support = nz if support is None else (nz & support)
+    wcre = float(rel[rel_support].max(initial=0.0))
+    return ErrorMetrics(
+        er=mean((dist > 0).astype(np.float64)),
+        med=med,
+        mred=mean(rel, nz),
+        nmed=med / _max_product(width_a, width_b, signed),
+        wce=wce,
+        wcre=wcre,
+        bias=bias,
+        error_var=max(0.0, mse - bias * bias),
+        mse=mse,
+    )
