@@ -381,6 +381,74 @@ class MultiplierGraph:
     def __iter__(self) -> Iterator[str]:
         return iter(self._nodes)
 
+    # ------------------------------------------------------------ serialising
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description: widths, nodes with their drivers, and metadata."""
+        from dataclasses import asdict, is_dataclass
+
+        info: dict[str, Any] = {}
+        for key, value in self.info.items():
+            if is_dataclass(value) and not isinstance(value, type):
+                d = asdict(value)
+                d = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in d.items()}
+                info[key] = {"type": type(value).__name__, **d}
+            elif isinstance(value, tuple):
+                info[key] = [list(v) if isinstance(v, tuple) else v for v in value]
+            else:
+                info[key] = value
+        nodes = []
+        for name in self.topological_order:
+            n = self._nodes[name]
+            entry: dict[str, Any] = {"id": name, "kind": n.kind, "role": n.role}
+            if n.inputs:
+                entry["inputs"] = [f"{src}.{port}" for src, port in n.inputs]
+            if n.column is not None:
+                entry["column"] = n.column
+            if n.forced:
+                entry["forced_zero"] = sorted(n.forced)
+            if n.operand:
+                entry["operand"] = n.operand
+                entry["bit"] = n.bit
+            if n.row >= 0:
+                entry["row"] = n.row
+            nodes.append(entry)
+        return {
+            "format": "dse.MultiplierGraph/1",
+            "width_a": self.width_a,
+            "width_b": self.width_b,
+            "signed": self.signed,
+            "structural_hash": self.structural_hash,
+            "info": info,
+            "nodes": nodes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MultiplierGraph:
+        """Rebuild a graph written by :meth:`to_dict` (metadata other than the generator
+        name is kept as plain data)."""
+        try:
+            nodes: dict[str, Node] = {}
+            for k, entry in enumerate(data["nodes"]):
+                inputs = []
+                for ref in entry.get("inputs", []):
+                    src, _, port = str(ref).rpartition(".")
+                    inputs.append((src, port))
+                nodes[entry["id"]] = Node(
+                    kind=entry["kind"],
+                    inputs=tuple(inputs),
+                    column=entry.get("column"),
+                    forced=frozenset(entry.get("forced_zero", ())),
+                    role=entry.get("role", "logic"),
+                    operand=entry.get("operand", ""),
+                    bit=int(entry.get("bit", -1)),
+                    row=int(entry.get("row", -1)),
+                )
+            info = {"generator": data.get("info", {}).get("generator", "json"), "edits": ()}
+            graph = cls(data["width_a"], data["width_b"], data["signed"], nodes, info)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GraphError(f"not a dse graph description: missing or bad field {exc}") from None
+        return graph.validate()
+
 
 @dataclass
 class GraphBuilder:

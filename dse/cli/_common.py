@@ -1,0 +1,76 @@
+"""Options and helpers shared by the hardware subcommands (no torch imported here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from dse.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def generator_options(fn: F) -> F:
+    """``--gen/--width/--width-b/--signed/--adder/--knob``, shared by eval and export."""
+    options = [
+        click.option("--gen", "gen", default=None, help="generator: array, wallace, dadda, booth, mitchell, ..."),
+        click.option("--width", "width", type=int, default=None, help="bits of operand a (2..16)"),
+        click.option("--width-b", "width_b", type=int, default=None, help="bits of operand b (default: --width)"),
+        click.option("--signed/--unsigned", "signed", default=None, help="two's complement operands"),
+        click.option("--adder", default="ripple", show_default=True, help="final adder: ripple, kogge-stone"),
+        click.option(
+            "--knob",
+            "knobs",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="approximation knob, repeatable: truncate=4, prune=0:0;1:0, bam=2:6, loa=4, "
+            "compensate=1, zero=NODE.PORT, approx=NODE:KIND",
+        ),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def parse_knobs(items: Sequence[str]) -> dict[str, str]:
+    knobs: dict[str, str] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise ConfigError(f"--knob {item!r}: expected NAME=VALUE, e.g. --knob truncate=4")
+        if name in knobs:
+            raise ConfigError(f"--knob {name} given twice")
+        knobs[name.strip()] = value.strip()
+    return knobs
+
+
+def build_from_options(
+    gen: str | None,
+    width: int | None,
+    width_b: int | None,
+    signed: bool | None,
+    adder: str,
+    knobs: Sequence[str],
+) -> Any:
+    """The MultiplierGraph described by the generator options."""
+    from dse.arith import generate
+
+    if gen is None:
+        raise ConfigError("give --gen NAME (and --width N), or Verilog files to evaluate")
+    if width is None:
+        raise ConfigError(f"--gen {gen} needs --width N")
+    graph = generate(gen, width, width_b, signed=signed, adder=adder, knobs=parse_knobs(knobs))
+    graph.validate()
+    return graph
+
+
+def describe(gen: str, width: int, width_b: int | None, signed: bool | None, adder: str, knobs: Sequence[str]) -> str:
+    parts = [f"{gen}:{width}" + (f"x{width_b}" if width_b else "")]
+    if signed is not None:
+        parts.append("signed" if signed else "unsigned")
+    if adder != "ripple":
+        parts.append(f"adder={adder}")
+    parts.extend(knobs)
+    return ",".join(parts)
