@@ -176,8 +176,14 @@ def _and_matrix(gb: GraphBuilder, spec: MultiplierSpec) -> _Matrix:
             col = i + j
             negative = spec.signed and ((i == n - 1) != (j == m - 1))
             if not spec.keeps((i, j), col):
-                # Pruned: a_i b_j counts as 0, so a Baugh-Wooley term leaves nothing.
+                # Pruned: a_i b_j counts as 0. A Baugh-Wooley term then contributes
+                # NAND(0) 2^k - 2^k = 0: its bit becomes a constant 1 in place, so the
+                # tree keeps its shape and only simplifies (and the -2^k stays).
                 mat.removed_expectation += (-0.25 if negative else 0.25) * (1 << col)
+                if negative and col >= spec.truncate:
+                    name = gb.add(f"one_pp_{i}_{j}", Node("const1", (), col, role="const", row=j))
+                    mat.bits[col].append(((name, "y"), j))
+                    mat.constant -= 1 << col
                 continue
             kind = "pp_nand" if negative else "pp_and"
             name = gb.add(
