@@ -1,0 +1,52 @@
+"""Approximation-aware training: LUT layers, gradient estimators, AxTrain, fine-tuning.
+
+Operand convention: a multiplier table is indexed ``lut[a, b]`` with **a = activation**
+and **b = weight** (each the operand's raw bit pattern as an unsigned index); see
+:class:`AxMultiplier`. Importing this package imports torch; ``import dse`` does not.
+"""
+
+from dse.nn._axtrain import AXTRAIN_MODES
+from dse.nn._fast import Plan, ProductTable, product_table
+from dse.nn._layers import (
+    AxConv1d,
+    AxConv2d,
+    AxLinear,
+    AxMatmul,
+    Matmul,
+    ax_layers,
+    calibrate,
+    collect_histograms,
+    convert,
+    set_ax_options,
+)
+from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, truncated_lut
+from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier, load_multiplier
+from dse.nn._quant import Encoding, activation_encoding, weight_encoding
+
+__all__ = [
+    "AXTRAIN_MODES",
+    "GRAD_ESTIMATORS",
+    "AxConv1d",
+    "AxConv2d",
+    "AxLinear",
+    "AxMatmul",
+    "AxMultiplier",
+    "Encoding",
+    "Matmul",
+    "Plan",
+    "ProductTable",
+    "activation_encoding",
+    "ax_layers",
+    "calibrate",
+    "code_values",
+    "collect_histograms",
+    "convert",
+    "exact_lut",
+    "load_multiplier",
+    "mitchell_lut",
+    "product_table",
+    "pruned_lut",
+    "set_ax_options",
+    "truncated_lut",
+    "weight_encoding",
+]

@@ -1,0 +1,93 @@
+"""AxTrain (He, Zhang, Gu, Ye, Wang, Zhang, ISLPED 2018): approximation-aware training.
+
+* **passive** — noise injection: each product is modelled as the exact product plus noise
+  whose mean and variance depend on the operand bins, estimated from the error LUT. A layer
+  output sums K products, so it receives ``Σ μ(a_i, b_i) + sqrt(Σ σ²(a_i, b_i))·N(0, 1)``.
+  The binned tables are factored (truncated SVD) so both sums are a couple of small GEMMs
+  instead of a LUT emulation.
+* **active** — a robustness regulariser: for each layer,
+  ``ρ(w) = Σ_a h(a)·E(a, w)²`` is the expected squared product error of weight value ``w``
+  under the layer's activation histogram ``h``; the penalty is the mean of ``ρ`` over the
+  layer's weights (linearly interpolated between integer codes so it is differentiable),
+  divided by the mean of ``ρ`` over all codes so that its weight λ is scale-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dse.errors import ConfigError
+from dse.nn._fast import ProductTable
+
+__all__ = ["AXTRAIN_MODES", "NoiseFactors", "noise_factors", "squared_error_table"]
+
+AXTRAIN_MODES: tuple[str, ...] = ("none", "passive", "active", "both")
+
+
+@dataclass(eq=False)
+class NoiseFactors:
+    """Separable factors of the binned error mean and variance over operand values."""
+
+    mean_u: np.ndarray  # (r, Na)
+    mean_v: np.ndarray  # (r, Nb)
+    var_u: np.ndarray
+    var_v: np.ndarray
+
+
+def _bins(enc_kind: str, values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    if enc_kind == "signmag":
+        key, sign = np.abs(values), np.where(values < 0, -1, 1)
+    else:
+        key, sign = values - values.min(), np.ones_like(values)
+    index = key * bins // (int(key.max()) + 1)
+    return index, sign
+
+
+def _factor(table: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    u, s, vt = np.linalg.svd(table, full_matrices=False)
+    r = max(1, min(rank, s.size))
+    root = np.sqrt(s[:r])
+    return (u[:, :r] * root).T, (vt[:r].T * root).T
+
+
+def noise_factors(table: ProductTable, bins: int = 8, rank: int = 1) -> NoiseFactors:
+    """Error mean/variance per (activation bin, weight bin), factored to ``rank`` terms."""
+    if not isinstance(bins, int) or bins < 1:
+        raise ConfigError(f"noise_bins must be an int >= 1, got {bins!r}")
+    if not isinstance(rank, int) or rank < 1:
+        raise ConfigError(f"noise_rank must be an int >= 1, got {rank!r}")
+    key = ("noise", bins, rank)
+    cache = table.__dict__.setdefault("_gcache", {})
+    if key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    va, vb = table.enc_a.values(), table.enc_b.values()
+    bin_a, sign_a = _bins(table.enc_a.kind, va, min(bins, va.size))
+    bin_b, sign_b = _bins(table.enc_b.kind, vb, min(bins, vb.size))
+    # sign-magnitude: the error of the magnitudes, sign restored when expanded back
+    err = table.error() * sign_a[:, None] * sign_b[None, :]
+    na, nb = int(bin_a.max()) + 1, int(bin_b.max()) + 1
+    mean = np.zeros((na, nb))
+    var = np.zeros((na, nb))
+    for i in range(na):
+        rows = err[bin_a == i]
+        for j in range(nb):
+            block = rows[:, bin_b == j].astype(np.float64)
+            mean[i, j], var[i, j] = block.mean(), block.var()
+    mu_p, mu_q = _factor(mean, rank)
+    var_p, var_q = _factor(var, rank)
+    if var_p.sum() < 0:  # Perron vectors: pick the non-negative orientation
+        var_p, var_q = -var_p, -var_q
+    result = NoiseFactors(
+        mean_u=mu_p[:, bin_a] * sign_a, mean_v=mu_q[:, bin_b] * sign_b,
+        var_u=var_p[:, bin_a], var_v=var_q[:, bin_b],
+    )
+    cache[key] = result
+    return result
+
+
+def squared_error_table(table: ProductTable) -> np.ndarray:
+    """``E(a, b)²`` over integer operand values (float64), for the active regulariser."""
+    err = table.error().astype(np.float64)
+    return err * err
