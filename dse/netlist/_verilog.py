@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -857,6 +858,11 @@ class _Parser:
         else:
             e = self._primary()
         nt = self.peek()
+        if nt[1] == ">>" and e[0] == "const":
+            # yosys' LUT idiom for a $lut cell: 4'h8 >> {s1, s0} selects a constant's bit
+            self.next()
+            e = ("lut", e, self._primary())
+            nt = self.peek()
         if nt[0] == "op" and nt[1] in _ARITH_OPS:
             raise self.unsupported(nt, f"the behavioural operator {nt[1]!r}")
         return e
@@ -1169,6 +1175,33 @@ CONST0 = "1'b0"
 CONST1 = "1'b1"
 
 
+@functools.cache
+def _lut_gates() -> dict[tuple[int, int], tuple[Op, tuple[int, ...]]]:
+    """``(inputs, truth table) -> (op, input permutation)`` for single gates.
+
+    Truth-table bit ``i`` is the output for select value ``i`` (select bit ``k`` is
+    gate input ``perm[k]``), as in yosys' ``$lut`` and its ``C >> {s...}`` idiom.
+    """
+    from dse.netlist._netlist import _bit_eval
+
+    out: dict[tuple[int, int], tuple[Op, tuple[int, ...]]] = {}
+    for op in Op:
+        n = ARITY[op]
+        if n == 0:
+            continue
+        for perm in itertools.permutations(range(n)):
+            table = 0
+            for i in range(1 << n):
+                ins = [0] * n
+                for k in range(n):
+                    ins[perm[k]] = (i >> k) & 1
+                table |= _bit_eval(op, ins) << i
+            # perm[k] = the gate input fed by select bit k; store the inverse order
+            order = tuple(perm.index(j) for j in range(n))
+            out.setdefault((n, table), (op, order))
+    return out
+
+
 class _Elaborator:
     def __init__(self, modules: Mapping[str, _Module], func_cells: Mapping[str, _FuncCell]) -> None:
         self.modules = modules
@@ -1332,7 +1365,46 @@ class _Elaborator:
             ts = ts + [CONST0] * (width - len(ts))
             fs = fs + [CONST0] * (width - len(fs))
             return [self.emit(Op.MUX, [f, t, c], where) for t, f in zip(ts, fs, strict=True)]
+        if kind == "lut":
+            table = e[1]
+            sel = self.bits(e[2], mod, prefix, where)
+            for n in sel:  # shared by the whole tree
+                self.temps.pop(n, None)
+            if len(sel) > 8:
+                raise NetlistParseError(
+                    f"{where}: LUT with {len(sel)} select bits; expected at most 8"
+                )
+            return [self._mux_tree(table, k, sel, where) for k in range(table[1])]
         raise NetlistParseError(f"{where}: unexpected expression {kind!r}")  # pragma: no cover
+
+    def _mux_tree(self, table: Expr, offset: int, sel: list[str], where: str) -> str:
+        """Bit ``offset + index(sel)`` of a constant: a known gate, else a tree of MUXes."""
+        width, value = table[1], table[2]
+        n = len(sel)
+        if offset == 0 and 1 <= n <= 4:
+            mask = (1 << (1 << n)) - 1
+            known = _lut_gates().get((n, value & mask if width >= (1 << n) else value))
+            if known is not None:
+                op, perm = known
+                if op is Op.BUF:
+                    return sel[perm[0]]
+                return self.emit(op, [sel[k] for k in perm], where)
+        leaves = [
+            CONST1 if offset + i < width and (value >> (offset + i)) & 1 else CONST0
+            for i in range(1 << len(sel))
+        ]
+        for s in sel:  # LSB of the select first
+            nxt = []
+            for lo, hi in zip(leaves[0::2], leaves[1::2], strict=True):
+                if lo == hi:
+                    nxt.append(lo)
+                elif (lo, hi) == (CONST0, CONST1):
+                    nxt.append(s)
+                else:
+                    nxt.append(self.emit(Op.MUX, [lo, hi, s], where))
+            leaves = nxt
+        self.temps.pop(leaves[0], None)
+        return leaves[0]
 
     def lvalue(self, e: Expr, mod: _Module, prefix: str, where: str) -> list[str]:
         kind = e[0]
