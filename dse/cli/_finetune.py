@@ -1,0 +1,101 @@
+"""``dse finetune``: approximation-aware fine-tuning from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dse.errors import ConfigError, DataError
+
+__all__ = ["finetune_command"]
+
+_MODELS = ("cnn1d", "cnn-digits", "lenet5", "resnet20", "vit-tiny")
+
+
+def _load_multiplier(source: str, signed: bool) -> Any:
+    from dse.nn import AxMultiplier, load_multiplier
+
+    if source.endswith((".npy", ".v", ".sv")) and not Path(source).is_file():
+        raise DataError(f"{source}: multiplier file does not exist")
+    mult: AxMultiplier = load_multiplier(source, signed=signed)
+    return mult
+
+
+@click.command("finetune")
+@click.option("--model", "model_name", type=click.Choice(_MODELS), default="cnn1d", show_default=True,
+              help="Reference model.")
+@click.option("--data", "data_spec", default="mnist1d", show_default=True,
+              help="mnist1d, digits, cifar10:DIR, mnist:DIR or npz:FILE.")
+@click.option("--multiplier", "multiplier", required=True,
+              help="FILE.npy (LUT [a=activation, b=weight]), FILE.v (netlist) or a generator spec.")
+@click.option("--signed", is_flag=True, help="The .npy/.v multiplier is two's complement signed.")
+@click.option("--grad", type=click.Choice(("ste", "lut2d", "lut1d")), default="ste", show_default=True,
+              help="Gradient estimator.")
+@click.option("--axtrain", type=click.Choice(("none", "passive", "active", "both")), default="none",
+              show_default=True, help="AxTrain method (He et al., ISLPED 2018).")
+@click.option("--epochs", type=float, default=1.0, show_default=True, help="Fine-tune epochs.")
+@click.option("--baseline-epochs", type=int, default=None, help="Float baseline epochs (cached).")
+@click.option("--act-bits", type=int, default=None, help="Activation bits (default: multiplier width).")
+@click.option("--weight-bits", type=int, default=None, help="Weight bits (default: multiplier width).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+@click.option("--histograms", is_flag=True, help="Include operand histograms in the JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+def finetune_command(model_name: str, data_spec: str, multiplier: str, signed: bool, grad: str,
+                     axtrain: str, epochs: float, baseline_epochs: int | None, act_bits: int | None,
+                     weight_bits: int | None, seed: int, as_json: bool, histograms: bool,
+                     no_progress: bool) -> None:
+    """Fine-tune a model for an approximate multiplier; report accuracies before/after."""
+    if epochs < 0:
+        raise ConfigError(f"--epochs must be >= 0, got {epochs}")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dse.nn._data import load_data
+    from dse.nn._finetune import PreparedBaseline
+
+    mult = _load_multiplier(multiplier, signed)
+    options: dict[str, Any] = {}
+    if act_bits is not None:
+        options["act_bits"] = act_bits
+    if weight_bits is not None:
+        options["weight_bits"] = weight_bits
+    # validate the widths before spending time on data and training
+    from dse.nn._layers import _OPTION_DEFAULTS, _check_options
+
+    _check_options({**_OPTION_DEFAULTS, **options}, mult)
+    dataset = load_data(data_spec)
+    from rich.console import Console
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=Console(stderr=True), disable=no_progress, transient=True)
+    tasks: dict[str, Any] = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase, total=total)
+        progress.update(tasks[phase], completed=done)
+
+    with progress:
+        prepared = PreparedBaseline.load(model_name, dataset, seed=seed, epochs=baseline_epochs,
+                                         progress=report)
+        result = prepared.finetune(mult, epochs=epochs, grad=grad, axtrain=axtrain, seed=seed,
+                                   progress=report, **options)
+    if as_json:
+        out = result.to_dict(histograms=histograms)
+        out.update(model=model_name, data=data_spec)
+        click.echo(json.dumps(out))
+        return
+    lines = [
+        f"model {model_name} on {data_spec}, multiplier {mult.name} "
+        f"({mult.width_a}x{mult.width_b}, {'signed' if mult.signed else 'unsigned'})",
+        f"  float                 {100 * result.acc_float:6.2f} %",
+        f"  quantised, exact mult {100 * result.acc_exact_q:6.2f} %",
+        f"  AxM before fine-tune  {100 * result.acc_axm_before:6.2f} %",
+        f"  AxM after fine-tune   {100 * result.acc_axm_after:6.2f} %   "
+        f"(grad={grad}, axtrain={axtrain}, {result.steps} steps, {result.seconds:.1f} s)",
+    ]
+    click.echo("\n".join(lines), file=sys.stdout)
