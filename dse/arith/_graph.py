@@ -308,20 +308,18 @@ class MultiplierGraph:
         Logic no product bit depends on does not count.
         """
         digests: dict[str, bytes] = {}
+        blake = hashlib.blake2b
+        nodes = self._nodes
         for name in self.topological_order:
-            node = self._nodes[name]
-            h = hashlib.blake2b(digest_size=16)
+            node = nodes[name]
             if node.role == "input":
-                h.update(f"in:{node.operand}{node.bit}".encode())
-            else:
-                ct = cell_type(node.kind)
-                h.update(f"{node.kind}|{node.column}|{','.join(sorted(node.forced))}".encode())
-                ins = [digests[src] + port.encode() for src, port in node.inputs]
-                if ct.symmetric:
-                    ins.sort()
-                for d in ins:
-                    h.update(d)
-            digests[name] = h.digest()
+                digests[name] = f"in:{node.operand}{node.bit}".encode()
+                continue
+            ins = [digests[src] + port.encode() for src, port in node.inputs]
+            if cell_type(node.kind).symmetric:
+                ins.sort()
+            head = f"{node.kind}|{node.column}|{','.join(sorted(node.forced))}|".encode()
+            digests[name] = blake(head + b"".join(ins), digest_size=16).digest()
         top = hashlib.blake2b(digest_size=20)
         top.update(f"{self.width_a}x{self.width_b}:{int(self.signed)}".encode())
         outs = sorted(

@@ -276,12 +276,40 @@ def apply_knob(graph: MultiplierGraph, name: str, value: Any) -> MultiplierGraph
     return KNOBS[name](graph, value)
 
 
+_MATRIX_KNOBS = ("prune", "truncate", "compensate", "bam", "loa")
+
+
 def apply_knobs(graph: MultiplierGraph, knobs: Mapping[str, Any]) -> MultiplierGraph:
-    """Apply several knobs; matrix knobs first, then cell knobs, whatever the order given."""
+    """Apply several knobs; matrix knobs first, then cell knobs, whatever the order given.
+
+    All matrix knobs are merged into one rebuild of the tree.
+    """
     for name in knobs:
         if name not in KNOBS:
             raise KnobError(f"unknown knob {name!r}; known knobs: {', '.join(KNOBS)}")
+    matrix = [k for k in _MATRIX_KNOBS if k in knobs]
+    if len(matrix) > 1:
+        spec = _spec(graph, matrix[0])
+        changes: dict[str, Any] = {}
+        if "prune" in knobs:
+            v = knobs["prune"]
+            pairs = _parse_pairs(v, "prune") if isinstance(v, str) else v
+            changes["pruned"] = spec.pruned | frozenset((int(i), int(j)) for i, j in pairs)
+        if "truncate" in knobs:
+            changes["truncate"] = _int(knobs["truncate"], "truncate")
+        if "compensate" in knobs:
+            changes["compensate"] = str(knobs["compensate"]).lower() in ("1", "true", "yes", "on")
+        if "bam" in knobs:
+            v = knobs["bam"]
+            try:
+                h, vb = (int(x) for x in str(v).split(":")) if isinstance(v, str) else v
+            except ValueError:
+                raise KnobError(f"knob 'bam': expected 'HBL:VBL', got {v!r}") from None
+            changes["bam"] = (int(h), int(vb))
+        if "loa" in knobs:
+            changes["loa"] = _int(knobs["loa"], "loa")
+        graph = _rebuild(graph, "+".join(matrix), **changes)
     for name in KNOBS:
-        if name in knobs:
+        if name in knobs and not (len(matrix) > 1 and name in _MATRIX_KNOBS):
             graph = KNOBS[name](graph, knobs[name])
     return graph

@@ -19,11 +19,13 @@ network's histograms of activation and weight codes).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from dse.errors import ConfigError
+from dse.eval import _kernels
 
 __all__ = ["ErrorMetrics", "error_metrics", "exact_table", "operand_values"]
 
@@ -52,9 +54,27 @@ def operand_values(width: int, signed: bool) -> np.ndarray:
     return codes
 
 
+@functools.lru_cache(maxsize=32)
 def exact_table(width_a: int, width_b: int, signed: bool) -> np.ndarray:
-    """The exact product table ``[a, b]`` by raw operand codes."""
-    return np.multiply.outer(operand_values(width_a, signed), operand_values(width_b, signed))
+    """The exact product table ``[a, b]`` by raw operand codes (cached, read-only)."""
+    table = np.multiply.outer(operand_values(width_a, signed), operand_values(width_b, signed))
+    table.setflags(write=False)
+    return table
+
+
+_INV_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _inverse_magnitude(exact: np.ndarray) -> np.ndarray:
+    """1/|exact| (0 where exact is 0), cached for the (read-only) exact tables."""
+    hit = _INV_CACHE.get(id(exact))
+    if hit is not None and hit[0] is exact:
+        return hit[1]
+    inv = np.zeros(exact.shape, dtype=np.float64)
+    np.divide(1.0, np.abs(exact), out=inv, where=exact != 0)
+    if not exact.flags.writeable:
+        _INV_CACHE[id(exact)] = (exact, inv)
+    return inv
 
 
 def _max_product(width_a: int, width_b: int, signed: bool) -> int:
@@ -82,6 +102,25 @@ def error_metrics(
     exact = np.asarray(exact, dtype=np.int64)
     if approx.shape != exact.shape:
         raise ConfigError(f"approx shape {approx.shape} differs from exact shape {exact.shape}")
+    if weights is None and _kernels.HAVE_NUMBA:
+        flat_exact = exact.ravel()
+        inv_abs = _inverse_magnitude(flat_exact)
+        n_err, s_abs, s_e, s_e2, m_abs, s_rel, n_nz, m_rel = (
+            float(x) for x in _kernels.metrics_kernel(approx.ravel(), flat_exact, inv_abs)
+        )
+        n = approx.size
+        med, bias, mse = s_abs / n, s_e / n, s_e2 / n
+        return ErrorMetrics(
+            er=n_err / n,
+            med=med,
+            mred=s_rel / n_nz if n_nz else 0.0,
+            nmed=med / _max_product(width_a, width_b, signed),
+            wce=m_abs,
+            wcre=m_rel,
+            bias=bias,
+            error_var=max(0.0, mse - bias * bias),
+            mse=mse,
+        )
     err = (approx - exact).astype(np.float64)
     dist = np.abs(err)
     nz = exact != 0

@@ -189,6 +189,35 @@ def operand_trace(
     return a, b
 
 
+_TRACE_CACHE: dict[tuple[object, ...], np.ndarray] = {}
+
+
+def _trace_words(
+    width_a: int, width_b: int, n: int, seed: int, distribution: OperandDistribution | None
+) -> np.ndarray:
+    """Packed operand trace, cached: every candidate of a search sees the same trace."""
+    if distribution is None:
+        key: tuple[object, ...] = (width_a, width_b, n, seed)
+    else:
+        key = (
+            width_a,
+            width_b,
+            n,
+            seed,
+            hashlib.blake2b(np.asarray(distribution.hist_a, np.float64).tobytes()).hexdigest(),
+            hashlib.blake2b(np.asarray(distribution.hist_b, np.float64).tobytes()).hexdigest(),
+        )
+    words = _TRACE_CACHE.get(key)
+    if words is None:
+        a, b = operand_trace(width_a, width_b, n, seed=seed, distribution=distribution)
+        words = pack_operands(a, b, width_a, width_b)
+        words.setflags(write=False)
+        if len(_TRACE_CACHE) > 64:
+            _TRACE_CACHE.clear()
+        _TRACE_CACHE[key] = words
+    return words
+
+
 def _netlist_hash(netlist: Netlist) -> str:
     return hashlib.blake2b(netlist.to_text().encode(), digest_size=20).hexdigest()
 
@@ -250,8 +279,7 @@ def evaluate_netlist(
     metrics = error_metrics(
         approx, exact, width_a=width_a, width_b=width_b, signed=signed, weights=weights
     )
-    a, b = operand_trace(width_a, width_b, trace_vectors, seed=seed, distribution=distribution)
-    trace_vals = simulate(netlist, pack_operands(a, b, width_a, width_b))
+    trace_vals = simulate(netlist, _trace_words(width_a, width_b, trace_vectors, seed, distribution))
     toggle_rate, one_prob = toggle_statistics(trace_vals, trace_vectors)
     lib = library if library is not None else CellLibrary.default()
     power = estimate_power(netlist, toggle_rate, one_prob, lib, clock_period_ns=clock_period_ns)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dse.errors import ConfigError
+from dse.eval import _kernels
 from dse.netlist._netlist import Netlist, Op
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "pack_operands",
     "read_outputs",
     "simulate",
+    "simulate_reference",
     "toggle_statistics",
 ]
 
@@ -90,6 +92,21 @@ def simulate(netlist: Netlist, input_words: np.ndarray) -> np.ndarray:
     Returns:
         ``(netlist.n_nets, n_words)`` ``uint64``: row ``n`` holds net ``n``.
     """
+    if _kernels.HAVE_NUMBA:
+        n_in = netlist.n_inputs
+        if input_words.shape[0] != n_in:
+            raise ConfigError(
+                f"netlist {netlist.name!r} has {n_in} input bits, got {input_words.shape[0]} rows"
+            )
+        vals = np.empty((n_in + netlist.n_gates, input_words.shape[1]), dtype=np.uint64)
+        vals[:n_in] = input_words
+        _kernels.sim_kernel(netlist.ops, netlist.fanin, n_in, vals)
+        return vals
+    return simulate_reference(netlist, input_words)
+
+
+def simulate_reference(netlist: Netlist, input_words: np.ndarray) -> np.ndarray:
+    """:func:`simulate` in plain numpy, one vectorised operation per gate (the reference)."""
     n_in = netlist.n_inputs
     if input_words.shape[0] != n_in:
         raise ConfigError(
@@ -185,6 +202,8 @@ def read_outputs(
     width = len(nets)
     if width > 62:
         raise ConfigError(f"output port of {width} bits is wider than 62 bits")
+    if _kernels.HAVE_NUMBA:
+        return _kernels.read_kernel(vals, np.asarray(nets, dtype=np.int64), signed, n_vectors)
     rows = vals[list(nets)]  # (width, n_words)
     bits = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")[:, :n_vectors]
     # One shift-or per output bit beats a matrix product or a bit-transpose here.

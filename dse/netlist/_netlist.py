@@ -96,12 +96,18 @@ _SYMMETRIC = {
     Op.MAJ,
 }
 
+_ARITY_INT = [ARITY[Op(i)] for i in range(len(Op))]
+_SYMMETRIC_INT = frozenset(int(o) for o in _SYMMETRIC)
+
 # Multi-output library cells a group of gates may be costed as: the member gates'
 # ops, in order, over the same fan-in (``FA``: sum, carry; ``HA``: sum, carry).
 GROUP_SIGNATURES: dict[str, tuple[Op, ...]] = {
     "FA": (Op.XOR3, Op.MAJ),
     "HA": (Op.XOR, Op.AND),
 }
+
+
+_GROUP_SIGNATURES_INT = {k: tuple(int(o) for o in v) for k, v in GROUP_SIGNATURES.items()}
 
 
 def _bit_eval(op: Op, ins: Sequence[int]) -> int:
@@ -289,27 +295,32 @@ class NetlistBuilder:
     def inv(self, a: int) -> int:
         return self.gate(Op.INV, a)
 
-    def gate(self, op: Op, *ins: int) -> int:
+    def gate(self, op: Op | int, *ins: int) -> int:
         """Add (or reuse) a gate and return its output net, after constant folding."""
-        op = Op(op)
-        if len(ins) != ARITY[op]:
-            raise NetlistError(f"{op.name} takes {ARITY[op]} inputs, got {len(ins)}")
-        consts = [self._const.get(i) for i in ins]
-        if ins and all(c is not None for c in consts):
-            return self.constant(_bit_eval(op, [int(c) for c in consts]))  # type: ignore[arg-type]
-        if any(c is not None for c in consts):
-            folded = self._fold(op, ins, consts)
+        # Hot path of lowering: plain ints and C-level set operations, no Enum calls.
+        o = int(op)
+        if len(ins) != _ARITY_INT[o]:
+            raise NetlistError(f"{Op(o).name} takes {_ARITY_INT[o]} inputs, got {len(ins)}")
+        if ins and not self._const.keys().isdisjoint(ins):
+            consts = [self._const.get(i) for i in ins]
+            if all(c is not None for c in consts):
+                return self.constant(_bit_eval(Op(o), [int(c) for c in consts]))  # type: ignore[arg-type]
+            folded = self._fold(Op(o), ins, consts)
             if folded is not None:
                 return folded
-        if op is Op.BUF:
+        if o == 2:  # BUF
             return ins[0]
-        if op is Op.INV and ins[0] in self._inverse:
+        if o == 3 and ins[0] in self._inverse:  # INV(INV(x)) = x
             return self._inverse[ins[0]]
-        if op in _SYMMETRIC:
+        if o in _SYMMETRIC_INT:
             ins = tuple(sorted(ins))
-        if op is Op.MUX and ins[0] == ins[1]:
+        elif o == 17 and ins[0] == ins[1]:  # MUX(x, x, s) = x
             return ins[0]
-        return self._raw(op, tuple(ins))
+        key = (o, ins)
+        net = self._table.get(key)
+        if net is None:
+            net = self._raw(Op(o), ins)
+        return net
 
     def _fold(self, op: Op, ins: tuple[int, ...], consts: list[int | None]) -> int | None:
         """Simplify a gate with some constant inputs into a smaller gate."""
@@ -393,49 +404,51 @@ class NetlistBuilder:
     def build(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
         """Drop gates no output depends on, renumber, and return the netlist."""
         n_in = self._n_in
-        n_gates = len(self._ops)
-        live = np.zeros(n_in + n_gates, dtype=bool)
+        src_ops = self._ops
+        src_fanin = self._fanin
+        n_gates = len(src_ops)
+        live = bytearray(n_in + n_gates)
         stack = [n for _, nets in output_ports for n in nets]
         while stack:
             n = stack.pop()
             if live[n]:
                 continue
-            live[n] = True
+            live[n] = 1
             if n >= n_in:
-                stack.extend(self._fanin[n - n_in])
-        new_id = np.full(n_in + n_gates, -1, dtype=np.int64)
-        new_id[:n_in] = np.arange(n_in)
+                stack.extend(src_fanin[n - n_in])
+        new_id = list(range(n_in)) + [-1] * n_gates
         ops: list[int] = []
         fanin: list[list[int]] = []
+        pads = ([-1, -1, -1, -1], [-1, -1, -1], [-1, -1], [-1], [])
         for g in range(n_gates):
             if not live[n_in + g]:
                 continue
             new_id[n_in + g] = n_in + len(ops)
-            ops.append(self._ops[g])
-            fan = [int(new_id[f]) for f in self._fanin[g]]
-            fanin.append(fan + [-1] * (4 - len(fan)))
+            ops.append(src_ops[g])
+            row = [new_id[f] for f in src_fanin[g]]
+            fanin.append(row + pads[len(row)])
         groups: list[tuple[str, tuple[int, ...]]] = []
         seen: set[int] = set()
         for kind, nets in self._groups:
-            gates = [int(new_id[n]) - n_in for n in nets]
-            if any(n < n_in for n in nets) or any(g < 0 for g in gates):
+            if any(n < n_in for n in nets):
                 continue
-            sig = GROUP_SIGNATURES.get(kind)
-            if sig is None or len(sig) != len(gates):
+            gates = [new_id[n] - n_in for n in nets]
+            sig = _GROUP_SIGNATURES_INT.get(kind)
+            if sig is None or len(sig) != len(gates) or any(g < 0 for g in gates):
                 continue
-            if any(Op(ops[g]) is not s for g, s in zip(gates, sig, strict=True)):
+            if any(ops[g] != op for g, op in zip(gates, sig, strict=True)):
                 continue
-            fans = {tuple(sorted(fanin[g][: ARITY[Op(ops[g])]])) for g in gates}
-            if len(fans) != 1 or seen.intersection(gates):
+            fans = {tuple(sorted(fanin[g][: _ARITY_INT[ops[g]]])) for g in gates}
+            if len(fans) != 1 or not seen.isdisjoint(gates):
                 continue
             seen.update(gates)
             groups.append((kind, tuple(gates)))
-        names = {int(new_id[n]): s for n, s in self.net_names.items() if new_id[n] >= 0}
+        names = {new_id[n]: s for n, s in self.net_names.items() if new_id[n] >= 0}
         netlist = Netlist(
             name=self.name,
             input_ports=self.input_ports,
             output_ports=tuple(
-                (str(p), tuple(int(new_id[n]) for n in nets)) for p, nets in output_ports
+                (str(p), tuple(new_id[n] for n in nets)) for p, nets in output_ports
             ),
             ops=np.asarray(ops, dtype=np.uint8),
             fanin=np.asarray(fanin, dtype=np.int32).reshape(len(ops), 4),
