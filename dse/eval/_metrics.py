@@ -99,12 +99,13 @@ def error_metrics(
             of operand histograms); normalised here.
     """
     approx = np.asarray(approx, dtype=np.int64)
-    exact = np.asarray(exact, dtype=np.int64)
+    if not (isinstance(exact, np.ndarray) and exact.dtype == np.int64):
+        exact = np.asarray(exact, dtype=np.int64)
     if approx.shape != exact.shape:
         raise ConfigError(f"approx shape {approx.shape} differs from exact shape {exact.shape}")
     if weights is None and _kernels.HAVE_NUMBA:
         flat_exact = exact.ravel()
-        inv_abs = _inverse_magnitude(flat_exact)
+        inv_abs = _inverse_magnitude(exact).ravel()
         n_err, s_abs, s_e, s_e2, m_abs, s_rel, n_nz, m_rel = (
             float(x) for x in _kernels.metrics_kernel(approx.ravel(), flat_exact, inv_abs)
         )

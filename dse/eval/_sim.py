@@ -7,6 +7,8 @@ exhaustive 8×8 table (65,536 vectors, 1,024 words) costs one pass over the gate
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from dse.errors import ConfigError
@@ -33,6 +35,7 @@ _LANE_PATTERNS = [
 ]
 
 
+@functools.lru_cache(maxsize=16)
 def exhaustive_input_words(width_a: int, width_b: int) -> np.ndarray:
     """Input words for every ``(a, b)`` pair, vector index ``a * 2**width_b + b``.
 
@@ -58,6 +61,7 @@ def exhaustive_input_words(width_a: int, width_b: int) -> np.ndarray:
         else:
             bit = (word_index >> np.uint64(pos - 6)) & np.uint64(1)
             words[row] = np.where(bit == 1, _ALL, np.uint64(0))
+    words.setflags(write=False)  # cached and shared
     return words
 
 

@@ -276,19 +276,20 @@ class NetlistBuilder:
     def constant(self, value: int) -> int:
         return self.const1 if value else self.const0
 
-    def _raw(self, op: Op, ins: tuple[int, ...]) -> int:
-        key = (int(op), ins)
+    def _raw(self, op: Op | int, ins: tuple[int, ...]) -> int:
+        o = int(op)
+        key = (o, ins)
         net = self._table.get(key)
         if net is None:
             net = self._n_in + len(self._ops)
-            self._ops.append(int(op))
+            self._ops.append(o)
             self._fanin.append(ins)
             self._table[key] = net
-            if op is Op.CONST0:
+            if o == 0:
                 self._const[net] = 0
-            elif op is Op.CONST1:
+            elif o == 1:
                 self._const[net] = 1
-            elif op is Op.INV:
+            elif o == 3:
                 self._inverse[net] = ins[0]
         return net
 
@@ -316,10 +317,9 @@ class NetlistBuilder:
             ins = tuple(sorted(ins))
         elif o == 17 and ins[0] == ins[1]:  # MUX(x, x, s) = x
             return ins[0]
-        key = (o, ins)
-        net = self._table.get(key)
+        net = self._table.get((o, ins))
         if net is None:
-            net = self._raw(Op(o), ins)
+            net = self._raw(o, ins)
         return net
 
     def _fold(self, op: Op, ins: tuple[int, ...], consts: list[int | None]) -> int | None:
@@ -430,19 +430,23 @@ class NetlistBuilder:
         groups: list[tuple[str, tuple[int, ...]]] = []
         seen: set[int] = set()
         for kind, nets in self._groups:
-            if any(n < n_in for n in nets):
-                continue
-            gates = [new_id[n] - n_in for n in nets]
+            # Keep a group only if its gates survived folding unchanged: the expected
+            # ops over one shared fan-in, not claimed by another group.
             sig = _GROUP_SIGNATURES_INT.get(kind)
-            if sig is None or len(sig) != len(gates) or any(g < 0 for g in gates):
+            if sig is None or len(sig) != len(nets):
                 continue
-            if any(ops[g] != op for g, op in zip(gates, sig, strict=True)):
+            gates = [new_id[n] - n_in if n >= n_in else -1 for n in nets]
+            if min(gates) < 0:
                 continue
-            fans = {tuple(sorted(fanin[g][: _ARITY_INT[ops[g]]])) for g in gates}
-            if len(fans) != 1 or not seen.isdisjoint(gates):
-                continue
-            seen.update(gates)
-            groups.append((kind, tuple(gates)))
+            first = fanin[gates[0]]
+            ok = True
+            for g, op in zip(gates, sig, strict=True):
+                if ops[g] != op or fanin[g] != first or g in seen:
+                    ok = False
+                    break
+            if ok:
+                seen.update(gates)
+                groups.append((kind, tuple(gates)))
         names = {new_id[n]: s for n, s in self.net_names.items() if new_id[n] >= 0}
         netlist = Netlist(
             name=self.name,
