@@ -135,7 +135,9 @@ class _Parser:
             raise DataError(f"{self.path}:1: empty Liberty file")
         top = self._statement(None)
         if top is None:
-            raise DataError(f"{self._where(0)}: the file must start with a 'library (name) {{' group")
+            raise DataError(
+                f"{self._where(0)}: the file must start with a 'library (name) {{' group"
+            )
         if self.pos != len(self.kinds):
             raise DataError(f"{self._where()}: text after the end of the top-level group")
         return top
@@ -577,7 +579,9 @@ def library_from_group(top: LibertyGroup, path: str) -> LibertyLibrary:
         args = top.complex_attrs["capacitive_load_unit"][0]
         if len(args) != 2:
             raise DataError(f"{where}: capacitive_load_unit needs (value, unit), got {args}")
-        cap = _float(args[0], where, "capacitive_load_unit") * _unit(args[1], _CAP_SCALE, 1.0, where)
+        cap = _float(args[0], where, "capacitive_load_unit") * _unit(
+            args[1], _CAP_SCALE, 1.0, where
+        )
     volt = _unit(top.attrs.get("voltage_unit"), _VOLT_SCALE, 1.0, where)
     templates = {
         g.args[0]: g
@@ -587,14 +591,18 @@ def library_from_group(top: LibertyGroup, path: str) -> LibertyLibrary:
     ctx = _Context(path, templates, time, cap, cap * volt * volt, leak)
     voltage = None
     for g in top.subgroups("operating_conditions"):
-        if "voltage" in g.attrs and g.args and g.args[0] == top.attrs.get(
-            "default_operating_conditions", g.args[0]
+        if (
+            "voltage" in g.attrs
+            and g.args
+            and g.args[0] == top.attrs.get("default_operating_conditions", g.args[0])
         ):
             voltage = _float(g.attrs["voltage"], f"{path}:{g.line}", "voltage")
     if voltage is None:
         voltage = _float(top.attrs.get("nom_voltage", "nan"), where, "nom_voltage")
     if not np.isfinite(voltage):
-        raise DataError(f"{where}: library has neither nom_voltage nor operating_conditions voltage")
+        raise DataError(
+            f"{where}: library has neither nom_voltage nor operating_conditions voltage"
+        )
     voltage *= volt
     wire_loads: dict[str, WireLoad] = {}
     for g in top.subgroups("wire_load"):

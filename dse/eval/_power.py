@@ -1,0 +1,612 @@
+"""Switching-activity power, area and delay of a netlist over a cell library.
+
+The model (equations in ``docs/power.md``):
+
+* **Mapping** (:func:`map_to_cells`): ``FA``/``HA`` groups become one full/half-adder
+  cell; every other gate becomes the library cell of its function, or a small
+  decomposition where the library has none (XOR3 → 2 XOR2, MAJ → AOI222 + INV, ...).
+  Buffers are wires, constants are tie-offs (no cell), as in a synthesised netlist.
+* **Switching power** (Najm, "A survey of power estimation techniques in VLSI
+  circuits", IEEE TVLSI 2(4), 1994, eq. 1): ``P_sw = Σ_n α_n · ½ C_n V² / T`` with
+  ``α_n`` the net's toggles per clock from simulating the operand trace (exact,
+  zero-delay) and ``C_n`` = fan-out pin capacitances + wire-load capacitance (the
+  library's default wire-load model, by pin fan-out) + the output load on product
+  bits.
+* **Internal power**: per cell output, ``α_out · E_int / T`` where ``E_int`` is the
+  Liberty ``internal_power`` energy per output transition (mean of rise and fall) at
+  the stated input slew and the net's actual load, averaged over the input pins
+  weighted by each pin's toggle rate times its sensitisation probability; plus the
+  input pins' hidden energy per input toggle (Liberty Reference Manual,
+  "internal_power group": values are energies per transition excluding load
+  charging).
+* **Leakage**: state-dependent ``leakage_power`` values weighted by the probability
+  of each input minterm, inputs treated as independent with their simulated static
+  probabilities.
+* **Area**: Σ cell areas. **Delay**: longest path with NLDM lookups (bilinear in
+  input slew and output load) per arc, slews propagated one step from a first
+  estimate at the typical slew; primary inputs driven by the library's BUF cell
+  (as the reference flow's ``set_driving_cell``).
+
+Units: µW, fJ, fF, ns, µm². ``fJ / ns = µW``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.errors import ConfigError, DataError
+from dse.eval._library import MAX_PINS, CellLibrary
+from dse.netlist._netlist import GROUP_SIGNATURES, Netlist, Op
+
+__all__ = [
+    "CellMapping",
+    "PowerEstimate",
+    "estimate_power",
+    "map_to_cells",
+]
+
+# A template input is a gate input position (int) or the output of an earlier step ("t0").
+_Ref = int | str
+_Template = tuple[tuple[str, tuple[_Ref, ...]], ...]
+
+#: Per gate function, the implementations in order of preference; the first whose
+#: roles all exist in the library is used. The last step drives the gate's net.
+TEMPLATES: dict[Op, tuple[_Template, ...]] = {
+    Op.INV: ((("INV", (0,)),),),
+    Op.AND: ((("AND2", (0, 1)),),),
+    Op.OR: ((("OR2", (0, 1)),),),
+    Op.XOR: ((("XOR2", (0, 1)),),),
+    Op.NAND: ((("NAND2", (0, 1)),),),
+    Op.NOR: ((("NOR2", (0, 1)),),),
+    Op.XNOR: ((("XNOR2", (0, 1)),),),
+    Op.AND3: ((("AND3", (0, 1, 2)),), (("AND2", (0, 1)), ("AND2", ("t0", 2)))),
+    Op.OR3: ((("OR3", (0, 1, 2)),), (("OR2", (0, 1)), ("OR2", ("t0", 2)))),
+    Op.NAND3: ((("NAND3", (0, 1, 2)),), (("AND2", (0, 1)), ("NAND2", ("t0", 2)))),
+    Op.NOR3: ((("NOR3", (0, 1, 2)),), (("OR2", (0, 1)), ("NOR2", ("t0", 2)))),
+    Op.XOR3: ((("XOR3", (0, 1, 2)),), (("XOR2", (0, 1)), ("XOR2", ("t0", 2)))),
+    Op.XNOR3: ((("XNOR3", (0, 1, 2)),), (("XOR2", (0, 1)), ("XNOR2", ("t0", 2)))),
+    Op.MAJ: (
+        (("MAJ3", (0, 1, 2)),),
+        (("AOI222", (0, 1, 0, 2, 1, 2)), ("INV", ("t0",))),
+        (("NAND2", (0, 1)), ("NAND2", (0, 2)), ("NAND2", (1, 2)), ("NAND3", ("t0", "t1", "t2"))),
+        (("AND2", (0, 1)), ("OR2", (0, 1)), ("AND2", ("t1", 2)), ("OR2", ("t0", "t2"))),
+    ),
+    Op.MUX: (
+        (("MUX2", (0, 1, 2)),),
+        (("INV", (2,)), ("AND2", (0, "t0")), ("AND2", (1, 2)), ("OR2", ("t1", "t2"))),
+    ),
+    Op.AOI21: ((("AOI21", (0, 1, 2)),), (("AND2", (0, 1)), ("NOR2", ("t0", 2)))),
+    Op.OAI21: ((("OAI21", (0, 1, 2)),), (("OR2", (0, 1)), ("NAND2", ("t0", 2)))),
+    Op.AOI22: (
+        (("AOI22", (0, 1, 2, 3)),),
+        (("AND2", (0, 1)), ("AND2", (2, 3)), ("NOR2", ("t0", "t1"))),
+    ),
+    Op.OAI22: (
+        (("OAI22", (0, 1, 2, 3)),),
+        (("OR2", (0, 1)), ("OR2", (2, 3)), ("NAND2", ("t0", "t1"))),
+    ),
+}
+
+_GROUP_ROLES = {"FA": "FA", "HA": "HA"}
+
+# Truth functions of the roles over positional inputs, for internal-net activity.
+_ROLE_EVAL = {
+    "INV": lambda x: ~x[0],
+    "BUF": lambda x: x[0],
+    "AND2": lambda x: x[0] & x[1],
+    "OR2": lambda x: x[0] | x[1],
+    "NAND2": lambda x: ~(x[0] & x[1]),
+    "NOR2": lambda x: ~(x[0] | x[1]),
+    "XOR2": lambda x: x[0] ^ x[1],
+    "XNOR2": lambda x: ~(x[0] ^ x[1]),
+    "AOI222": lambda x: ~((x[0] & x[1]) | (x[2] & x[3]) | (x[4] & x[5])),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class CellMapping:
+    """A netlist mapped onto library cells, as flat arrays.
+
+    Nets ``0 .. n_orig-1`` are the netlist's own nets; nets from ``n_orig`` on are
+    internal nets of decompositions. ``inst_*`` are per cell instance; ``drv_*`` per
+    driven net (a multi-output cell has one row per output).
+    """
+
+    library: CellLibrary
+    n_orig: int
+    n_nets: int
+    inst_role: np.ndarray  # (I,) role index
+    inst_in: np.ndarray  # (I, MAX_PINS) input nets in role pin order, -1 unused
+    drv_inst: np.ndarray  # (D,) instance
+    drv_ro: np.ndarray  # (D,) role-output index of the library
+    drv_net: np.ndarray  # (D,) net driven
+    port_nets: np.ndarray  # output-port nets (aliases resolved), one per port bit
+    input_nets: np.ndarray  # primary-input nets
+    alias: np.ndarray  # (n_orig,) net -> net actually carrying it (buffers are wires)
+    int_fanin: np.ndarray  # (N_int, 4) original nets an internal net is a function of
+    int_table: np.ndarray  # (N_int, 16) bool truth table of it over those nets
+    pin_cap_ff: np.ndarray  # (n_nets,) Σ input-pin capacitance on the net
+    fanout: np.ndarray  # (n_nets,) pin fan-out incl. output ports
+    wire_cap_ff: np.ndarray  # (n_nets,) wire-load capacitance
+    port_count: np.ndarray  # (n_nets,) number of output-port bits on the net
+    cells: dict[str, int] = field(default_factory=dict)
+    area_um2: float = 0.0
+    names: tuple[str, ...] = ()
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.inst_role.shape[0])
+
+    def to_verilog(self, netlist: Netlist, module: str | None = None) -> str:
+        """The mapped netlist as structural Verilog instantiating the library cells."""
+        lib = self.library
+        table = lib.table
+        name = module or netlist.name
+        net_name: dict[int, str] = {}
+        base = 0
+        ports: list[str] = []
+        decls: list[str] = []
+        for pname, width in netlist.input_ports:
+            for i in range(width):
+                net_name[base + i] = f"{pname}[{i}]"
+            base += width
+            ports.append(pname)
+            decls.append(f"  input [{width - 1}:0] {pname};")
+        for pname, nets in netlist.output_ports:
+            ports.append(pname)
+            decls.append(f"  output [{len(nets) - 1}:0] {pname};")
+
+        def nm(n: int) -> str:
+            return net_name.get(int(n), f"n{int(n)}")
+
+        body: list[str] = []
+        wires = sorted({int(n) for n in self.drv_net})
+        for w in wires:
+            decls.append(f"  wire n{w};")
+        out_of_inst: dict[int, dict[int, int]] = {}
+        for d in range(self.drv_inst.shape[0]):
+            k = int(self.drv_ro[d])
+            ro_out = next(key for key, v in lib.ro_index.items() if v == k)[1]
+            out_of_inst.setdefault(int(self.drv_inst[d]), {})[ro_out] = int(self.drv_net[d])
+        for i in range(self.n_instances):
+            role = lib.roles[int(self.inst_role[i])]
+            spec = table["roles"][role]
+            conns = [f".{pin}({nm(self.inst_in[i, k])})" for k, pin in enumerate(spec["inputs"])]
+            outs = out_of_inst.get(i, {})
+            conns += [
+                f".{pin}({nm(outs[k])})" for k, pin in enumerate(spec["outputs"]) if k in outs
+            ]
+            body.append(f"  {spec['cell']} u{i} ({', '.join(conns)});")
+        off = 0
+        for pname, nets in netlist.output_ports:
+            for i, _ in enumerate(nets):
+                n = int(self.port_nets[off + i])
+                if n >= netlist.n_inputs and netlist.ops[n - netlist.n_inputs] in (
+                    Op.CONST0,
+                    Op.CONST1,
+                ):
+                    val = int(netlist.ops[n - netlist.n_inputs] == Op.CONST1)
+                    body.append(f"  assign {pname}[{i}] = 1'b{val};")
+                else:
+                    body.append(f"  assign {pname}[{i}] = {nm(n)};")
+            off += len(nets)
+        return "\n".join([f"module {name} ({', '.join(ports)});", *decls, *body, "endmodule", ""])
+
+
+@dataclass(frozen=True)
+class PowerEstimate:
+    """Power (µW at the given clock period), area (µm²) and delay (ns) of one netlist.
+
+    ``power_uw = dynamic_uw + leakage_uw`` and ``dynamic_uw = internal_uw +
+    switching_uw``; ``cells`` counts library cells by name.
+    """
+
+    power_uw: float
+    dynamic_uw: float
+    internal_uw: float
+    switching_uw: float
+    leakage_uw: float
+    area_um2: float
+    delay_ns: float
+    cells: dict[str, int]
+
+
+_CACHE: weakref.WeakKeyDictionary[Netlist, dict[int, CellMapping]] = weakref.WeakKeyDictionary()
+
+
+def _choose_template(op: Op, library: CellLibrary) -> _Template:
+    for tpl in TEMPLATES[op]:
+        if all(library.has(role) for role, _ in tpl):
+            return tpl
+    raise DataError(
+        f"cell library {library.name!r} can implement no decomposition of {op.name} "
+        f"(has {', '.join(library.roles)})"
+    )
+
+
+def _eval_template(tpl: _Template, arity: int) -> list[np.ndarray]:
+    """Truth tables (over the gate's 4 inputs, 16 minterms) of every step's output."""
+    idx = np.arange(16)
+    x = [((idx >> k) & 1).astype(bool) for k in range(4)]
+    outs: list[np.ndarray] = []
+    for role, refs in tpl:
+        args = [x[r] if isinstance(r, int) else outs[int(r[1:])] for r in refs]
+        fn = _ROLE_EVAL.get(role)
+        outs.append(np.asarray(fn(args), dtype=bool) if fn is not None else np.zeros(16, bool))
+    return outs
+
+
+def map_to_cells(netlist: Netlist, library: CellLibrary | None = None) -> CellMapping:
+    """Map every gate of ``netlist`` to library cells (cached per netlist and library).
+
+    ``FA``/``HA`` groups whose gates match :data:`GROUP_SIGNATURES` on one fan-in
+    become one FA/HA cell when the library has it; other gates use the first
+    implementation in :data:`TEMPLATES` the library supports.
+    """
+    library = library or CellLibrary.default()
+    per_nl = _CACHE.get(netlist)
+    if per_nl is not None and id(library) in per_nl:
+        return per_nl[id(library)]
+    m = _map(netlist, library)
+    _CACHE.setdefault(netlist, {})[id(library)] = m
+    return m
+
+
+def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
+    n_in = netlist.n_inputs
+    ops = np.asarray(netlist.ops, dtype=np.int64)
+    fanin = np.asarray(netlist.fanin, dtype=np.int64)
+    n_g = ops.shape[0]
+    n_orig = n_in + n_g
+    # Buffers are wires: resolve every net to the net that actually carries it.
+    alias = np.arange(n_orig, dtype=np.int64)
+    buf = np.flatnonzero(ops == Op.BUF)
+    if buf.size:
+        alias[n_in + buf] = fanin[buf, 0]
+        for _ in range(64):
+            nxt = alias[alias]
+            if np.array_equal(nxt, alias):
+                break
+            alias = nxt
+        fanin = np.where(fanin >= 0, alias[np.maximum(fanin, 0)], -1)
+    handled = np.zeros(n_g, dtype=bool)
+    handled[(ops == Op.CONST0) | (ops == Op.CONST1) | (ops == Op.BUF)] = True
+
+    inst_role: list[np.ndarray] = []
+    inst_in: list[np.ndarray] = []
+    drv_inst: list[np.ndarray] = []
+    drv_ro: list[np.ndarray] = []
+    drv_net: list[np.ndarray] = []
+    int_fanin: list[np.ndarray] = []
+    int_table: list[np.ndarray] = []
+    n_inst = 0
+    next_net = n_orig
+
+    def add(role: str, ins: np.ndarray, outs: Sequence[np.ndarray]) -> None:
+        nonlocal n_inst
+        n = ins.shape[0]
+        block = np.full((n, MAX_PINS), -1, dtype=np.int64)
+        block[:, : ins.shape[1]] = ins
+        r = library.role_index[role]
+        ids = np.arange(n_inst, n_inst + n)
+        inst_role.append(np.full(n, r, dtype=np.int64))
+        inst_in.append(block)
+        for k, nets in enumerate(outs):
+            keep = nets >= 0
+            drv_inst.append(ids[keep])
+            drv_ro.append(np.full(int(keep.sum()), library.ro_index[(role, k)], dtype=np.int64))
+            drv_net.append(nets[keep])
+        n_inst += n
+
+    if netlist.groups:
+        by_kind: dict[str, list[tuple[int, ...]]] = {}
+        for kind, gates in netlist.groups:
+            by_kind.setdefault(kind, []).append(gates)
+        for kind, members in by_kind.items():
+            role = _GROUP_ROLES.get(kind)
+            sig = GROUP_SIGNATURES.get(kind)
+            if role is None or sig is None or not library.has(role):
+                continue
+            arr = np.array([g for g in members if len(g) == len(sig)], dtype=np.int64)
+            if arr.size == 0:
+                continue
+            arity = 3 if kind == "FA" else 2
+            ok = np.ones(arr.shape[0], dtype=bool)
+            for k, op in enumerate(sig):
+                ok &= ops[arr[:, k]] == op
+            first = np.sort(fanin[arr[:, 0], :arity], axis=1)
+            for k in range(1, len(sig)):
+                ok &= np.all(np.sort(fanin[arr[:, k], :arity], axis=1) == first, axis=1)
+            ok &= ~handled[arr].any(axis=1)
+            arr = arr[ok]
+            if arr.size == 0:
+                continue
+            handled[arr.ravel()] = True
+            add(role, fanin[arr[:, 0], :arity], [n_in + arr[:, k] for k in range(len(sig))])
+
+    rest = np.flatnonzero(~handled)
+    rest_ops = ops[rest]
+    for op_val in np.unique(rest_ops):
+        op = Op(int(op_val))
+        gates = rest[rest_ops == op_val]
+        tpl = _choose_template(op, library)
+        n = gates.shape[0]
+        gin = fanin[gates]
+        step_nets: list[np.ndarray] = []
+        tables = _eval_template(tpl, 4) if len(tpl) > 1 else []
+        for s, (role, refs) in enumerate(tpl):
+            cols = [gin[:, r] if isinstance(r, int) else step_nets[int(r[1:])] for r in refs]
+            if s == len(tpl) - 1:
+                out = n_in + gates
+            else:
+                out = np.arange(next_net, next_net + n, dtype=np.int64)
+                next_net += n
+                int_fanin.append(gin.copy())
+                int_table.append(np.tile(tables[s], (n, 1)))
+            add(role, np.stack(cols, axis=1), [out])
+            step_nets.append(out)
+
+    def cat(parts: list[np.ndarray], shape: tuple[int, ...], dtype: type = np.int64) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
+
+    roles_arr = cat(inst_role, (0,))
+    ins_arr = cat(inst_in, (0, MAX_PINS))
+    n_nets = next_net
+    port_nets = np.array(
+        [alias[n] for _, nets in netlist.output_ports for n in nets], dtype=np.int64
+    )
+    valid = ins_arr >= 0
+    pin_caps = library.role_pin_cap[roles_arr]
+    pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
+    port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
+    fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
+    counts = np.bincount(roles_arr, minlength=len(library.roles))
+    cells: dict[str, int] = {}
+    for r, c in enumerate(counts):
+        if c:
+            name = library.role_cell[r]
+            cells[name] = cells.get(name, 0) + int(c)
+    return CellMapping(
+        library=library,
+        n_orig=n_orig,
+        n_nets=n_nets,
+        inst_role=roles_arr,
+        inst_in=ins_arr,
+        drv_inst=cat(drv_inst, (0,)),
+        drv_ro=cat(drv_ro, (0,)),
+        drv_net=cat(drv_net, (0,)),
+        port_nets=port_nets,
+        input_nets=np.arange(n_in, dtype=np.int64),
+        alias=alias,
+        int_fanin=cat(int_fanin, (0, 4)),
+        int_table=cat(int_table, (0, 16), bool),
+        pin_cap_ff=pin_cap,
+        fanout=fanout,
+        wire_cap_ff=library.wire_cap_ff(fanout),
+        port_count=port_count,
+        cells=cells,
+        area_um2=float(library.role_area[roles_arr].sum()),
+    )
+
+
+# Minterm-pair bookkeeping for internal-net activity (4 inputs -> 16 x 16 pairs).
+_M = np.arange(16)
+_BITS = ((_M[:, None] >> np.arange(4)) & 1).astype(np.int64)  # (16, 4)
+
+
+def _internal_activity(
+    m: CellMapping, tr: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Toggle rate and static probability of decomposition-internal nets.
+
+    These nets are not in the simulated netlist, so they are derived from their
+    input nets (which are): inputs as independent stationary two-state Markov chains
+    (toggle ``α``, probability ``p``; ``P(0→1) = P(1→0) = α/2``), the exact
+    zero-delay toggle probability ``Σ P(m → m') [f(m) ≠ f(m')]`` over minterm pairs.
+    """
+    fi = m.int_fanin
+    valid = fi >= 0
+    pi = np.where(valid, p[np.maximum(fi, 0)], 0.0)
+    ti = np.where(valid, tr[np.maximum(fi, 0)], 0.0)
+    ti = np.minimum(ti, 2 * np.minimum(pi, 1 - pi))
+    # joint[k][a, b] = P(x_k = a now, x_k = b next)
+    j00 = 1 - pi - ti / 2
+    j11 = pi - ti / 2
+    j01 = ti / 2
+    jk = np.stack([np.stack([j00, j01], -1), np.stack([j01, j11], -1)], -2)  # (N,4,2,2)
+    pair = np.ones((fi.shape[0], 16, 16))
+    for k in range(4):
+        pair *= jk[:, k][:, _BITS[:, k]][:, :, _BITS[:, k]]
+    f = m.int_table
+    flip = f[:, :, None] != f[:, None, :]
+    toggle = (pair * flip).sum(axis=(1, 2))
+    prob = (pair.sum(axis=2) * f).sum(axis=1)
+    return toggle, prob
+
+
+def _lerp_index(axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segment index and fraction of ``x`` on per-row axes (linear extrapolation)."""
+    k = axis.shape[-1]
+    j = np.clip((x[..., None] >= axis).sum(-1) - 1, 0, k - 2)
+    lo = np.take_along_axis(axis, j[..., None], -1)[..., 0]
+    hi = np.take_along_axis(axis, j[..., None] + 1, -1)[..., 0]
+    return j, (x - lo) / (hi - lo)
+
+
+def estimate_power(
+    netlist: Netlist,
+    toggle_rate: np.ndarray,
+    one_prob: np.ndarray,
+    library: CellLibrary | None = None,
+    *,
+    clock_period_ns: float = 1.0,
+    output_load_ff: float = 1.0,
+    include_input_nets: bool = True,
+    with_delay: bool = True,
+) -> PowerEstimate:
+    """Power, area and delay of ``netlist`` for the given per-net activity.
+
+    Args:
+        netlist: the gate-level netlist.
+        toggle_rate: ``(netlist.n_nets,)`` toggles per clock cycle per net (one operand
+            pair applied per cycle), e.g. from :func:`dse.eval._sim.toggle_statistics`.
+        one_prob: ``(netlist.n_nets,)`` static probability of each net being 1.
+        library: cell library; default :meth:`CellLibrary.default` (NanGate 45 nm).
+        clock_period_ns: clock period ``T``; dynamic power scales with ``1/T``.
+        output_load_ff: external load on every product bit (the reference flow's
+            ``set_load``).
+        include_input_nets: count the switching power of the primary-input nets'
+            load (fan-out pins and wires), which the multiplier presents to its
+            drivers; OpenSTA charges it to no instance of the design.
+        with_delay: compute the critical-path delay (else ``delay_ns`` is ``nan``).
+
+    Raises:
+        ConfigError: activity arrays of the wrong shape, non-positive period.
+    """
+    library = library or CellLibrary.default()
+    if not clock_period_ns > 0:
+        raise ConfigError(f"clock_period_ns must be > 0, got {clock_period_ns}")
+    if output_load_ff < 0:
+        raise ConfigError(f"output_load_ff must be >= 0, got {output_load_ff}")
+    tr0 = np.asarray(toggle_rate, dtype=np.float64)
+    p0 = np.asarray(one_prob, dtype=np.float64)
+    if tr0.shape != (netlist.n_nets,) or p0.shape != (netlist.n_nets,):
+        raise ConfigError(
+            f"toggle_rate and one_prob must have shape ({netlist.n_nets},) (one value per "
+            f"net of {netlist.name!r}), got {tr0.shape} and {p0.shape}"
+        )
+    m = map_to_cells(netlist, library)
+    L = library
+    v2 = L.voltage * L.voltage
+    if m.n_nets > m.n_orig:
+        tr = np.empty(m.n_nets)
+        p = np.empty(m.n_nets)
+        tr[: m.n_orig] = tr0
+        p[: m.n_orig] = p0
+        ti, pi = _internal_activity(m, tr0, p0)
+        tr[m.n_orig :] = ti
+        p[m.n_orig :] = pi
+    else:
+        tr, p = tr0, p0
+
+    load = m.pin_cap_ff + m.wire_cap_ff + m.port_count * output_load_ff
+    # switching: nets driven by cells (+ primary inputs)
+    sw_fj = 0.5 * v2 * float(np.dot(tr[m.drv_net], load[m.drv_net]))
+    if include_input_nets:
+        sw_fj += 0.5 * v2 * float(np.dot(tr[m.input_nets], load[m.input_nets]))
+
+    # internal energy per output transition, by pin, at the stated slew and actual load
+    ro = m.drv_ro
+    d_load = load[m.drv_net]
+    j, t = _lerp_index(L.ro_energy_axis[ro], d_load)
+    e0 = L.ro_energy[ro, :, j]
+    e1 = L.ro_energy[ro, :, j + 1]
+    e_pin = e0 + t[:, None] * (e1 - e0)  # (D, MAX_PINS)
+    in_nets = m.inst_in[m.drv_inst]
+    valid = in_nets >= 0
+    safe_in = np.maximum(in_nets, 0)
+    tr_in = np.where(valid, tr[safe_in], 0.0)
+    sens = L.ro_sens[ro]
+    w = tr_in * sens
+    wsum = w.sum(1)
+    ssum = sens.sum(1)
+    e_out = np.where(
+        wsum > 0,
+        (w * e_pin).sum(1) / np.where(wsum > 0, wsum, 1.0),
+        (sens * e_pin).sum(1) / np.where(ssum > 0, ssum, 1.0),
+    )
+    int_fj = float(np.dot(tr[m.drv_net], e_out))
+    inst_valid = m.inst_in >= 0
+    inst_tr = np.where(inst_valid, tr[np.maximum(m.inst_in, 0)], 0.0)
+    int_fj += float((inst_tr * L.role_hidden_fj[m.inst_role]).sum())
+
+    # leakage: minterm probabilities over each instance's pins
+    inst_p = np.where(inst_valid, p[np.maximum(m.inst_in, 0)], 0.0)
+    n_pins = int(L.role_n_inputs[m.inst_role].max()) if m.n_instances else 0
+    mp = np.ones((m.n_instances, 1))
+    for k in range(n_pins):
+        pk = inst_p[:, k : k + 1]
+        mp = np.concatenate([mp * (1 - pk), mp * pk], axis=1)
+    leak_nw = float((mp * L.role_leak_mt[m.inst_role, : mp.shape[1]]).sum())
+
+    period = clock_period_ns
+    internal_uw = int_fj / period
+    switching_uw = sw_fj / period
+    leakage_uw = leak_nw * 1e-3
+    delay = _delay(m, load, in_nets, valid) if with_delay else float("nan")
+    dynamic = internal_uw + switching_uw
+    return PowerEstimate(
+        power_uw=dynamic + leakage_uw,
+        dynamic_uw=dynamic,
+        internal_uw=internal_uw,
+        switching_uw=switching_uw,
+        leakage_uw=leakage_uw,
+        area_um2=m.area_um2,
+        delay_ns=delay,
+        cells=dict(m.cells),
+    )
+
+
+def _delay(m: CellMapping, load: np.ndarray, in_nets: np.ndarray, valid: np.ndarray) -> float:
+    """Longest input→output path (ns): NLDM lookups, slews propagated one step."""
+    L = m.library
+    if m.drv_net.size == 0:
+        return 0.0
+    ro = m.drv_ro
+    n_d = ro.size
+    d_load = load[m.drv_net]
+    safe_in = np.maximum(in_nets, 0)
+    slew = np.zeros(m.n_nets)
+    arr = np.zeros(m.n_nets)
+    # primary inputs: driven by the library's BUF at the typical slew
+    if L.has("BUF") and m.input_nets.size:
+        b = L.ro_index[("BUF", 0)]
+        pl = load[m.input_nets]
+        jb, tb = _lerp_index(np.broadcast_to(L.ro_load_axis[b], (pl.size, L.N_LOAD)), pl)
+        for src, dst in ((L.ro_trans_typ, slew), (L.ro_delay_typ, arr)):
+            v0 = src[b, 0, jb]
+            dst[m.input_nets] = v0 + tb * (src[b, 0, jb + 1] - v0)
+    j, t = _lerp_index(L.ro_load_axis[ro], d_load)
+    # first-pass slews at the typical input slew
+    tt0 = L.ro_trans_typ[ro, :, j]
+    tt = tt0 + t[:, None] * (L.ro_trans_typ[ro, :, j + 1] - tt0)
+    slew[m.drv_net] = np.where(valid, tt, 0.0).max(1)
+    # tables at the actual load as functions of input slew, one row per (driver, pin)
+    t3 = t[:, None, None]
+    d0 = L.ro_delay[ro, :, :, j]
+    dl = (d0 + t3 * (L.ro_delay[ro, :, :, j + 1] - d0)).reshape(n_d * MAX_PINS, -1)
+    s0 = L.ro_trans[ro, :, :, j]
+    sl = (s0 + t3 * (L.ro_trans[ro, :, :, j + 1] - s0)).reshape(n_d * MAX_PINS, -1)
+    rows = np.arange(n_d * MAX_PINS)
+    common = L.common_slew_axis
+    s_axis = None if common is not None else np.repeat(L.ro_slew_axis[ro], MAX_PINS, axis=0)
+
+    def at_slew(table: np.ndarray, s_in: np.ndarray) -> np.ndarray:
+        if common is not None:
+            i = np.clip(np.searchsorted(common, s_in, side="right") - 1, 0, common.size - 2)
+            lo_x = common[i]
+            u = (s_in - lo_x) / (common[i + 1] - lo_x)
+        else:
+            assert s_axis is not None
+            i, u = _lerp_index(s_axis, s_in)
+        lo = table[rows, i]
+        return np.asarray(lo + u * (table[rows, i + 1] - lo))
+
+    flat_valid = valid.ravel()
+    flat_in = safe_in.ravel()
+    s_new = np.where(flat_valid, at_slew(sl, slew[flat_in]), 0.0)
+    slew[m.drv_net] = s_new.reshape(n_d, MAX_PINS).max(1)  # one refinement step
+    d = np.where(flat_valid, at_slew(dl, slew[flat_in]), -np.inf).reshape(n_d, MAX_PINS)
+    out = m.drv_net
+    cur = arr[out]
+    for _ in range(n_d + 1):
+        new = (arr[safe_in] + d).max(1)
+        if not (new != cur).any():
+            break
+        arr[out] = new
+        cur = new
+    return float(arr[m.port_nets].max()) if m.port_nets.size else 0.0
