@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dse.arith._cells import cell_type
 from dse.errors import GraphError
 from dse.netlist._netlist import Netlist, NetlistBuilder
 
@@ -22,6 +21,8 @@ __all__ = ["lower"]
 
 def lower(graph: MultiplierGraph, name: str = "mul") -> Netlist:
     """Lower a multiplier graph to a gate-level netlist with ports ``a``, ``b`` → ``p``."""
+    from dse.arith._cells import cell_type  # dse.arith itself builds on dse.netlist
+
     builder = NetlistBuilder(name, [("a", graph.width_a), ("b", graph.width_b)])
     a_nets = builder.input("a")
     b_nets = builder.input("b")
