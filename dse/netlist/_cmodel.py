@@ -9,11 +9,12 @@ from dse.netlist._netlist import ARITY, Netlist, Op
 
 __all__ = ["write_c"]
 
-_C_KEYWORDS = frozenset(
+_C_KEYWORD_TEXT = (
     "auto break case char const continue default do double else enum extern float for goto "
     "if inline int long register restrict return short signed sizeof static struct switch "
-    "typedef union unsigned void volatile while _Bool _Complex _Imaginary".split()  # noqa: SIM905
+    "typedef union unsigned void volatile while _Bool _Complex _Imaginary"
 )
+_C_KEYWORDS = frozenset(_C_KEYWORD_TEXT.split())
 
 _C_FMT: dict[Op, str] = {
     Op.BUF: "{0}",

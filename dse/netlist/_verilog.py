@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dse.errors import NetlistError, NetlistParseError
+from dse.errors import DataError, NetlistError, NetlistParseError
 from dse.netlist._netlist import ARITY, Netlist, Op, netlist_from_gates
 
 __all__ = ["read_verilog", "read_verilog_text", "scan_module_ports", "write_verilog"]
@@ -214,21 +214,70 @@ def write_verilog(
 # Tokenizer
 # ---------------------------------------------------------------------------------------
 
+# One match per token: group 1 is what is skipped before it (white space, comments,
+# attributes), group 2 the token. ``findall`` does the scanning in C; the catch-all ``.``
+# keeps matches contiguous, so offsets follow from the lengths.
 _TOKEN_RE = re.compile(
     r"""
-    (?P<ws>\s+)
-    |(?P<com>//[^\n]*|/\*.*?\*/)
-    |(?P<attr>\(\*(?!\s*\)).*?\*\))
-    |(?P<dir>`[A-Za-z_]\w*[^\n]*)
-    |(?P<num>\d[\d_]*\s*'\s*[sS]?[bBoOdDhH]\s*[0-9a-fA-FxXzZ?_]+|'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ?_]+|\d[\d_]*)
-    |(?P<id>[A-Za-z_][A-Za-z0-9_$]*)
-    |(?P<esc>\\\S+)
-    |(?P<str>"(?:[^"\\\n]|\\.)*")
-    |(?P<op>===|!==|~&|~\||~\^|\^~|&&|\|\||==|!=|<=|>=|<<|>>|\*\*|[-+*/%<>!~&|^?:;,.=\#@(){}\[\]])
-    |(?P<bad>.)
+    ((?:\s+|//[^\n]*|/\*.*?\*/|\(\*(?!\s*\)).*?\*\))*)
+    (`[A-Za-z_]\w*[^\n]*
+    |\d[\d_]*\s*'\s*[sS]?[bBoOdDhH]\s*[0-9a-fA-FxXzZ?_]+|'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ?_]+|\d[\d_]*
+    |[A-Za-z_][A-Za-z0-9_$]*
+    |\\\S+
+    |"(?:[^"\\\n]|\\.)*"
+    |===|!==|~&|~\||~\^|\^~|&&|\|\||==|!=|<=|>=|<<|>>|\*\*|[-+*/%<>!~&|^?:;,.=\#@(){}\[\]]
+    |.)
     """,
     re.S | re.X,
 )
+_OPS = frozenset(
+    [
+        "===",
+        "!==",
+        "~&",
+        "~|",
+        "~^",
+        "^~",
+        "&&",
+        "||",
+        "==",
+        "!=",
+        "<=",
+        ">=",
+        "<<",
+        ">>",
+        "**",
+        "-",
+        "+",
+        "*",
+        "/",
+        "%",
+        "<",
+        ">",
+        "!",
+        "~",
+        "&",
+        "|",
+        "^",
+        "?",
+        ":",
+        ";",
+        ",",
+        ".",
+        "=",
+        "#",
+        "@",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+    ]
+)
+_FIRST_KIND = {c: "id" for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"}
+_FIRST_KIND.update({c: "num" for c in "0123456789'"})
+_FIRST_KIND.update({"\\": "esc", "`": "dir", '"': "str"})
 
 _IGNORED_DIRECTIVES = frozenset(
     {
@@ -272,34 +321,39 @@ class _Source:
         toks: list[Tok] = []
         append = toks.append
         text = self.text
-        for m in _TOKEN_RE.finditer(text):
-            kind = m.lastgroup or "bad"
-            if kind == "ws" or kind == "com" or kind == "attr":
-                continue
-            s = m.group()
-            if kind == "id" or kind == "op":
-                append((kind, s, m.start()))
-            elif kind == "num":
-                append(("num", s, m.start()))
+        pos = 0
+        kinds = _FIRST_KIND
+        ops = _OPS
+        for skip, tok in _TOKEN_RE.findall(text):
+            pos += len(skip)
+            kind = kinds.get(tok[0], "op")
+            if kind == "id" or kind == "num":
+                append((kind, tok, pos))
+            elif kind == "op":
+                if tok not in ops:
+                    if tok.isspace():  # trailing white space, given back by the skip group
+                        pos += len(tok)
+                        continue
+                    if tok == "/" and text.startswith("/*", pos):
+                        raise self.error(pos, "unterminated /* comment")
+                    raise self.error(pos, f"unexpected character {tok!r}")
+                append(("op", tok, pos))
             elif kind == "esc":
-                body = s[1:]
-                append(("id", body if _SIMPLE_ID.match(body) else s, m.start()))
+                body = tok[1:]
+                append(("id", body if _SIMPLE_ID.match(body) else tok, pos))
             elif kind == "dir":
                 # a directive runs to the end of its line
-                word = s.split(None, 1)[0]
+                word = tok.split(None, 1)[0]
                 if word not in _IGNORED_DIRECTIVES:
                     raise self.error(
-                        m.start(),
+                        pos,
                         f"compiler directive {word} is not supported",
                         "a preprocessed gate-level netlist (only `timescale and the like are ignored)",
                     )
-            elif kind == "str":
-                append(("str", s, m.start()))
             else:
-                if s == "/*" or s.startswith("/*"):
-                    raise self.error(m.start(), "unterminated /* comment")
-                raise self.error(m.start(), f"unexpected character {s!r}")
-        toks.append(("eof", "", len(text)))
+                append(("str", tok, pos))
+            pos += len(tok)
+        toks.extend([("eof", "", len(text))] * 4)
         return toks
 
 
@@ -363,6 +417,7 @@ _ARITH_OPS = {
     "===",
     "!==",
 }
+_BINARY_PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "~^": 4, "^~": 4, "&": 5}
 _NET_KINDS = {"wire", "tri", "tri0", "tri1", "uwire", "supply0", "supply1"}
 
 
@@ -412,7 +467,7 @@ class _Parser:
 
     # -- token helpers -------------------------------------------------------------
     def peek(self, k: int = 0) -> Tok:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
+        return self.toks[self.i + k]  # the token list ends with several "eof" tokens
 
     def next(self) -> Tok:
         t = self.toks[self.i]
@@ -805,48 +860,28 @@ class _Parser:
 
     # -- expressions ----------------------------------------------------------------
     def expr(self) -> Expr:
-        c = self._lor()
-        if self.accept("?"):
+        c = self._binary(1)
+        if self.toks[self.i][1] == "?":
+            self.i += 1
             t = self.expr()
             self.expect(":", " in a conditional expression")
             f = self.expr()
             return ("tern", c, t, f)
         return c
 
-    def _lor(self) -> Expr:
-        e = self._land()
-        while self.peek()[1] == "||":
-            self.next()
-            e = ("bin", "||", e, self._land())
-        return e
-
-    def _land(self) -> Expr:
-        e = self._bor()
-        while self.peek()[1] == "&&":
-            self.next()
-            e = ("bin", "&&", e, self._bor())
-        return e
-
-    def _bor(self) -> Expr:
-        e = self._bxor()
-        while self.peek()[1] == "|":
-            self.next()
-            e = ("bin", "|", e, self._bxor())
-        return e
-
-    def _bxor(self) -> Expr:
-        e = self._band()
-        while self.peek()[1] in ("^", "~^", "^~"):
-            op = self.next()[1]
-            e = ("bin", "^" if op == "^" else "~^", e, self._band())
-        return e
-
-    def _band(self) -> Expr:
-        e = self._unary()
-        while self.peek()[1] == "&":
-            self.next()
-            e = ("bin", "&", e, self._unary())
-        return e
+    def _binary(self, min_prec: int) -> Expr:
+        """Precedence climbing over ``|| && | ^ &`` (all left-associative)."""
+        lhs = self._unary()
+        toks = self.toks
+        while True:
+            t = toks[self.i]
+            prec = _BINARY_PREC.get(t[1])
+            if prec is None or prec < min_prec or t[0] != "op":
+                return lhs
+            self.i += 1
+            rhs = self._binary(prec + 1)
+            op = t[1]
+            lhs = ("bin", "~^" if op == "^~" else op, lhs, rhs)
 
     def _unary(self) -> Expr:
         t = self.peek()
@@ -877,7 +912,13 @@ class _Parser:
                 raise self.src.error(t[2], f"found keyword {t[1]!r} in an expression", "an operand")
             if self.mod is not None and t[1] in self.mod.params:
                 return ("const", 32, self.mod.params[t[1]] & 0xFFFFFFFF)
-            if self.accept("["):
+            toks = self.toks
+            if toks[self.i][1] == "[":
+                a, b = toks[self.i + 1], toks[self.i + 2]
+                if a[0] == "num" and b[1] == "]" and a[1].isdigit():
+                    self.i += 3
+                    return ("bit", t[1], int(a[1]), t[2])
+                self.i += 1
                 hi = self.const_expr()
                 if self.accept(":"):
                     lo = self.const_expr()
@@ -1079,9 +1120,17 @@ def _liberty_cells(path: PathLike) -> dict[str, _FuncCell]:
     except ImportError:
         pins, funcs = _liberty_fallback(Path(path))
     else:
-        cells = read_liberty_cells(path)
-        pins = {n: dict(c.pins) for n, c in cells.items()}
-        funcs = {n: dict(c.functions) for n, c in cells.items()}
+        try:
+            cells = read_liberty_cells(path)
+        except DataError as e:
+            # the full reader also wants timing/power data (units, voltage) that cell
+            # functions do not need: read just pins and functions instead
+            pins, funcs = _liberty_fallback(Path(path))
+            if not funcs:
+                raise NetlistParseError(str(e)) from e
+        else:
+            pins = {n: dict(c.pins) for n, c in cells.items()}
+            funcs = {n: dict(c.functions) for n, c in cells.items()}
     out: dict[str, _FuncCell] = {}
     for name, fs in funcs.items():
         if not fs:
@@ -1202,6 +1251,18 @@ def _lut_gates() -> dict[tuple[int, int], tuple[Op, tuple[int, ...]]]:
     return out
 
 
+def _bind(e: Expr, env: Mapping[str, str]) -> Expr:
+    """``e`` with every pin name ``("id", pin)`` replaced by its net ``("net", name)``."""
+    if e[0] == "id":
+        return ("net", env[e[1]])
+    if e[0] == "cat":
+        return ("cat", [_bind(x, env) for x in e[1]])
+    return tuple(_bind(x, env) if isinstance(x, tuple) else x for x in e)
+
+
+_CELL_SCOPE = _Module("<cell>", _Source("", "<cell>"), 0)
+
+
 class _Elaborator:
     def __init__(self, modules: Mapping[str, _Module], func_cells: Mapping[str, _FuncCell]) -> None:
         self.modules = modules
@@ -1306,6 +1367,8 @@ class _Elaborator:
         if kind == "id":
             d = self._decl(mod, e[1])
             return [prefix + n for n in d.bit_names(e[1])]
+        if kind == "net":  # a pin of a function-defined cell, bound to a net
+            return [e[1]]
         if kind == "bit":
             return [prefix + self._bit(mod, e[1], e[2], e[3])]
         if kind == "part":
@@ -1513,7 +1576,7 @@ class _Elaborator:
         if child is not None:
             self._inline_module(child, inst, conns, mod, prefix, where, pos)
             return
-        fc = self.func_cells.get(cell) or _yosys_cell(cell)
+        fc = self.func_cells.get(cell) or _yosys_cell(cell[1:] if cell[:1] == "\\" else cell)
         if fc is None:
             raise mod.src.error(
                 pos,
@@ -1548,11 +1611,7 @@ class _Elaborator:
             raise mod.src.error(pos, f"{cell} has no pin {sorted(unknown)[0]!r}", f"one of {pins}")
 
     def _eval_func(self, f: Expr, env: Mapping[str, str], where: str) -> list[str]:
-        cell_mod = _Module("<cell>", _Source("", where), 0)
-        for pin in env:
-            cell_mod.decls[pin] = _Decl("input", None, None, 0)
-        bits = self.bits(f, cell_mod, "\0", where)
-        return [env[b[1:]] if b.startswith("\0") else b for b in bits]
+        return self.bits(_bind(f, env), _CELL_SCOPE, "", where)
 
     def _named_conns(
         self,
