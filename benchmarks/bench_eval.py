@@ -32,7 +32,6 @@ from dse.arith._registry import _ensure_plugins  # noqa: E402
 from dse.eval import evaluate, product_table  # noqa: E402
 from dse.netlist import lower, write_verilog  # noqa: E402
 
-
 _BASES: dict = {}
 
 
@@ -56,10 +55,14 @@ def random_candidate(rng: random.Random):
     approx_fa = sorted(n for n, ct in CELL_TYPES.items() if ct.family == "fa" and not ct.exact)
     cell_knobs: dict = {}
     if cells and rng.random() < 0.5:
-        cell_knobs["zero"] = [f"{rng.choice(cells)}.{rng.choice(['sum', 'cout'])}" for _ in range(rng.randint(1, 3))]
+        cell_knobs["zero"] = [
+            f"{rng.choice(cells)}.{rng.choice(['sum', 'cout'])}" for _ in range(rng.randint(1, 3))
+        ]
     fas = [n for n in cells if graph[n].kind == "fa"]
     if fas and approx_fa and rng.random() < 0.5:
-        cell_knobs["approx"] = [f"{n}:{rng.choice(approx_fa)}" for n in rng.sample(fas, min(len(fas), 3))]
+        cell_knobs["approx"] = [
+            f"{n}:{rng.choice(approx_fa)}" for n in rng.sample(fas, min(len(fas), 3))
+        ]
     # zero and approx may touch the same cell; apply approx first, then zero
     if "approx" in cell_knobs:
         graph = apply_knobs(graph, {"approx": cell_knobs["approx"]})
@@ -126,11 +129,27 @@ def main() -> None:
     t12 = [time_12x12() for _ in range(1 if args.quick else 3)]
     ratio, t_iv, t_ours = iverilog_ratio(1 if args.quick else 3)
     rows = [
-        ("8x8 candidates/s (whole eval path, 1 core)", f"{statistics.median(rates):.0f}", f"runs: {', '.join(f'{r:.0f}' for r in rates)}"),
-        ("12x12 exhaustive evaluation (s)", f"{statistics.median(t12):.3f}", "2**24 pairs, LUT + metrics + power"),
+        (
+            "8x8 candidates/s (whole eval path, 1 core)",
+            f"{statistics.median(rates):.0f}",
+            f"runs: {', '.join(f'{r:.0f}' for r in rates)}",
+        ),
+        (
+            "12x12 exhaustive evaluation (s)",
+            f"{statistics.median(t12):.3f}",
+            "2**24 pairs, LUT + metrics + power",
+        ),
         ("dse 8x8 exhaustive table (ms)", f"{t_ours * 1e3:.3f}", "simulation + readout"),
-        ("Icarus 8x8 exhaustive table (s)", "n/a" if t_iv is None else f"{t_iv:.3f}", "compile + run of the exported Verilog"),
-        ("speed-up vs Icarus", "n/a" if ratio is None else f"{ratio:.0f}x", "same netlist, same 65,536 pairs"),
+        (
+            "Icarus 8x8 exhaustive table (s)",
+            "n/a" if t_iv is None else f"{t_iv:.3f}",
+            "compile + run of the exported Verilog",
+        ),
+        (
+            "speed-up vs Icarus",
+            "n/a" if ratio is None else f"{ratio:.0f}x",
+            "same netlist, same 65,536 pairs",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'median':>10}  note")

@@ -235,11 +235,7 @@ def _register_builtins() -> None:
     reg(_gate_cell("xor3", Op.XOR3, ("a", "b", "c"), lambda a, b, c: a ^ b ^ c))
     reg(_gate_cell("inv", Op.INV, ("a",), lambda a: 1 - a))
     reg(_gate_cell("buf", Op.BUF, ("a",), lambda a: a))
-    reg(
-        _gate_cell(
-            "mux2", Op.MUX, ("a", "b", "s"), lambda a, b, s: b if s else a, symmetric=False
-        )
-    )
+    reg(_gate_cell("mux2", Op.MUX, ("a", "b", "s"), lambda a, b, s: b if s else a, symmetric=False))
     reg(
         CellType(
             "pg",

@@ -264,12 +264,12 @@ def _reduce_dadda(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int)
             carries: list[Signal] = []
             while h > target and len(avail) >= 2:
                 if h - target >= 2 and len(avail) >= 3:
-                    ins = (avail.pop(0), avail.pop(0), avail.pop(0))
-                    cell = gb.cell(f"fa_s{stage}_c{c}", "fa", ins, c, "tree")
+                    trio = (avail.pop(0), avail.pop(0), avail.pop(0))
+                    cell = gb.cell(f"fa_s{stage}_c{c}", "fa", trio, c, "tree")
                     h -= 2
                 else:
-                    ins = (avail.pop(0), avail.pop(0))
-                    cell = gb.cell(f"ha_s{stage}_c{c}", "ha", ins, c, "tree")
+                    pair = (avail.pop(0), avail.pop(0))
+                    cell = gb.cell(f"ha_s{stage}_c{c}", "ha", pair, c, "tree")
                     h -= 1
                 out.append((cell, "sum"))
                 carries.append((cell, "cout"))
@@ -286,14 +286,14 @@ def _reduce_wallace(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: in
         for c in range(width_p):
             avail = list(cols.get(c, []))
             while len(avail) >= 3:
-                ins = (avail.pop(0), avail.pop(0), avail.pop(0))
-                cell = gb.cell(f"fa_s{stage}_c{c}", "fa", ins, c, "tree")
+                trio = (avail.pop(0), avail.pop(0), avail.pop(0))
+                cell = gb.cell(f"fa_s{stage}_c{c}", "fa", trio, c, "tree")
                 new[c].append((cell, "sum"))
                 if c + 1 < width_p:
                     new[c + 1].append((cell, "cout"))
             if len(avail) == 2 and len(cols.get(c, [])) > 2:
-                ins = (avail.pop(0), avail.pop(0))
-                cell = gb.cell(f"ha_s{stage}_c{c}", "ha", ins, c, "tree")
+                pair = (avail.pop(0), avail.pop(0))
+                cell = gb.cell(f"ha_s{stage}_c{c}", "ha", pair, c, "tree")
                 new[c].append((cell, "sum"))
                 if c + 1 < width_p:
                     new[c + 1].append((cell, "cout"))
@@ -339,9 +339,9 @@ def _final_adder(
     gb: GraphBuilder, cols: dict[int, list[Signal]], spec: MultiplierSpec
 ) -> list[Signal]:
     width_p = spec.width_a + spec.width_b
-    zero = gb.nodes.get("zero") and "zero"
-    if zero is None:
-        zero = gb.add("zero", Node("const0", role="const"))
+    zero = "zero"
+    if zero not in gb.nodes:
+        gb.add(zero, Node("const0", role="const"))
     zsig: Signal = (zero, "y")
     result: list[Signal] = []
     carry: Signal | None = None
@@ -355,9 +355,8 @@ def _final_adder(
             # LOA: the low part's sum is a bitwise OR; its top AND feeds the carry-in.
             cell = gb.cell(f"loa_or_c{c}", "or2", (ins[0], ins[1]), None, "cpa")
             result.append((cell, "y"))
-        if c == spec.loa - 1:
-            if len(ins) >= 2:
-                carry = (gb.cell(f"loa_and_c{c}", "and2", (ins[0], ins[1]), None, "cpa"), "y")
+        if c == spec.loa - 1 and len(ins) >= 2:
+            carry = (gb.cell(f"loa_and_c{c}", "and2", (ins[0], ins[1]), None, "cpa"), "y")
     start = len(result)
     if spec.adder == "ripple":
         for c in range(start, width_p):
@@ -436,7 +435,7 @@ def build(spec: MultiplierSpec, name: str | None = None) -> MultiplierGraph:
     mat = _booth_matrix(gb, spec) if spec.encoding == "booth" else _and_matrix(gb, spec)
     if spec.compensate:
         step = 1 << spec.truncate
-        mat.constant += int(round(mat.removed_expectation / step)) * step
+        mat.constant += round(mat.removed_expectation / step) * step
     _add_constant(gb, mat, width_p, spec.truncate)
     if spec.reduction == "array":
         cols = _reduce_array(gb, mat.bits, width_p)

@@ -264,10 +264,12 @@ class MultiplierGraph:
                 if not 0 <= node.bit < width:
                     raise GraphError(f"input node {name!r}: bit {node.bit} out of range")
                 key = (node.operand, node.bit)
-                if key in seen_in:  # type: ignore[comparison-overlap]
-                    raise GraphError(f"operand bit {node.operand}{node.bit} appears twice: "
-                                     f"{seen_in[key]!r} and {name!r}")  # type: ignore[index]
-                seen_in[key] = name  # type: ignore[index]
+                if key in seen_in:
+                    raise GraphError(
+                        f"operand bit {node.operand}{node.bit} appears twice: "
+                        f"{seen_in[key]!r} and {name!r}"
+                    )
+                seen_in[key] = name
             if node.kind == "output":
                 if not 0 <= node.bit < self.width_p:
                     raise GraphError(f"output node {name!r}: bit {node.bit} out of range")
@@ -278,7 +280,7 @@ class MultiplierGraph:
                 seen_out[node.bit] = name
         for op, width in (("a", self.width_a), ("b", self.width_b)):
             for bit in range(width):
-                if (op, bit) not in seen_in:  # type: ignore[comparison-overlap]
+                if (op, bit) not in seen_in:
                     raise GraphError(f"operand bit {op}{bit} has no input node")
         for bit in range(self.width_p):
             if bit not in seen_out:
@@ -322,9 +324,7 @@ class MultiplierGraph:
             digests[name] = blake(head + b"".join(ins), digest_size=16).digest()
         top = hashlib.blake2b(digest_size=20)
         top.update(f"{self.width_a}x{self.width_b}:{int(self.signed)}".encode())
-        outs = sorted(
-            (n.bit, name) for name, n in self._nodes.items() if n.kind == "output"
-        )
+        outs = sorted((n.bit, name) for name, n in self._nodes.items() if n.kind == "output")
         for _, name in outs:
             top.update(digests[name])
         return top.hexdigest()
@@ -426,7 +426,7 @@ class MultiplierGraph:
         name is kept as plain data)."""
         try:
             nodes: dict[str, Node] = {}
-            for k, entry in enumerate(data["nodes"]):
+            for _k, entry in enumerate(data["nodes"]):
                 inputs = []
                 for ref in entry.get("inputs", []):
                     src, _, port = str(ref).rpartition(".")

@@ -111,7 +111,9 @@ def lower_part_or_adder(graph: MultiplierGraph, bits: int) -> MultiplierGraph:
     return _rebuild(graph, "loa", loa=int(bits))
 
 
-def _record(graph: MultiplierGraph, changes: Mapping[str, Node], edit: tuple[Any, ...]) -> MultiplierGraph:
+def _record(
+    graph: MultiplierGraph, changes: Mapping[str, Node], edit: tuple[Any, ...]
+) -> MultiplierGraph:
     info = dict(graph.info)
     info["edits"] = (*tuple(info.get("edits", ())), edit)
     return graph.replace_nodes(changes, info)
@@ -165,7 +167,9 @@ def replace_cell(graph: MultiplierGraph, node: str, kind: str) -> MultiplierGrap
         else:
             zero_sig = zero_sig or _zero_node(graph, changes)
             new_inputs.append(zero_sig)
-    changes[node] = replace(old, kind=kind, inputs=tuple(new_inputs), forced=old.forced & set(new_t.outputs))
+    changes[node] = replace(
+        old, kind=kind, inputs=tuple(new_inputs), forced=old.forced & set(new_t.outputs)
+    )
     lost = [p for p in old_t.outputs if p not in new_t.outputs]
     if lost:
         zero_sig = zero_sig or _zero_node(graph, changes)

@@ -40,7 +40,7 @@ GENERATORS: dict[str, Generator] = {
 
 def register_generator(name: str, fn: Callable[..., MultiplierGraph]) -> None:
     """Make a generator available to :func:`generate`, ``dse eval --gen`` and specs."""
-    GENERATORS[name] = fn  # type: ignore[assignment]
+    GENERATORS[name] = fn
 
 
 def _check_width(name: str, value: Any) -> int:
@@ -115,7 +115,12 @@ def from_spec(spec: str) -> MultiplierGraph:
             )
     wb = m.group("wb")
     return generate(
-        m.group("gen"), int(m.group("wa")), int(wb) if wb else None, signed=signed, adder=adder, knobs=knobs
+        m.group("gen"),
+        int(m.group("wa")),
+        int(wb) if wb else None,
+        signed=signed,
+        adder=adder,
+        knobs=knobs,
     )
 
 

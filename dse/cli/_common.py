@@ -15,11 +15,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 def generator_options(fn: F) -> F:
     """``--gen/--width/--width-b/--signed/--adder/--knob``, shared by eval and export."""
     options = [
-        click.option("--gen", "gen", default=None, help="generator: array, wallace, dadda, booth, mitchell, ..."),
+        click.option(
+            "--gen",
+            "gen",
+            default=None,
+            help="generator: array, wallace, dadda, booth, mitchell, ...",
+        ),
         click.option("--width", "width", type=int, default=None, help="bits of operand a (2..16)"),
-        click.option("--width-b", "width_b", type=int, default=None, help="bits of operand b (default: --width)"),
-        click.option("--signed/--unsigned", "signed", default=None, help="two's complement operands"),
-        click.option("--adder", default="ripple", show_default=True, help="final adder: ripple, kogge-stone"),
+        click.option(
+            "--width-b",
+            "width_b",
+            type=int,
+            default=None,
+            help="bits of operand b (default: --width)",
+        ),
+        click.option(
+            "--signed/--unsigned", "signed", default=None, help="two's complement operands"
+        ),
+        click.option(
+            "--adder", default="ripple", show_default=True, help="final adder: ripple, kogge-stone"
+        ),
         click.option(
             "--knob",
             "knobs",
@@ -66,7 +81,9 @@ def build_from_options(
     return graph
 
 
-def describe(gen: str, width: int, width_b: int | None, signed: bool | None, adder: str, knobs: Sequence[str]) -> str:
+def describe(
+    gen: str, width: int, width_b: int | None, signed: bool | None, adder: str, knobs: Sequence[str]
+) -> str:
     parts = [f"{gen}:{width}" + (f"x{width_b}" if width_b else "")]
     if signed is not None:
         parts.append("signed" if signed else "unsigned")

@@ -47,14 +47,45 @@ def _save_lut(report: Any, path: Path) -> None:
 @click.command("eval")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @generator_options
-@click.option("--cells", "cells", multiple=True, type=click.Path(path_type=Path), help="Verilog file(s) defining cell modules")
-@click.option("--liberty", type=click.Path(path_type=Path), default=None, help="Liberty file: cell functions for the reader and the power model")
+@click.option(
+    "--cells",
+    "cells",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Verilog file(s) defining cell modules",
+)
+@click.option(
+    "--liberty",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Liberty file: cell functions for the reader and the power model",
+)
 @click.option("--top", default=None, help="top module of the Verilog files")
-@click.option("--lut", "lut_path", type=click.Path(path_type=Path), default=None, help="write the product table here (.npy)")
-@click.option("--lut-dir", type=click.Path(path_type=Path), default=None, help="write one table per Verilog file here")
+@click.option(
+    "--lut",
+    "lut_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write the product table here (.npy)",
+)
+@click.option(
+    "--lut-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write one table per Verilog file here",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON (one object per line per file)")
-@click.option("--period", "clock_period_ns", type=float, default=1.0, show_default=True, help="clock period in ns")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the power operand trace")
+@click.option(
+    "--period",
+    "clock_period_ns",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="clock period in ns",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="seed of the power operand trace"
+)
 def eval_command(
     files: tuple[Path, ...],
     gen: str | None,
@@ -86,7 +117,9 @@ def eval_command(
             raise ConfigError("--lut-dir is for Verilog files; use --lut OUT.npy with --gen")
         graph = build_from_options(gen, width, width_b, signed, adder, knobs)
         source = describe(str(gen), int(width or 0), width_b, signed, adder, knobs)
-        report = evaluate(graph, library=library, clock_period_ns=clock_period_ns, seed=seed, source=source)
+        report = evaluate(
+            graph, library=library, clock_period_ns=clock_period_ns, seed=seed, source=source
+        )
         if lut_path is not None:
             _save_lut(report, lut_path)
         if as_json:

@@ -17,8 +17,12 @@ FORMATS = ("verilog", "blif", "c", "json", "npy")
 @click.command("export")
 @generator_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="what to write")
-@click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="output file")
-@click.option("--module", default=None, help="module/model/function name (default: derived from the spec)")
+@click.option(
+    "-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="output file"
+)
+@click.option(
+    "--module", default=None, help="module/model/function name (default: derived from the spec)"
+)
 def export_command(
     gen: str | None,
     width: int | None,
@@ -46,7 +50,9 @@ def export_command(
     exhaustive = graph.width_p <= 24
     if fmt == "npy":
         if not exhaustive:
-            raise DseError(f"a {graph.width_a}x{graph.width_b} table is too large to export as .npy")
+            raise DseError(
+                f"a {graph.width_a}x{graph.width_b} table is too large to export as .npy"
+            )
         np.save(output, product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed))
     elif fmt == "json":
         output.write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
@@ -64,7 +70,9 @@ def export_command(
             want = product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed)
             got = product_table(back, graph.width_a, graph.width_b, signed=graph.signed)
             if not np.array_equal(want, got):  # pragma: no cover - a writer bug
-                raise DseError(f"{output}: the written Verilog does not reproduce the product table")
+                raise DseError(
+                    f"{output}: the written Verilog does not reproduce the product table"
+                )
         output.write_text(text)
     elif fmt == "blif":
         from dse.netlist._blif import write_blif
@@ -74,4 +82,6 @@ def export_command(
         from dse.netlist._cmodel import write_c
 
         output.write_text(write_c(netlist))
-    click.echo(f"wrote {output} ({fmt}, {graph.width_a}x{graph.width_b}, {netlist.gate_count} gates)")
+    click.echo(
+        f"wrote {output} ({fmt}, {graph.width_a}x{graph.width_b}, {netlist.gate_count} gates)"
+    )

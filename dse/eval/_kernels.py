@@ -22,7 +22,6 @@ try:  # pragma: no cover - exercised by whichever environment runs the tests
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
-    numba = None
     HAVE_NUMBA = False
 
 

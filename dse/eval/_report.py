@@ -272,14 +272,18 @@ def evaluate_netlist(
                 np.asarray(distribution.hist_b, np.float64),
             )
     else:
-        a, b = operand_trace(width_a, width_b, SAMPLED_PAIRS, seed=seed + 1, distribution=distribution)
+        a, b = operand_trace(
+            width_a, width_b, SAMPLED_PAIRS, seed=seed + 1, distribution=distribution
+        )
         vals = simulate(netlist, pack_operands(a, b, width_a, width_b))
         approx = read_outputs(netlist, vals, a.shape[0], signed=signed)
         exact = operand_values(width_a, signed)[a] * operand_values(width_b, signed)[b]
     metrics = error_metrics(
         approx, exact, width_a=width_a, width_b=width_b, signed=signed, weights=weights
     )
-    trace_vals = simulate(netlist, _trace_words(width_a, width_b, trace_vectors, seed, distribution))
+    trace_vals = simulate(
+        netlist, _trace_words(width_a, width_b, trace_vectors, seed, distribution)
+    )
     toggle_rate, one_prob = toggle_statistics(trace_vals, trace_vectors)
     lib = library if library is not None else CellLibrary.default()
     power = estimate_power(netlist, toggle_rate, one_prob, lib, clock_period_ns=clock_period_ns)

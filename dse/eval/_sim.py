@@ -212,10 +212,10 @@ def read_outputs(
     bits = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")[:, :n_vectors]
     # One shift-or per output bit beats a matrix product or a bit-transpose here.
     dtype = np.int32 if width <= 30 else np.int64
-    value = np.zeros(bits.shape[1], dtype=dtype)
+    acc: np.ndarray = np.zeros(bits.shape[1], dtype=dtype)
     for k in range(width):
-        value |= bits[k].astype(dtype) << k
-    value = value.astype(np.int64)
+        acc |= bits[k].astype(dtype) << k
+    value: np.ndarray = acc.astype(np.int64)
     if signed and width > 0:
         value = np.where(value >= (1 << (width - 1)), value - (1 << width), value)
     return value

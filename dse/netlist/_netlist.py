@@ -343,7 +343,7 @@ class NetlistBuilder:
         if op is Op.MAJ:
             if len(vals) >= 2:
                 if vals[0] == vals[1]:
-                    return self.constant(int(vals[0]))  # type: ignore[arg-type]
+                    return self.constant(int(vals[0]))
                 return live[0]
             return self.gate(Op.AND, *live) if vals[0] == 0 else self.gate(Op.OR, *live)
         if op is Op.MUX:
@@ -419,7 +419,7 @@ class NetlistBuilder:
         new_id = list(range(n_in)) + [-1] * n_gates
         ops: list[int] = []
         fanin: list[list[int]] = []
-        pads = ([-1, -1, -1, -1], [-1, -1, -1], [-1, -1], [-1], [])
+        pads: tuple[list[int], ...] = ([-1, -1, -1, -1], [-1, -1, -1], [-1, -1], [-1], [])
         for g in range(n_gates):
             if not live[n_in + g]:
                 continue
@@ -492,9 +492,7 @@ def netlist_from_gates(
         if out in pi_index:
             raise NetlistError(f"{where}: net {out!r} is an input port bit and cannot be driven")
         if out in drivers:
-            raise NetlistError(
-                f"{where}: net {out!r} is driven twice (first at {drivers[out][2]})"
-            )
+            raise NetlistError(f"{where}: net {out!r} is driven twice (first at {drivers[out][2]})")
         drivers[out] = (Op(op), tuple(ins), where)
     builder = NetlistBuilder(name, port_widths)
     resolved: dict[str, int] = {"1'b0": builder.const0, "1'b1": builder.const1}
@@ -518,9 +516,7 @@ def netlist_from_gates(
             if k == 0:
                 if state.get(net) == 1:
                     cycle = [*path[path.index(net) :], net]
-                    raise NetlistError(
-                        f"{where}: combinational loop: {' -> '.join(cycle)}"
-                    )
+                    raise NetlistError(f"{where}: combinational loop: {' -> '.join(cycle)}")
                 state[net] = 1
                 path.append(net)
             if k < len(ins):

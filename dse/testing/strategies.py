@@ -44,7 +44,9 @@ def knobbed_multipliers(draw: Any, max_width: int = 5) -> MultiplierGraph:
         knobs["loa"] = draw(st.integers(0, graph.width_p - 1))
     graph = apply_knobs(graph, knobs)
     cells = [
-        n for n in graph.topological_order if graph[n].role in ("tree", "cpa") and graph[n].kind in ("fa", "ha")
+        n
+        for n in graph.topological_order
+        if graph[n].role in ("tree", "cpa") and graph[n].kind in ("fa", "ha")
     ]
     if cells:
         chosen = draw(st.lists(st.sampled_from(cells), max_size=3, unique=True))

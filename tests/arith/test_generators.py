@@ -7,7 +7,14 @@ import pytest
 
 from dse.arith import MultiplierSpec, build, generate, multiplier
 from dse.errors import ConfigError
-from dse.eval import exact_table, operand_values, pack_operands, product_table, read_outputs, simulate
+from dse.eval import (
+    exact_table,
+    operand_values,
+    pack_operands,
+    product_table,
+    read_outputs,
+    simulate,
+)
 from dse.netlist._lower import lower
 
 KINDS = [("unsigned", False, False), ("baugh-wooley", True, False), ("booth", True, True)]
@@ -20,17 +27,27 @@ def test_exact_exhaustive_all_width_pairs_up_to_8x8(encoding, signed, booth, red
         for adder in ("ripple", "kogge-stone"):
             g = multiplier(wa, wb, signed=signed, booth=booth, reduction=reduction, adder=adder)
             lut = product_table(lower(g), wa, wb, signed=signed)
-            assert np.array_equal(lut, exact_table(wa, wb, signed)), (encoding, reduction, adder, wa, wb)
+            assert np.array_equal(lut, exact_table(wa, wb, signed)), (
+                encoding,
+                reduction,
+                adder,
+                wa,
+                wb,
+            )
 
 
 def test_unsigned_booth_is_exact():
     for wa, wb in itertools.product(range(2, 7), repeat=2):
         g = multiplier(wa, wb, signed=False, booth=True)
-        assert np.array_equal(product_table(lower(g), wa, wb, signed=False), exact_table(wa, wb, False))
+        assert np.array_equal(
+            product_table(lower(g), wa, wb, signed=False), exact_table(wa, wb, False)
+        )
 
 
 @pytest.mark.parametrize("width", [12, 16])
-@pytest.mark.parametrize("gen,signed", [("dadda", False), ("wallace", True), ("booth", True), ("array", False)])
+@pytest.mark.parametrize(
+    "gen,signed", [("dadda", False), ("wallace", True), ("booth", True), ("array", False)]
+)
 def test_exact_wide_on_random_pairs(width, gen, signed):
     g = generate(gen, width, signed=signed)
     nl = lower(g)
@@ -83,7 +100,10 @@ def test_dadda_tree_is_the_smallest():
         (dict(width_a=8, width_b=8, reduction="tree"), r"^reduction must be one of"),
         (dict(width_a=8, width_b=8, adder="carry-skip"), r"^adder must be one of"),
         (dict(width_a=4, width_b=4, truncate=8), r"^truncate must be in \[0, 7\], got 8$"),
-        (dict(width_a=4, width_b=4, pruned=frozenset({(4, 0)})), r"^partial product \(4, 0\) does not exist"),
+        (
+            dict(width_a=4, width_b=4, pruned=frozenset({(4, 0)})),
+            r"^partial product \(4, 0\) does not exist",
+        ),
     ],
 )
 def test_spec_validation_messages(kwargs, match):

@@ -54,7 +54,10 @@ def test_column_inconsistency_is_named():
     g = multiplier(3)
     ha = g.nodes_of(kind="ha")[0]
     bad = mutate(g, ha, column=g[ha].column + 1)
-    with pytest.raises(GraphError, match=rf"^node '{ha}' input 'a' reads .* of column \d+, but the node works in column \d+$"):
+    with pytest.raises(
+        GraphError,
+        match=rf"^node '{ha}' input 'a' reads .* of column \d+, but the node works in column \d+$",
+    ):
         bad.validate()
 
 

@@ -38,7 +38,9 @@ def test_netlist_equals_reference_for_random_knobs(graph):
 @given(knobbed_multipliers(max_width=5), st.data())
 def test_structural_hash_ignores_names(graph, data):
     # Renaming every node (a different construction) keeps the hash.
-    names = {n: f"n{i}_{data.draw(st.integers(0, 9))}" for i, n in enumerate(graph.topological_order)}
+    names = {
+        n: f"n{i}_{data.draw(st.integers(0, 9))}" for i, n in enumerate(graph.topological_order)
+    }
     nodes = {}
     for old, node in graph.nodes.items():
         from dataclasses import replace
@@ -55,7 +57,14 @@ def test_structural_hash_ignores_names(graph, data):
 def test_hash_distinguishes_structures():
     hashes = {
         from_spec(s).structural_hash
-        for s in ["dadda:8", "wallace:8", "array:8", "dadda:8,truncate=2", "dadda:8,signed", "booth:8"]
+        for s in [
+            "dadda:8",
+            "wallace:8",
+            "array:8",
+            "dadda:8,truncate=2",
+            "dadda:8,signed",
+            "booth:8",
+        ]
     }
     assert len(hashes) == 6
 
@@ -118,12 +127,22 @@ def test_replace_cell_by_half_adder_drops_the_third_input():
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["array", "wallace", "dadda", "booth"]), st.integers(3, 8), st.integers(3, 8), st.booleans(), st.data())
+@given(
+    st.sampled_from(["array", "wallace", "dadda", "booth"]),
+    st.integers(3, 8),
+    st.integers(3, 8),
+    st.booleans(),
+    st.data(),
+)
 def test_removing_logic_never_increases_gate_count(gen, wa, wb, signed, data):
     g = generate(gen, wa, wb, signed=signed)
     base = lower(g).gate_count
     rows, cols = g.info["spec"].pp_grid
-    pps = data.draw(st.lists(st.tuples(st.integers(0, rows - 1), st.integers(0, cols - 1)), min_size=1, max_size=6))
+    pps = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, rows - 1), st.integers(0, cols - 1)), min_size=1, max_size=6
+        )
+    )
     pruned = prune_partial_products(g, pps)
     assert lower(pruned).gate_count <= base
     k = data.draw(st.integers(1, wa + wb - 2))

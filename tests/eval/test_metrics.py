@@ -70,7 +70,16 @@ def test_kernel_and_reference_agree_on_random_tables(monkeypatch):
 
 
 def test_bad_shapes():
-    with pytest.raises(ConfigError, match=r"^approx shape \(4, 4\) differs from exact shape \(2, 2\)$"):
+    with pytest.raises(
+        ConfigError, match=r"^approx shape \(4, 4\) differs from exact shape \(2, 2\)$"
+    ):
         error_metrics(np.zeros((4, 4)), np.zeros((2, 2)), width_a=1, width_b=1, signed=False)
     with pytest.raises(ConfigError, match=r"^operand weights must be non-negative"):
-        error_metrics(np.zeros((2, 2)), np.zeros((2, 2)), width_a=1, width_b=1, signed=False, weights=-np.ones((2, 2)))
+        error_metrics(
+            np.zeros((2, 2)),
+            np.zeros((2, 2)),
+            width_a=1,
+            width_b=1,
+            signed=False,
+            weights=-np.ones((2, 2)),
+        )
