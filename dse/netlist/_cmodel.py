@@ -67,12 +67,16 @@ def write_c(netlist: Netlist, *, function: str | None = None) -> str:
         params = [f"in{k}" for k in range(len(params))]
     refs: list[str] = []
     body: list[str] = []
-    for param, (_, width) in zip(params, netlist.input_ports, strict=True):
-        for i in range(width):
-            refs.append(f"{param}_{i}")
-            body.append(f"    const uint64_t {param}_{i} = ({param} >> {i}) & 1u;")
     n_in = netlist.n_inputs
     fanin = netlist.fanin.tolist()
+    used = {f for row in fanin for f in row if 0 <= f < n_in}
+    used.update(n for _, nets in netlist.output_ports[:1] for n in nets if n < n_in)
+    for param, (_, width) in zip(params, netlist.input_ports, strict=True):
+        for i in range(width):
+            if len(refs) in used:
+                body.append(f"    const uint64_t {param}_{i} = ({param} >> {i}) & 1u;")
+            refs.append(f"{param}_{i}")
+    body.extend(f"    (void){p};" for p in params)
     for g, o in enumerate(netlist.ops.tolist()):
         op = Op(o)
         if op is Op.CONST0:

@@ -1122,12 +1122,12 @@ def _liberty_cells(path: PathLike) -> dict[str, _FuncCell]:
     else:
         try:
             cells = read_liberty_cells(path)
-        except DataError as e:
+        except DataError as err:
             # the full reader also wants timing/power data (units, voltage) that cell
             # functions do not need: read just pins and functions instead
             pins, funcs = _liberty_fallback(Path(path))
             if not funcs:
-                raise NetlistParseError(str(e)) from e
+                raise NetlistParseError(str(err)) from err
         else:
             pins = {n: dict(c.pins) for n, c in cells.items()}
             funcs = {n: dict(c.functions) for n, c in cells.items()}
