@@ -126,7 +126,14 @@ class MultiplierGraph:
         self, changes: Mapping[str, Node | None], info: Mapping[str, Any] | None = None
     ) -> MultiplierGraph:
         """A new graph with nodes replaced, added, or (value ``None``) removed."""
-        nodes = dict(self._nodes)
+        # New nodes without inputs (constants) go first, so the insertion order stays
+        # topological and the fast path of :attr:`topological_order` applies.
+        nodes = {
+            name: node
+            for name, node in changes.items()
+            if node is not None and not node.inputs and name not in self._nodes
+        }
+        nodes.update(self._nodes)
         for name, node in changes.items():
             if node is None:
                 nodes.pop(name, None)
@@ -140,6 +147,19 @@ class MultiplierGraph:
     @cached_property
     def topological_order(self) -> tuple[str, ...]:
         """Node ids, every node after its drivers; ties broken by insertion order."""
+        # Generators insert nodes in a topological order already: check it in one pass
+        # and fall back to Kahn's algorithm only when it does not hold.
+        seen: set[str] = set()
+        for name, node in self._nodes.items():
+            for src, _ in node.inputs:
+                if src not in seen:
+                    break
+            else:
+                seen.add(name)
+                continue
+            break
+        else:
+            return tuple(self._nodes)
         indeg: dict[str, int] = {}
         users: dict[str, list[str]] = {n: [] for n in self._nodes}
         for name, node in self._nodes.items():

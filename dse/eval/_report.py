@@ -219,7 +219,12 @@ def _trace_words(
 
 
 def _netlist_hash(netlist: Netlist) -> str:
-    return hashlib.blake2b(netlist.to_text().encode(), digest_size=20).hexdigest()
+    """Hash of an imported netlist's gate arrays and ports (it has no graph)."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((netlist.input_ports, netlist.output_ports)).encode())
+    h.update(np.ascontiguousarray(netlist.ops).tobytes())
+    h.update(np.ascontiguousarray(netlist.fanin).tobytes())
+    return h.hexdigest()
 
 
 def evaluate_netlist(
