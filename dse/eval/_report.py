@@ -327,7 +327,7 @@ def evaluate(
     """Evaluate a multiplier graph (see :func:`evaluate_netlist` for the arguments)."""
     from dse.netlist._lower import lower
 
-    netlist = lower(graph)
+    netlist = lower(graph, net_names=False)
     return evaluate_netlist(
         netlist,
         signed=graph.signed,

@@ -19,9 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["lower"]
 
 
-def lower(graph: MultiplierGraph, name: str = "mul") -> Netlist:
-    """Lower a multiplier graph to a gate-level netlist with ports ``a``, ``b`` → ``p``."""
-    from dse.arith._cells import cell_type  # dse.arith itself builds on dse.netlist
+def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) -> Netlist:
+    """Lower a multiplier graph to a gate-level netlist with ports ``a``, ``b`` → ``p``.
+
+    Args:
+        net_names: keep ``node_port`` names for the nets (readable Verilog); the
+            evaluator turns this off, since names cost time and it never prints them.
+    """
+    from dse.arith._cells import CELL_TYPES  # dse.arith itself builds on dse.netlist
 
     builder = NetlistBuilder(name, [("a", graph.width_a), ("b", graph.width_b)])
     a_nets = builder.input("a")
@@ -29,6 +34,7 @@ def lower(graph: MultiplierGraph, name: str = "mul") -> Netlist:
     nets: dict[tuple[str, str], int] = {}
     products: dict[int, int] = {}
     nodes = graph.nodes
+    const0 = builder.const0
     for node_id in graph.topological_order:
         node = nodes[node_id]
         if node.role == "input":
@@ -38,15 +44,19 @@ def lower(graph: MultiplierGraph, name: str = "mul") -> Netlist:
         if node.kind == "output":
             products[node.bit] = ins[0]
             continue
-        ct = cell_type(node.kind)
+        ct = CELL_TYPES.get(node.kind)
+        if ct is None:
+            raise GraphError(f"node {node_id!r} has unknown cell kind {node.kind!r}")
         outs = ct.lower(builder, ins)
         if len(outs) != len(ct.outputs):
             raise GraphError(f"lowering of {node.kind!r} returned {len(outs)} nets")
+        forced = node.forced
         for port, net in zip(ct.outputs, outs, strict=True):
-            if port in node.forced:
-                net = builder.const0
+            if forced and port in forced:
+                net = const0
             nets[(node_id, port)] = net
-            builder.name_net(net, f"{node_id}_{port}")
+            if net_names:
+                builder.name_net(net, f"{node_id}_{port}")
     width_p = graph.width_p
     missing = [k for k in range(width_p) if k not in products]
     if missing:
