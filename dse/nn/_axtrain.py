@@ -61,7 +61,7 @@ def noise_factors(table: ProductTable, bins: int = 8, rank: int = 1) -> NoiseFac
     key = ("noise", bins, rank)
     cache = table.__dict__.setdefault("_gcache", {})
     if key in cache:
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
     va, vb = table.enc_a.values(), table.enc_b.values()
     bin_a, sign_a = _bins(table.enc_a.kind, va, min(bins, va.size))
     bin_b, sign_b = _bins(table.enc_b.kind, vb, min(bins, vb.size))

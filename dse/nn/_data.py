@@ -91,7 +91,7 @@ def _mnist1d(num_samples: int = 10000, seed: int = 42) -> Dataset:
 def _split(x: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: float = 0.2
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(y))
-    n_test = max(1, int(round(len(y) * test_fraction)))
+    n_test = max(1, round(len(y) * test_fraction))
     te, tr = order[:n_test], order[n_test:]
     return x[tr], y[tr], x[te], y[te]
 

@@ -105,7 +105,7 @@ def product_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> Produ
     key = ("table", enc_a, enc_b)
     cached = mult._cache.get(key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     code_a, sign_a = enc_a.codes_and_signs()
     code_b, sign_b = enc_b.codes_and_signs()
     table = mult.lut[code_a[:, None], code_b[None, :]] * sign_a[:, None] * sign_b[None, :]
@@ -148,7 +148,7 @@ class Plan:
                 torch.as_tensor(self.b_feats.T.copy(), dtype=torch.float32, device=device),
                 torch.as_tensor(self.coef, dtype=torch.float64, device=device),
             )
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
 
 
 def _bit_basis(enc: Encoding) -> np.ndarray:
@@ -327,7 +327,7 @@ class GradFactors:
                 torch.as_tensor(self.u.T.copy(), dtype=torch.float32, device=device),
                 torch.as_tensor(self.v.T.copy(), dtype=torch.float32, device=device),
             )
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
 
 
 def factor_gradient(G: np.ndarray, max_rank: int) -> GradFactors:
@@ -353,7 +353,7 @@ def grad_factors(table: ProductTable, estimator: str, half_window: int,
     if key not in cache:
         ga, gb = table.grad_tables(estimator, half_window)
         cache[key] = (factor_gradient(ga, max_rank), factor_gradient(gb, max_rank))
-    return cache[key]  # type: ignore[no-any-return]
+    return cache[key]
 
 
 def describe_rank(table: ProductTable) -> dict[str, float]:

@@ -257,7 +257,7 @@ class PreparedBaseline:
             per_epoch = self.data.steps_per_epoch()
             if per_epoch == 0 and epochs:
                 raise ConfigError("the train loader has no len(); pass steps= instead of epochs=")
-            steps = int(round(epochs * per_epoch))
+            steps = round(epochs * per_epoch)
         elif not isinstance(steps, int) or steps < 0:
             raise ConfigError(f"steps must be an int >= 0, got {steps!r}")
         if not (isinstance(axtrain_lambda, (int, float)) and axtrain_lambda >= 0):

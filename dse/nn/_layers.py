@@ -109,6 +109,11 @@ def _check_options(opts: Mapping[str, Any], mult: AxMultiplier) -> None:
 class _Observer(nn.Module):
     """Per-tensor range of one operand: running min/max while calibrating, EMA in training."""
 
+    lo: torch.Tensor
+    hi: torch.Tensor
+    seen: torch.Tensor
+    mode_id: torch.Tensor
+
     def __init__(self, mode: str, momentum: float = 0.1) -> None:
         super().__init__()
         self.momentum = momentum
@@ -140,8 +145,13 @@ class _Observer(nn.Module):
 class _Call:
     """Everything one approximate product-sum needs, shared by forward and backward."""
 
+    acc: torch.Tensor | None = None  # the last integer accumulator (float64), for tests
+
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
+
+    def __getattr__(self, name: str) -> Any:  # typed access to the dynamic fields
+        raise AttributeError(name)
 
 
 def _embed(idx: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
@@ -191,7 +201,7 @@ def _dequant(acc: torch.Tensor, scale: torch.Tensor, bound: int, dtype: torch.dt
 
 class _AxFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, call: _Call) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, call: _Call) -> torch.Tensor:
         ctx.call = call
         if call.backend == "reference":
             acc = call.op.gather(call.ia, call.ib, call.table.tensor("P", x.device)).double()
@@ -203,7 +213,7 @@ class _AxFunction(torch.autograd.Function):
         return _dequant(acc, call.scale, call.bound, x.dtype)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         call: _Call = ctx.call
         op: BilinearOp = call.op
         g = g.contiguous()
@@ -336,7 +346,7 @@ class _AxMixin:
             self._record_histograms(call, a_val, k)
         if self.training and o["passive"]:
             return self._noisy_product(op, x, w, call, pad)
-        return _AxFunction.apply(x, w, call)  # type: ignore[no-any-return]
+        return _AxFunction.apply(x, w, call)
 
     def _noisy_product(self, op: BilinearOp, x: torch.Tensor, w: torch.Tensor, call: _Call,
                        pad: tuple[int, ...]) -> torch.Tensor:

@@ -139,7 +139,7 @@ class AxMultiplier:
         for attr in ("lut", "signed"):
             if not hasattr(report, attr):
                 raise ConfigError(f"report: expected a HardwareReport with .{attr}")
-        mult = cls(report.lut, bool(report.signed), name or getattr(report, "name", "report"))
+        mult = cls(report.lut, bool(report.signed), str(name or getattr(report, "name", None) or "report"))
         for attr, width in (("width_a", mult.width_a), ("width_b", mult.width_b)):
             declared = getattr(report, attr, width)
             if declared is not None and int(declared) != width:
@@ -236,7 +236,7 @@ class AxMultiplier:
             raise ConfigError(f"half_window must be an int >= 0, got {half_window!r}")
         key = ("grad", estimator, int(half_window) if estimator == "lut2d" else 0)
         if key in self._cache:
-            return self._cache[key]  # type: ignore[no-any-return]
+            return self._cache[key]
         va, vb = self.values_a().astype(np.float64), self.values_b().astype(np.float64)
         lut = self.lut.astype(np.float64)
         if estimator == "ste":

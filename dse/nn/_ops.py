@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.nn import grad as nn_grad
 
 __all__ = ["BilinearOp", "ConvOp", "LinearOp", "MatmulOp"]
 
@@ -87,7 +88,7 @@ class ConvOp(BilinearOp):
         # interleaved: input channel c*r + k, so a grouped conv keeps its groups.
         w = fb.movedim(-1, 2).reshape(out_ch, cg * r, *fb.shape[2:-1])
         size = [a_shape[0], a_shape[1] * r, *a_shape[2:]]
-        fn = torch.nn.grad.conv1d_input if self.nd == 1 else torch.nn.grad.conv2d_input
+        fn = nn_grad.conv1d_input if self.nd == 1 else nn_grad.conv2d_input
         gx = fn(size, w, g, self.stride, 0, self.dilation, self.groups)
         return gx.view(a_shape[0], a_shape[1], r, *a_shape[2:]).movedim(2, -1)
 
@@ -95,7 +96,7 @@ class ConvOp(BilinearOp):
         r = fa.shape[-1]
         x = fa.movedim(-1, 2).reshape(fa.shape[0], fa.shape[1] * r, *fa.shape[2:-1])
         size = [b_shape[0], b_shape[1] * r, *b_shape[2:]]
-        fn = torch.nn.grad.conv1d_weight if self.nd == 1 else torch.nn.grad.conv2d_weight
+        fn = nn_grad.conv1d_weight if self.nd == 1 else nn_grad.conv2d_weight
         gw = fn(x, size, g, self.stride, 0, self.dilation, self.groups)
         return gw.view(b_shape[0], b_shape[1], r, *b_shape[2:]).movedim(2, -1)
 
@@ -119,7 +120,7 @@ class ConvOp(BilinearOp):
 
     def gather(self, ia: torch.Tensor, ib: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         batch = ia.shape[0]
-        out_ch, cg = ib.shape[:2]
+        out_ch, _cg = ib.shape[:2]
         kernel = ib.shape[2:]
         cols, out = self._unfold(ia, kernel)  # (B, C*kk, L)
         groups, og = self.groups, out_ch // self.groups

@@ -80,7 +80,7 @@ def _check_exact(layer, *inputs, relu: bool) -> None:
     g = torch.randn_like(y_fast)
     _, _, g_fast, w_fast = _run(layer, *inputs, backend="fast", grad_out=g)
     _, _, g_ref, w_ref = _run(layer, *inputs, backend="reference", grad_out=g)
-    for a, b in zip(g_fast, g_ref):
+    for a, b in zip(g_fast, g_ref, strict=False):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
     if w_fast is not None:
         assert torch.allclose(w_fast, w_ref, rtol=1e-4, atol=1e-4 * float(w_ref.abs().max()))

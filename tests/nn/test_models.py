@@ -4,7 +4,15 @@ import torch
 from torch import nn
 
 from dse.errors import ConfigError
-from dse.nn import AxMatmul, AxMultiplier, Matmul, ax_layers, collect_histograms, convert, truncated_lut
+from dse.nn import (
+    AxMatmul,
+    AxMultiplier,
+    Matmul,
+    ax_layers,
+    collect_histograms,
+    convert,
+    truncated_lut,
+)
 from dse.nn._layers import _recording
 from dse.nn._models import MODEL_NAMES, build_model
 

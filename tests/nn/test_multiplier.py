@@ -91,7 +91,7 @@ def test_lut1d_hand_computed() -> None:
 
 def test_signed_lut2d_uses_value_order() -> None:
     m = AxMultiplier.exact(4, signed=True)
-    ga, gb = m.grad_tables("lut2d", half_window=2)
+    ga, _gb = m.grad_tables("lut2d", half_window=2)
     vb = m.values_b()
     assert np.allclose(ga, np.tile(vb.astype(float), (16, 1)))  # linear table: exact slope
 
