@@ -21,6 +21,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("dse.cli._eval", "eval_command"),
     "export": ("dse.cli._export", "export_command"),
     "finetune": ("dse.cli._finetune", "finetune_command"),
+    "run": ("dse.cli._study", "run_command"),
+    "resume": ("dse.cli._study", "resume_command"),
+    "status": ("dse.cli._study", "status_command"),
+    "pareto": ("dse.cli._study", "pareto_command"),
+    "plot": ("dse.cli._study", "plot_command"),
 }
 
 

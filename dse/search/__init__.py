@@ -8,7 +8,21 @@ storage, which also holds the study's configuration and the back end's state so 
 study resumes from the storage alone.
 """
 
+from dse.search._accuracy import AccuracyModel
+from dse.search._backends import BACKENDS, Backend, Session, make_backend
+from dse.search._config import StudyConfig, load_study_config, study_config_from_dict
+from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._genome import Gene, Genome
+from dse.search._objectives import (
+    METRICS,
+    Constraint,
+    Evaluation,
+    Evaluator,
+    Metric,
+    Objective,
+    parse_constraint,
+    parse_objective,
+)
 from dse.search._space import (
     LibraryMultiplier,
     LibrarySpace,
@@ -17,14 +31,44 @@ from dse.search._space import (
     load_space,
     space_from_dict,
 )
+from dse.search._storage import DEFAULT_STORAGE, open_storage
+from dse.search._study import StudySession, StudySummary, create_study, open_session, resume, run, study_summary
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_STORAGE",
+    "METRICS",
+    "AccuracyModel",
+    "Backend",
+    "Constraint",
+    "Evaluation",
+    "Evaluator",
     "Gene",
     "Genome",
     "LibraryMultiplier",
     "LibrarySpace",
+    "Metric",
+    "Objective",
     "Space",
+    "Session",
     "StructureSpace",
+    "StudyConfig",
+    "StudySession",
+    "StudySummary",
+    "create_study",
+    "hypervolume",
     "load_space",
+    "load_study_config",
+    "make_backend",
+    "open_session",
+    "open_storage",
+    "pareto_trials",
+    "parse_constraint",
+    "parse_objective",
+    "reference_point",
+    "resume",
+    "run",
     "space_from_dict",
+    "study_config_from_dict",
+    "study_summary",
 ]

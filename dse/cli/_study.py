@@ -1,0 +1,313 @@
+"""Study subcommands: ``dse run``, ``resume``, ``status``, ``pareto``, ``plot`` and the study
+form of ``dse export`` (:data:`export_study_command`).
+
+A study's name is its ``name:`` field, else the study file's stem. Without
+``--storage`` the storage is ``sqlite:///dse-studies.db`` in the working directory
+(or the study file's ``storage.url`` for ``dse run``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dse.errors import ConfigError, DseError, StudyStateError
+
+__all__ = [
+    "export_study",
+    "export_study_command",
+    "pareto_command",
+    "plot_command",
+    "resume_command",
+    "run_command",
+    "status_command",
+]
+
+_STORAGE_HELP = "study storage URL (default: sqlite:///dse-studies.db in the working directory)"
+
+
+def _print_summary(s: Any) -> None:
+    hv = f"{s.hypervolume:.6f}" if s.hypervolume is not None else "-"
+    gen = f", generation {s.generation}" if s.generation is not None else ""
+    budget = f"/{s.budget}" if s.budget else ""
+    click.echo(f"study {s.name} ({s.backend}): {s.complete}{budget} complete, {s.feasible} feasible, "
+               f"{s.failed} failed, {s.running} running; front {s.front_size}, hypervolume {hv}{gen}")
+
+
+@click.command("run")
+@click.argument("study_file", type=click.Path(path_type=Path))
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--trials", type=int, default=None, help="trial budget (total COMPLETE trials; default: the study file's)")
+@click.option("--timeout", type=float, default=None, help="stop after this many seconds")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes on the storage")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)")
+def run_command(study_file: Path, storage: str | None, trials: int | None, timeout: float | None, workers: int,
+                progress: bool | None) -> None:
+    """Run the study described by STUDY_FILE (continues it if it is already in the storage)."""
+    from dse.search import run
+
+    s = run(study_file, storage=storage, trials=trials, timeout=timeout, workers=workers,
+            progress=sys.stderr.isatty() if progress is None else progress)
+    _print_summary(s)
+
+
+@click.command("resume")
+@click.argument("name")
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--trials", type=int, default=None, help="new total trial budget (default: the stored one)")
+@click.option("--timeout", type=float, default=None, help="stop after this many seconds")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes on the storage")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)")
+def resume_command(name: str, storage: str | None, trials: int | None, timeout: float | None, workers: int,
+                   progress: bool | None) -> None:
+    """Continue study NAME from its storage: same back end, settings, seed and generation."""
+    from dse.search import resume
+
+    s = resume(name, storage=storage, trials=trials, timeout=timeout, workers=workers,
+               progress=sys.stderr.isatty() if progress is None else progress)
+    _print_summary(s)
+
+
+def _load(name: str, storage: str | None) -> Any:
+    from dse.search._storage import DEFAULT_STORAGE, load_study, open_storage
+    from dse.search._study import _quiet_optuna
+
+    _quiet_optuna()
+    url = storage or DEFAULT_STORAGE
+    return load_study(name, open_storage(url, heartbeat_interval=None), url=url)
+
+
+@click.command("status")
+@click.argument("name", required=False)
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status_command(name: str | None, storage: str | None, fmt: str) -> None:
+    """Progress of study NAME, or of every study in the storage."""
+    import optuna
+
+    from dse.search import study_summary
+    from dse.search._storage import DEFAULT_STORAGE, open_storage
+    from dse.search._study import _quiet_optuna
+
+    _quiet_optuna()
+    if name:
+        summaries = [study_summary(_load(name, storage))]
+    else:
+        st = open_storage(storage or DEFAULT_STORAGE, heartbeat_interval=None)
+        summaries = [study_summary(optuna.load_study(study_name=s.study_name, storage=st))
+                     for s in optuna.get_all_study_summaries(st)]
+    if fmt == "json":
+        click.echo(json.dumps([s.to_dict() for s in summaries], indent=1))
+        return
+    if not summaries:
+        click.echo("no studies")
+    for s in summaries:
+        _print_summary(s)
+
+
+def _stored_config(study: Any) -> Any:
+    from dse.search._config import config_from_stored
+    from dse.search._study import CONFIG_ATTR
+
+    if CONFIG_ATTR not in study.user_attrs:
+        raise StudyStateError(f"study {study.study_name!r} was not created by dse")
+    return config_from_stored(study.user_attrs[CONFIG_ATTR])
+
+
+def pareto_rows(study: Any) -> list[dict[str, Any]]:
+    """One dict per Pareto point: trial, backend, structural_hash, each objective by name."""
+    from dse.search import pareto_trials
+
+    cfg = _stored_config(study)
+    names = [o.name for o in cfg.parsed_objectives()]
+    rows = []
+    for t in pareto_trials(study):
+        row: dict[str, Any] = {"trial": t.number, "backend": t.user_attrs.get("backend", ""),
+                               "structural_hash": t.user_attrs.get("structural_hash", "")}
+        row.update({n: float(v) for n, v in zip(names, t.values, strict=True)})
+        hw = t.user_attrs.get("hw", {})
+        for extra in ("power_uw", "rel_power", "area_um2", "nmed"):
+            if extra not in row and extra in hw:
+                row[extra] = hw[extra]
+        rows.append(row)
+    return rows
+
+
+@click.command("pareto")
+@click.argument("name")
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def pareto_command(name: str, storage: str | None, fmt: str) -> None:
+    """The Pareto front (feasible, non-dominated trials) of study NAME."""
+    rows = pareto_rows(_load(name, storage))
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+        return
+    cols = list(rows[0]) if rows else ["trial", "backend", "structural_hash"]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Pareto front of {name} ({len(rows)} designs)")
+    for c in cols:
+        table.add_column(c, justify="right" if c not in ("backend", "structural_hash") else "left")
+    for r in rows:
+        table.add_row(*[(f"{v:.6g}" if isinstance(v, float) else str(v)[:16]) for v in (r.get(c, "") for c in cols)])
+    Console(width=160).print(table)
+
+
+@click.command("plot")
+@click.argument("name")
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="front.png (matplotlib) or front.html (interactive)")
+def plot_command(name: str, storage: str | None, output: Path) -> None:
+    """Plot the trials and Pareto front of study NAME (first two objectives; 3-D for three)."""
+    study = _load(name, storage)
+    cfg = _stored_config(study)
+    names = [o.name for o in cfg.parsed_objectives()]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    suffix = output.suffix.lower()
+    if suffix not in (".png", ".html", ".svg", ".pdf"):
+        raise ConfigError(f"-o {output}: expected a .png, .svg, .pdf or .html file")
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if suffix == ".html":
+            fig = optuna.visualization.plot_pareto_front(study, target_names=names)
+            fig.write_html(str(output))
+        else:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            ax = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=names)
+            ax.figure.set_size_inches(7, 5)
+            ax.figure.tight_layout()
+            ax.figure.savefig(output, dpi=130)
+            plt.close(ax.figure)
+    click.echo(f"wrote {output}")
+
+
+# ------------------------------------------------------------------ export
+EXPORT_FORMATS = ("verilog", "blif", "c", "npy", "json")
+
+
+def export_study(name: str, output: Path, *, storage: str | None = None, trial: int | None = None,
+                 pareto: bool = False, fmt: str = "verilog") -> list[Path]:
+    """Write a bundle per design (netlist, LUT, metrics JSON), each checked against the LUT.
+
+    Returns the bundle directories.
+    """
+    import numpy as np
+    from optuna.trial import TrialState
+
+    from dse.eval import product_table
+    from dse.netlist._lower import lower
+    from dse.search import Genome
+    from dse.search._study import _space_of
+
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if (trial is None) == (not pareto):
+        raise ConfigError("give exactly one of --trial N or --pareto")
+    study = _load(name, storage)
+    cfg = _stored_config(study)
+    space = _space_of(cfg)
+    if pareto:
+        from dse.search import pareto_trials
+
+        trials = pareto_trials(study)
+    else:
+        found = [t for t in study.get_trials(deepcopy=False) if t.number == trial]
+        if not found:
+            raise StudyStateError(f"study {name!r} has no trial {trial}")
+        if found[0].state != TrialState.COMPLETE:
+            raise StudyStateError(f"trial {trial} of study {name!r} is {found[0].state.name}, not COMPLETE")
+        trials = found
+    dirs = []
+    for t in trials:
+        genome = Genome.from_json(t.user_attrs["genome"])
+        design = space.decode(genome)
+        bundle = output / f"trial_{t.number:05d}"
+        bundle.mkdir(parents=True, exist_ok=True)
+        for gi, item in enumerate(design):
+            gname = space.group_names[gi]
+            stem = f"{name}_t{t.number}" + (f"_{gname}" if len(design) > 1 else "")
+            module = "".join(ch if ch.isalnum() else "_" for ch in stem)
+            _export_one(item, bundle, module, fmt, np, product_table, lower)
+        metrics = {"study": name, "trial": t.number, "values": dict(zip([o.name for o in cfg.parsed_objectives()], t.values, strict=True)),
+                   "constraints": dict(t.constraints), "genome": t.user_attrs.get("genome"),
+                   "params": t.params, **{k: v for k, v in t.user_attrs.items() if k not in ("genome",)}}
+        (bundle / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
+        dirs.append(bundle)
+    return dirs
+
+
+def _export_one(item: Any, bundle: Path, module: str, fmt: str, np: Any, product_table: Any, lower: Any) -> None:
+    graph = getattr(item, "graph", item)
+    netlist = getattr(item, "netlist", None)
+    if graph is not None and hasattr(graph, "nodes_of"):
+        netlist = lower(graph, name=module)
+        signed, wa, wb = graph.signed, graph.width_a, graph.width_b
+    elif netlist is not None:
+        signed, wa, wb = item.signed, item.width_a, item.width_b
+    else:
+        np.save(bundle / f"{module}.npy", np.asarray(item.lut))
+        if fmt not in ("npy", "json"):
+            raise DseError(f"{module}: library entry {item.name!r} is a LUT; it has no netlist to write as {fmt}")
+        return
+    lut = product_table(netlist, wa, wb, signed=signed)
+    np.save(bundle / f"{module}.npy", lut)
+    if fmt == "json" and graph is not None and hasattr(graph, "to_dict"):
+        (bundle / f"{module}.json").write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
+    elif fmt == "verilog":
+        from dse.netlist._verilog import read_verilog, write_verilog
+
+        text = write_verilog(netlist)
+        check = bundle / f".{module}.check.v"
+        check.write_text(text)
+        try:
+            back = read_verilog([check])
+        finally:
+            check.unlink()
+        if not np.array_equal(product_table(back, wa, wb, signed=signed), lut):  # pragma: no cover - writer bug
+            raise DseError(f"{module}: the written Verilog does not reproduce the product table")
+        (bundle / f"{module}.v").write_text(text)
+    elif fmt == "blif":
+        from dse.netlist._blif import write_blif
+
+        text = write_blif(netlist)
+        (bundle / f"{module}.blif").write_text(text)
+    elif fmt == "c":
+        from dse.netlist._cmodel import write_c
+
+        (bundle / f"{module}.c").write_text(write_c(netlist))
+
+
+@click.command("export")
+@click.argument("name")
+@click.option("--trial", type=int, default=None, help="export this trial")
+@click.option("--pareto", is_flag=True, help="export every design on the Pareto front")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="verilog", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="output directory")
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+def export_study_command(name: str, trial: int | None, pareto: bool, fmt: str, output: Path, storage: str | None) -> None:
+    """Export designs of study NAME: one bundle per design (netlist, LUT .npy, metrics.json)."""
+    dirs = export_study(name, output, storage=storage, trial=trial, pareto=pareto, fmt=fmt)
+    click.echo(f"wrote {len(dirs)} bundle(s) under {output}")

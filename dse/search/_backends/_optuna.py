@@ -1,0 +1,127 @@
+"""Optuna samplers over the shared genome: NSGA-II, NSGA-III, TPE, GP, random.
+
+Each worker process asks the study for a trial, suggests every gene as an Optuna
+parameter (categorical for choices, int otherwise), decodes and evaluates the genome,
+and tells. Sampler state lives in the storage (e.g. ``NSGAIISampler:generation``),
+so ``dse resume`` rebuilds the same sampler from the stored options and seed and
+continues the same generation count. Constraints reach the samplers through
+``trial.set_constraint`` (Optuna 5); NSGA-II/III rank by constrained domination
+(Deb et al., IEEE TEVC 2002; Deb & Jain, IEEE TEVC 2014), TPE orders infeasible trials
+after feasible ones (MOTPE: Ozaki et al., GECCO 2020), GP uses constrained logEHVI.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dse.errors import ConfigError, DseError
+from dse.search._backends._base import Backend, Session
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["OptunaBackend"]
+
+# options that dse sets itself or that are callables (not expressible in YAML)
+_RESERVED = {"seed", "constraints_func", "crossover", "mutation", "elite_population_selection_strategy",
+             "child_generation_strategy", "after_trial_strategy", "gamma", "weights", "independent_sampler",
+             "reference_points"}
+
+
+def _sampler_class(kind: str) -> type:
+    import optuna
+
+    return {
+        "nsga2": optuna.samplers.NSGAIISampler,
+        "nsga3": optuna.samplers.NSGAIIISampler,
+        "tpe": optuna.samplers.TPESampler,
+        "gp": optuna.samplers.GPSampler,
+        "random": optuna.samplers.RandomSampler,
+    }[kind]
+
+
+class OptunaBackend(Backend):
+    """An Optuna sampler (``kind``: nsga2, nsga3, tpe, gp, random) with its options."""
+
+    name: ClassVar[str] = "optuna"
+    generational: ClassVar[bool] = False
+
+    def __init__(self, kind: str, **options: Any) -> None:
+        if kind not in ("nsga2", "nsga3", "tpe", "gp", "random"):
+            raise ConfigError(f"kind: unknown Optuna sampler {kind!r}")
+        cls = _sampler_class(kind)
+        params = inspect.signature(cls.__init__).parameters
+        allowed = sorted(p for p in params if p not in ("self", *_RESERVED) and params[p].kind == params[p].KEYWORD_ONLY)
+        for key, value in options.items():
+            if key not in allowed:
+                raise ConfigError(f"{key}: not an option of {cls.__name__}; allowed: {', '.join(allowed) or 'none'}")
+            if callable(value):
+                raise ConfigError(f"{key}: expected a plain value, got a callable")
+        self.kind = kind
+        self.options = dict(options)
+        try:  # validate values now, not in a worker later
+            self.sampler(0)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{kind}: {exc}") from None
+
+    @property
+    def tag(self) -> str:
+        return f"optuna.{self.kind}"
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.options}
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        cls = _sampler_class(self.kind)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler: optuna.samplers.BaseSampler = cls(seed=seed, **self.options)
+        return sampler
+
+    def run(self, session: Session) -> None:
+        import optuna
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        from dse.search._storage import fail_stale, finish_trial
+
+        study = session.study
+        space = session.space
+        while not session.should_stop():
+            fail_stale(study)
+            if session.should_stop():
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                trial = study.ask()
+            heartbeat = get_heartbeat_thread(trial._trial_id, study._storage)
+            heartbeat.start()
+            try:
+                params = {}
+                for gene in space.genes:
+                    if gene.kind == "choice":
+                        params[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
+                    else:
+                        params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
+                genome = space.from_params(params)
+                evaluation = session.evaluator.evaluate(genome)
+                evaluation.attrs.update({"backend": self.tag, "worker": session.worker_index,
+                                         "genome": genome.to_json(), "genome_key": genome.key, "seed": session.seed})
+                sys_attrs = study._storage.get_trial(trial._trial_id).system_attrs
+                gen = sys_attrs.get("NSGAIISampler:generation", sys_attrs.get("NSGAIIISampler:generation"))
+                if gen is not None:
+                    evaluation.attrs["generation"] = int(gen)
+                finish_trial(study, trial, evaluation)
+            except DseError as exc:
+                trial.set_user_attr("error", str(exc))
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            except BaseException:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            finally:
+                heartbeat.join()
+            session.notify()

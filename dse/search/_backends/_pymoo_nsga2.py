@@ -1,0 +1,351 @@
+"""pymoo NSGA-II with structure-aware operators, driven by ask/tell.
+
+NSGA-II: K. Deb, A. Pratap, S. Agarwal, T. Meyarivan, "A fast and elitist
+multiobjective genetic algorithm: NSGA-II", IEEE TEVC 6(2), 2002 (constrained
+domination for the constraints). pymoo (J. Blank, K. Deb, IEEE Access 2020) keeps
+the population and the selection; dse supplies
+
+* a sampling that starts from the exact design and spreads approximations with a
+  varying density (most random genomes of a perforation space are useless);
+* a mutation that edits the structure through its knobs: flip a partial product,
+  change a cell's type, move a truncation / LOA point by a small step;
+* a crossover that exchanges a range of product columns between two parents (the
+  genes of columns ``c1..c2``: partial products and cells) and repairs the children
+  (genes that a truncation makes irrelevant are reset, so equal structures get
+  equal genomes);
+* duplicate elimination by the decoded structure's hash.
+
+Evaluation happens in dse (ask → evaluate, in parallel with joblib → tell). Every
+evaluation is an Optuna trial; the algorithm is checkpointed into the study (user
+attr ``dse:pymoo:checkpoint``) after every ``tell``, so a resumed study continues
+the generation count. The study is also the evaluation cache: a genome already
+recorded is never evaluated again.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from dse.errors import ConfigError, StudyStateError
+from dse.search._backends._base import Backend, Session
+from dse.search._genome import Gene, Genome
+
+if TYPE_CHECKING:
+    from dse.search._space import Space
+
+__all__ = ["ColumnRangeCrossover", "GenomeSampling", "PymooNSGA2", "StructuralDuplicateElimination",
+           "StructureMutation", "canonical"]
+
+CHECKPOINT_ATTR = "dse:pymoo:checkpoint"
+
+
+def canonical(space: Space, genome: Genome) -> Genome:
+    """Repair: reset genes that a truncation makes irrelevant (pruned bits and cell
+    choices in truncated columns), so one structure has one genome."""
+    names = [g.name for g in space.genes]
+    changes: dict[int, int] = {}
+    for group in range(len(space.group_names)):
+        prefix = "" if len(space.group_names) == 1 else f"{space.group_names[group]}."
+        try:
+            t = genome[names.index(prefix + "truncate")]
+        except ValueError:
+            continue
+        for i, g in enumerate(space.genes):
+            if g.group == group and g.column is not None and g.column < t and genome[i] != space.default_value(i):
+                changes[i] = space.default_value(i)
+    return genome.replace(changes) if changes else genome
+
+
+def _pymoo_imports() -> Any:
+    from pymoo.core.crossover import Crossover
+    from pymoo.core.duplicate import DuplicateElimination
+    from pymoo.core.mutation import Mutation
+    from pymoo.core.sampling import Sampling
+
+    return Crossover, DuplicateElimination, Mutation, Sampling
+
+
+Crossover, DuplicateElimination, Mutation, Sampling = _pymoo_imports()
+
+
+class GenomeSampling(Sampling):  # type: ignore[misc]
+    """Initial population: the exact design, then random genomes of density ~U(lo, hi)."""
+
+    def __init__(self, genes: Sequence[Gene], defaults: Sequence[int], density: tuple[float, float]) -> None:
+        super().__init__()
+        self.genes = tuple(genes)
+        self.defaults = tuple(defaults)
+        self.density = density
+
+    def _do(self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator | None = None,
+            **kwargs: Any) -> np.ndarray:
+        rng = random_state if random_state is not None else np.random.default_rng()
+        X = np.full((n_samples, 1), None, dtype=object)
+        X[0, 0] = Genome.of(self.defaults)
+        lo, hi = self.density
+        for k in range(1, n_samples):
+            d = rng.uniform(lo, hi)
+            vals = [int(rng.integers(g.low, g.high + 1)) if rng.random() < d else self.defaults[i]
+                    for i, g in enumerate(self.genes)]
+            X[k, 0] = Genome.of(vals)
+        return X
+
+
+class ColumnRangeCrossover(Crossover):  # type: ignore[misc]
+    """Two parents → two children exchanging the genes of a random column range."""
+
+    def __init__(self, genes: Sequence[Gene], width_p: int, prob: float = 0.9) -> None:
+        super().__init__(n_parents=2, n_offsprings=2, prob=prob)
+        self.genes = tuple(genes)
+        self.width_p = width_p
+        self.repair_fn: Any = None
+
+    def _do(self, problem: Any, X: np.ndarray, *args: Any, random_state: np.random.Generator | None = None,
+            **kwargs: Any) -> np.ndarray:
+        rng = random_state if random_state is not None else np.random.default_rng()
+        _, n_matings, _ = X.shape
+        Y = np.full((2, n_matings, 1), None, dtype=object)
+        for k in range(n_matings):
+            a, b = X[0, k, 0].values, X[1, k, 0].values
+            c1, c2 = sorted(int(c) for c in rng.integers(0, self.width_p, 2))
+            ca, cb = list(a), list(b)
+            for i, g in enumerate(self.genes):
+                swap = (c1 <= g.column <= c2) if g.column is not None else rng.random() < 0.5
+                if swap:
+                    ca[i], cb[i] = b[i], a[i]
+            Y[0, k, 0], Y[1, k, 0] = Genome.of(ca), Genome.of(cb)
+            if self.repair_fn is not None:
+                Y[0, k, 0], Y[1, k, 0] = self.repair_fn(Y[0, k, 0]), self.repair_fn(Y[1, k, 0])
+        return Y
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["repair_fn"] = None
+        return state
+
+
+class StructureMutation(Mutation):  # type: ignore[misc]
+    """Knob-level edits: flip a partial product, change a cell's type, move a point.
+
+    Each gene mutates with probability ``rate / n_genes`` (at least one gene per child).
+    """
+
+    def __init__(self, genes: Sequence[Gene], rate: float = 1.0) -> None:
+        super().__init__(prob=1.0)
+        self.genes = tuple(genes)
+        self.rate = rate
+        self.repair_fn: Any = None
+
+    def _do(self, problem: Any, X: np.ndarray, *args: Any, random_state: np.random.Generator | None = None,
+            **kwargs: Any) -> np.ndarray:
+        rng = random_state if random_state is not None else np.random.default_rng()
+        n = len(self.genes)
+        p = min(1.0, self.rate / n)
+        Y = np.full_like(X, None, dtype=object)
+        for k in range(len(X)):
+            vals = list(X[k, 0].values)
+            hits = np.flatnonzero(rng.random(n) < p)
+            if hits.size == 0:
+                hits = np.array([rng.integers(n)])
+            for i in hits:
+                g = self.genes[int(i)]
+                v = vals[i]
+                if g.kind == "bit":
+                    v = 1 - v
+                elif g.kind == "ordinal":
+                    step = int(rng.choice([-2, -1, 1, 2]))
+                    v = int(np.clip(v + step, g.low, g.high))
+                elif g.size > 1:
+                    v = int(rng.choice([c for c in range(g.low, g.high + 1) if c != v]))
+                vals[i] = v
+            Y[k, 0] = Genome.of(vals)
+            if self.repair_fn is not None:
+                Y[k, 0] = self.repair_fn(Y[k, 0])
+        return Y
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["repair_fn"] = None
+        return state
+
+
+class StructuralDuplicateElimination(DuplicateElimination):  # type: ignore[misc]
+    """Duplicates are genomes that decode to the same structure (structural hash)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hash_fn: Any = None
+
+    def _key(self, genome: Genome) -> str:
+        return self.hash_fn(genome) if self.hash_fn is not None else genome.key
+
+    def _do(self, pop: Any, other: Any, is_duplicate: np.ndarray) -> np.ndarray:
+        seen = set() if other is None else {self._key(ind.X[0]) for ind in other}
+        for i, ind in enumerate(pop):
+            k = self._key(ind.X[0])
+            is_duplicate[i] = k in seen
+            seen.add(k)
+        return is_duplicate
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["hash_fn"] = None
+        return state
+
+
+class PymooNSGA2(Backend):
+    """pymoo NSGA-II over the genome with structure-aware operators.
+
+    Options:
+        population_size: individuals per generation (>= 4).
+        crossover_prob: probability that a mating uses the column-range crossover.
+        mutation_rate: expected number of mutated genes per child (>= 0.1).
+        init_density: ``[lo, hi]`` range of the fraction of genes the initial random
+            genomes change.
+    """
+
+    name: ClassVar[str] = "nsga2"
+    generational: ClassVar[bool] = True
+
+    def __init__(self, *, population_size: int = 40, crossover_prob: float = 0.9, mutation_rate: float = 1.0,
+                 init_density: Sequence[float] = (0.02, 0.4)) -> None:
+        if not isinstance(population_size, int) or population_size < 4:
+            raise ConfigError(f"population_size must be an integer >= 4, got {population_size!r}")
+        if not 0 <= float(crossover_prob) <= 1:
+            raise ConfigError(f"crossover_prob must be in [0, 1], got {crossover_prob!r}")
+        if not float(mutation_rate) >= 0.1:
+            raise ConfigError(f"mutation_rate must be >= 0.1, got {mutation_rate!r}")
+        dens = tuple(float(x) for x in init_density)
+        if len(dens) != 2 or not 0 <= dens[0] <= dens[1] <= 1:
+            raise ConfigError(f"init_density must be [lo, hi] with 0 <= lo <= hi <= 1, got {init_density!r}")
+        self.population_size = population_size
+        self.crossover_prob = float(crossover_prob)
+        self.mutation_rate = float(mutation_rate)
+        self.init_density = dens
+
+    tag = "pymoo.nsga2"
+
+    def settings(self) -> dict[str, Any]:
+        return {"population_size": self.population_size, "crossover_prob": self.crossover_prob,
+                "mutation_rate": self.mutation_rate, "init_density": list(self.init_density)}
+
+    # ------------------------------------------------------------ algorithm
+    def _algorithm(self, space: Space, n_obj: int, n_constr: int, seed: int) -> Any:
+        from pymoo.algorithms.moo.nsga2 import NSGA2
+        from pymoo.core.problem import Problem
+
+        defaults = [space.default_value(i) for i in range(len(space.genes))]
+        width_p = space.width_a + space.width_b
+        alg = NSGA2(
+            pop_size=self.population_size,
+            sampling=GenomeSampling(space.genes, defaults, self.init_density),
+            crossover=ColumnRangeCrossover(space.genes, width_p, prob=self.crossover_prob),
+            mutation=StructureMutation(space.genes, rate=self.mutation_rate),
+            eliminate_duplicates=StructuralDuplicateElimination(),
+        )
+        problem = Problem(n_var=1, n_obj=n_obj, n_ieq_constr=max(1, n_constr), vtype=object)
+        from pymoo.core.termination import NoTermination
+
+        alg.setup(problem, termination=NoTermination(), seed=seed)
+        return alg
+
+    def _attach(self, alg: Any, space: Space) -> None:
+        hashes: dict[str, str] = {}
+
+        def structural(genome: Genome) -> str:
+            if genome.key not in hashes:
+                hashes[genome.key] = space.design_hash(space.decode(genome))
+            return hashes[genome.key]
+
+        def repair(genome: Genome) -> Genome:
+            return canonical(space, genome)
+
+        alg.mating.crossover.repair_fn = repair
+        alg.mating.mutation.repair_fn = repair
+        alg.mating.eliminate_duplicates.hash_fn = structural
+        alg.eliminate_duplicates.hash_fn = structural
+
+    @staticmethod
+    def save(study: Any, alg: Any) -> None:
+        blob = base64.b64encode(zlib.compress(pickle.dumps(alg), 6)).decode()
+        study.set_user_attr(CHECKPOINT_ATTR, {"generation": int(alg.n_gen), "data": blob})
+
+    @staticmethod
+    def load(study: Any) -> Any | None:
+        ck = study.user_attrs.get(CHECKPOINT_ATTR)
+        if not ck:
+            return None
+        try:
+            return pickle.loads(zlib.decompress(base64.b64decode(ck["data"])))
+        except Exception as exc:  # a corrupt attr must not silently restart the search
+            raise StudyStateError(f"the NSGA-II checkpoint in the study cannot be read: {exc}") from None
+
+    # ----------------------------------------------------------------- run
+    def run(self, session: Session) -> None:
+        from pymoo.core.evaluator import Evaluator as PymooEvaluator
+        from pymoo.problems.static import StaticProblem
+
+        from dse.search._backends._workers import evaluate_population
+
+        study, space, ev = session.study, session.space, session.evaluator
+        n_obj = len(ev.objectives)
+        n_con = len(ev.constraints)
+        alg = self.load(study)
+        if alg is None:
+            alg = self._algorithm(space, n_obj, n_con, session.seed)
+        self._attach(alg, space)
+        cache = _completed(study)
+        while not session.should_stop():
+            pop = alg.ask()
+            gen = int(alg.n_gen)
+            genomes = [ind.X[0] for ind in pop]
+            F = np.zeros((len(pop), n_obj))
+            G = np.zeros((len(pop), max(1, n_con)))
+            todo = []
+            for i, g in enumerate(genomes):
+                if g.key in cache:
+                    F[i], G[i] = _fg(cache[g.key], ev, n_con)
+                else:
+                    todo.append(i)
+            # dedupe within the batch (the same genome twice is evaluated once)
+            unique: dict[str, int] = {}
+            for i in todo:
+                unique.setdefault(genomes[i].key, i)
+            batch = list(unique.values())
+            allowed = session.remaining()
+            truncated = len(batch) > allowed
+            batch = batch[:allowed]
+            results = evaluate_population(session, [genomes[i] for i in batch], generation=gen, backend=self.tag)
+            for i, res in zip(batch, results, strict=True):
+                cache[genomes[i].key] = res
+            if truncated or any(genomes[i].key not in cache for i in todo):
+                break  # budget met inside a generation: the checkpoint stays at the last tell
+            for i in todo:
+                F[i], G[i] = _fg(cache[genomes[i].key], ev, n_con)
+            PymooEvaluator().eval(StaticProblem(alg.problem, F=F, G=G), pop)
+            alg.tell(infills=pop)
+            self.save(study, alg)
+
+
+def _fg(res: tuple[list[float], dict[str, float]], ev: Any, n_con: int) -> tuple[np.ndarray, np.ndarray]:
+    values, constraints = res
+    f = np.asarray(ev.minimization_matrix(values), float)
+    g = np.asarray([constraints[c.name] for c in ev.constraints], float) if n_con else np.zeros(1)
+    return f, g
+
+
+def _completed(study: Any) -> dict[str, tuple[list[float], dict[str, float]]]:
+    from optuna.trial import TrialState
+
+    out: dict[str, tuple[list[float], dict[str, float]]] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        key = t.user_attrs.get("genome_key")
+        if key:
+            out[key] = (list(t.values), dict(t.constraints))
+    return out

@@ -1,0 +1,172 @@
+"""Study files (``studies/*.yaml``): schema, validation and the stored form.
+
+A study file names the search space, the network and data (when accuracy is an
+objective or a constraint), the fine-tune budget and gradient estimator, the
+objectives and constraints, the back end and its options, the budget, the seed and
+the storage. Its validated form, with the space embedded, is what is stored in the
+study (user attr ``dse:config``), so ``dse resume`` needs nothing but the storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dse.errors import ConfigError
+from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
+from dse.search._space import format_validation_error
+
+__all__ = ["StudyConfig", "load_study_config", "study_config_from_dict"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FinetuneConfig(_Strict):
+    epochs: float = Field(1.0, ge=0)
+    steps: int | None = Field(None, ge=0)
+    grad: Literal["ste", "lut2d", "lut1d"] = "ste"
+    axtrain: Literal["none", "passive", "active", "both"] = "none"
+    lr: float = Field(3e-4, gt=0)
+    baseline_epochs: int | None = Field(None, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PowerConfig(_Strict):
+    distribution: Literal["uniform", "network"] = "uniform"
+    trace_vectors: int = Field(8192, gt=0, multiple_of=64)
+    clock_period_ns: float = Field(1.0, gt=0)
+
+
+class BackendConfig(_Strict):
+    name: Literal["nsga2", "optuna-nsga2", "optuna-nsga3", "tpe", "gp", "random"] = "nsga2"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetConfig(_Strict):
+    trials: int | None = Field(None, ge=1)
+    timeout: float | None = Field(None, gt=0, description="seconds of wall time per run")
+
+
+class StorageConfig(_Strict):
+    url: str | None = None
+    heartbeat_interval: int = Field(10, ge=1)
+    grace_period: int | None = Field(None, ge=1)
+
+
+class HypervolumeConfig(_Strict):
+    reference: dict[str, float] = Field(default_factory=dict)
+
+
+class StudyConfig(_Strict):
+    """The validated content of a study file."""
+
+    name: str | None = None
+    description: str = ""
+    space: str | dict[str, Any]
+    model: str | None = None
+    data: str | None = None
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    objectives: list[str | dict[str, Any]] = Field(min_length=1)
+    constraints: list[str | dict[str, Any]] = Field(default_factory=list)
+    power: PowerConfig = Field(default_factory=PowerConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    seed: int = 0
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    hypervolume: HypervolumeConfig = Field(default_factory=HypervolumeConfig)
+
+    # filled in by load_study_config: where the file was, the space's content
+    source: str = ""
+    space_data: dict[str, Any] = Field(default_factory=dict)
+    space_root: str = ""
+
+    def parsed_objectives(self) -> list[Objective]:
+        return [parse_objective(o, f"{self.source}: field objectives.{i}") for i, o in enumerate(self.objectives)]
+
+    def parsed_constraints(self) -> list[Constraint]:
+        return [parse_constraint(c, f"{self.source}: field constraints.{i}") for i, c in enumerate(self.constraints)]
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON form kept in the study's storage."""
+        return self.model_dump(mode="json")
+
+
+def study_config_from_dict(data: Mapping[str, Any], *, where: str = "<study>", stem: str = "study",
+                           root: Path | None = None) -> StudyConfig:
+    """Validate a study's content; resolve and embed its space."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: a study file must be a mapping, got {type(data).__name__}")
+    try:
+        cfg = StudyConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, where)) from None
+    cfg.source = where
+    if cfg.name is None:
+        cfg.name = stem
+    if not cfg.space_data:
+        root = root or Path.cwd()
+        if isinstance(cfg.space, dict):
+            cfg.space_data = dict(cfg.space)
+            cfg.space_root = str(root.resolve())
+        else:
+            path = _resolve_space(cfg.space, root, where)
+            try:
+                cfg.space_data = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+            cfg.space_data.setdefault("name", path.stem)
+            cfg.space_root = str(path.parent.resolve())
+    # objectives / constraints must parse and be computable with what the study gives
+    objectives = cfg.parsed_objectives()
+    constraints = cfg.parsed_constraints()
+    needs_acc = [o.name for o in objectives if o.metric.stage == "accuracy"] + [
+        c.metric.name for c in constraints if c.metric.stage == "accuracy"
+    ]
+    if needs_acc and not (cfg.model and cfg.data):
+        field = "objectives" if any(o.metric.stage == "accuracy" for o in objectives) else "constraints"
+        raise ConfigError(
+            f"{where}: field {field}: {needs_acc[0]!r} is not computable without a network; "
+            f"give model: and data: (e.g. model: cnn1d, data: mnist1d)"
+        )
+    if cfg.power.distribution == "network" and not (cfg.model and cfg.data):
+        raise ConfigError(f"{where}: field power.distribution: 'network' needs model: and data:")
+    names = [o.name for o in objectives]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: field objectives: each metric may appear once, got {names}")
+    return cfg
+
+
+def _resolve_space(ref: str, root: Path, where: str) -> Path:
+    candidates = [root / ref, Path(ref), root / "search_spaces" / f"{ref}.yaml",
+                  root.parent / "search_spaces" / f"{ref}.yaml", Path("search_spaces") / f"{ref}.yaml"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"{where}: field space: search space {ref!r} not found (looked for {candidates[0]} "
+                      f"and search_spaces/{ref}.yaml)")
+
+
+def load_study_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study file; the study's name defaults to the file's stem."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"study file {str(p)!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    return study_config_from_dict(data or {}, where=str(p), stem=p.stem, root=p.parent)
+
+
+def config_from_stored(data: Mapping[str, Any]) -> StudyConfig:
+    """The config as stored in a study (no files are read)."""
+    try:
+        return StudyConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "stored study config")) from None

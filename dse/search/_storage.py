@@ -1,0 +1,255 @@
+"""Storage: the one factory from a URL string to an Optuna storage, and trial recording.
+
+* no URL: ``sqlite:///dse-studies.db`` in the working directory (embedded, nothing to
+  start);
+* any SQLAlchemy URL (``sqlite:///``, ``postgresql+psycopg2://``, ``mysql+pymysql://``)
+  → :class:`optuna.storages.RDBStorage` with heartbeats, so a killed worker's RUNNING
+  trial is marked FAIL by the next live worker (or by ``dse resume``) and, for the
+  Optuna samplers, its parameters re-queued;
+* ``journal:PATH`` or a path ending in ``.log`` / ``.journal`` → an Optuna journal file
+  (many workers on one host; no heartbeats: ``dse resume`` fails left-over RUNNING
+  trials itself).
+
+Every evaluation is one trial: params (the genome as Optuna parameters), values,
+constraints (``trial.set_constraint``), user attrs (genome, structural hash, hardware
+figures, accuracies, fine-tune settings, seed, back end).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import ConfigError, StudyStateError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dse.search._objectives import Evaluation
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "StaleTrialRequeue",
+    "create_running_trial",
+    "fail_stale",
+    "finish_trial",
+    "open_storage",
+    "redact",
+]
+
+DEFAULT_STORAGE = "sqlite:///dse-studies.db"
+_MEMORY: dict[str, Any] = {}
+
+
+def redact(url: str) -> str:
+    """The URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _is_journal(url: str) -> bool:
+    return url.startswith("journal:") or url.endswith((".log", ".journal"))
+
+
+class StaleTrialRequeue:
+    """Heartbeat-stale callback: re-enqueue the failed trial's parameters (WAITING).
+
+    Like :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`, but only for back
+    ends that pop WAITING trials (the Optuna samplers). The pymoo back end re-proposes
+    the lost candidate itself from its checkpoint, so it is not queued twice.
+    """
+
+    def __init__(self, max_retry: int = 3) -> None:
+        self.max_retry = max_retry
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        import optuna
+
+        if str(trial.user_attrs.get("backend", "")).startswith("pymoo"):
+            return
+        history = [*trial.system_attrs.get("dse:retry_history", []), trial.number]
+        if len(history) > self.max_retry:
+            return
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        # keep the retry history on the queued trial
+        waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+        if waiting:
+            study._storage.set_trial_system_attr(waiting[-1]._trial_id, "dse:retry_history", history)
+
+
+def open_storage(
+    url: str | None,
+    *,
+    heartbeat_interval: int | None = 10,
+    grace_period: int | None = None,
+    where: str = "storage",
+) -> Any:
+    """A storage object for ``url`` (see the module docstring); raises :class:`ConfigError`
+    naming the URL when it cannot be reached."""
+    import optuna
+
+    url = url or DEFAULT_STORAGE
+    if not isinstance(url, str):
+        raise ConfigError(f"{where}: expected a URL string, got {url!r}")
+    if url == "memory:":  # one process only (tests, benchmarks)
+        if url not in _MEMORY:
+            _MEMORY[url] = optuna.storages.InMemoryStorage()
+        return _MEMORY[url]
+    if _is_journal(url):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path = url[len("journal:") :] if url.startswith("journal:") else url
+        try:
+            backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
+        except OSError as exc:
+            raise ConfigError(f"{where}: journal file {path!r} cannot be opened: {exc}") from None
+        return optuna.storages.JournalStorage(backend)
+    if "://" not in url:
+        raise ConfigError(
+            f"{where}: {url!r} is not a storage URL; expected e.g. sqlite:///FILE.db, "
+            f"postgresql+psycopg2://USER@HOST/DB or journal:FILE.log"
+        )
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 120}}
+    elif url.startswith(("postgresql", "mysql")):
+        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    kwargs: dict[str, Any] = {}
+    if heartbeat_interval:
+        kwargs = {
+            "heartbeat_interval": int(heartbeat_interval),
+            "grace_period": int(grace_period or 3 * heartbeat_interval),
+            "heartbeat_stale_trial_callback": StaleTrialRequeue(),
+        }
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        if url.startswith("sqlite"):
+            _sqlite_pragmas(storage)
+        return storage
+    except Exception as exc:  # sqlalchemy raises many kinds; all mean "cannot use this URL"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{where}: storage URL {redact(url)!r} is unreachable: {first}") from None
+
+
+def _sqlite_pragmas(storage: Any) -> None:
+    """WAL journal and normal sync: readers do not block the writer, and a commit does
+    not wait for an fsync of the whole file (a crash loses at most the last commit)."""
+    from sqlalchemy import event
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    event.listen(storage.engine, "connect", on_connect)
+    storage.engine.dispose()
+
+
+def create_running_trial(
+    study: optuna.Study,
+    params: Mapping[str, Any],
+    distributions: Mapping[str, Any],
+    user_attrs: Mapping[str, Any] | None = None,
+    system_attrs: Mapping[str, Any] | None = None,
+) -> optuna.trial.Trial:
+    """A new RUNNING trial with fixed parameters, created in one storage call.
+
+    Race-free across processes (unlike enqueue + ask, which pops *any* waiting trial).
+    """
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+
+    template = FrozenTrial(
+        number=-1,
+        state=TrialState.RUNNING,
+        value=None,
+        datetime_start=datetime.datetime.now(),
+        datetime_complete=None,
+        params=dict(params),
+        distributions=dict(distributions),
+        user_attrs=dict(user_attrs or {}),
+        system_attrs=dict(system_attrs or {}),
+        intermediate_values={},
+        trial_id=-1,
+    )
+    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+    return optuna.trial.Trial(study, trial_id)
+
+
+def finish_trial(study: optuna.Study, trial: optuna.trial.Trial, evaluation: Evaluation) -> None:
+    """Write an evaluation's attrs and constraints into a RUNNING trial and complete it."""
+    for key, value in evaluation.attrs.items():
+        trial.set_user_attr(key, _jsonable(value))
+    for key, value in evaluation.constraints.items():
+        trial.set_constraint(key, float(value))
+    values = [float(v) if math.isfinite(v) else 1e12 for v in evaluation.values]
+    study.tell(trial, values)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def fail_stale(study: optuna.Study, *, wait: bool = False, all_running: bool = False) -> list[int]:
+    """Mark trials of dead workers FAIL; returns their numbers.
+
+    With heartbeats (RDB storages) a RUNNING trial is stale once its heartbeat is older
+    than the grace period; ``wait=True`` waits up to one grace period for the trials of
+    a just-killed worker to become stale. Without heartbeats (journal files) only
+    ``all_running=True`` fails them (used by ``dse resume``, which assumes no other
+    worker is running).
+    """
+    import optuna
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    if is_heartbeat_enabled(storage):
+        rdb = getattr(storage, "_backend", storage)
+        grace = rdb.grace_period or 2 * rdb.heartbeat_interval
+        deadline = time.monotonic() + (grace + rdb.heartbeat_interval + 1 if wait else 0)
+        while True:
+            optuna.storages.fail_stale_trials(study)
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not running or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+    elif all_running:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            try:
+                storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass
+            study._storage.set_trial_system_attr(t._trial_id, "dse:failed_by", "resume")
+    after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    return sorted(after - before)
+
+
+def load_study(name: str, storage: Any, *, url: str = "") -> optuna.Study:
+    """Load a study by name; :class:`StudyStateError` lists the studies there if missing."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise StudyStateError(
+            f"no study {name!r} in {redact(url) or 'the storage'}; studies there: {', '.join(names) or 'none'}"
+        ) from None

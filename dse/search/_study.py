@@ -1,0 +1,353 @@
+"""Studies: create or load one in storage, run its back end, report on it.
+
+The study's validated configuration (space embedded), the back end's settings and
+state, and the exact design's figures are stored in the Optuna study itself (user
+attrs ``dse:config``, ``dse:exact``, ``dse:pymoo:checkpoint``; sampler state in trial
+system attrs), so :func:`resume` rebuilds the same back end from the storage alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dse.errors import ConfigError, StudyStateError
+from dse.search._backends import Backend, make_backend
+from dse.search._config import StudyConfig, config_from_stored, load_study_config
+from dse.search._front import hypervolume, pareto_trials, reference_point
+from dse.search._objectives import Evaluation, Evaluator
+from dse.search._space import Space, space_from_dict
+from dse.search._storage import (
+    DEFAULT_STORAGE,
+    create_running_trial,
+    fail_stale,
+    finish_trial,
+    load_study,
+    open_storage,
+    redact,
+)
+
+__all__ = ["StudySession", "StudySummary", "create_study", "open_session", "resume", "run", "study_summary"]
+
+CONFIG_ATTR = "dse:config"
+EXACT_ATTR = "dse:exact"
+FORMAT_VERSION = 1
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _storage_url(cli_url: str | None, cfg: StudyConfig | None) -> str:
+    return cli_url or (cfg.storage.url if cfg is not None and cfg.storage.url else None) or DEFAULT_STORAGE
+
+
+def _space_of(cfg: StudyConfig) -> Space:
+    return space_from_dict(cfg.space_data, where=f"{cfg.source or 'study'} (space)",
+                           name=str(cfg.space_data.get("name", "space")),
+                           root=Path(cfg.space_root) if cfg.space_root else None)
+
+
+def _evaluator(cfg: StudyConfig, space: Space, lookup: Callable[[str], Mapping[str, Any] | None] | None = None) -> Evaluator:
+    accuracy = None
+    if cfg.model and cfg.data:
+        from dse.search._accuracy import AccuracyModel
+
+        ft = cfg.finetune
+        accuracy = AccuracyModel(cfg.model, cfg.data, epochs=ft.epochs, steps=ft.steps, grad=ft.grad,
+                                 axtrain=ft.axtrain, lr=ft.lr, seed=cfg.seed, baseline_epochs=ft.baseline_epochs,
+                                 options=ft.options)
+    return Evaluator(space, cfg.parsed_objectives(), cfg.parsed_constraints(), accuracy=accuracy,
+                     power_distribution=cfg.power.distribution, trace_vectors=cfg.power.trace_vectors,
+                     clock_period_ns=cfg.power.clock_period_ns, seed=cfg.seed, lookup=lookup)
+
+
+class StudySession:
+    """One process's view of a running study (implements the back ends' ``Session``)."""
+
+    def __init__(self, study: Any, cfg: StudyConfig, space: Space, backend: Backend, *, storage_url: str,
+                 trials: int | None, timeout: float | None, workers: int = 1, worker_index: int = 0,
+                 on_progress: Callable[[StudySession], None] | None = None) -> None:
+        self.study = study
+        self.cfg = cfg
+        self.space = space
+        self.backend = backend
+        self.storage_url = storage_url
+        self.study_name = study.study_name
+        self.trials = trials
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.workers = workers
+        self.worker_index = worker_index
+        self.seed = cfg.seed
+        self.on_progress = on_progress
+        self.evaluator = _evaluator(cfg, space, lookup=self._lookup)
+        self.recorded = 0
+
+    # --------------------------------------------------------- budget
+    def counts(self) -> tuple[int, int]:
+        from optuna.trial import TrialState
+
+        storage, sid = self.study._storage, self.study._study_id
+        return (storage.get_n_trials(sid, state=TrialState.COMPLETE),
+                storage.get_n_trials(sid, state=TrialState.RUNNING))
+
+    def remaining(self) -> int:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return 0
+        if self.trials is None:
+            return 1 << 40
+        done, running = self.counts()
+        return max(0, self.trials - done - running)
+
+    def should_stop(self) -> bool:
+        return self.remaining() <= 0
+
+    # ----------------------------------------------------- evaluation
+    def _lookup(self, design_hash: str) -> Mapping[str, Any] | None:
+        from optuna.trial import TrialState
+
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.user_attrs.get("structural_hash") == design_hash and "accuracy" in t.user_attrs:
+                return {**t.user_attrs["accuracy"], "finetune": t.user_attrs.get("finetune", {})}
+        return None
+
+    def evaluate_and_record(self, genome: Any, *, backend: str, user_attrs: dict[str, Any] | None = None,
+                            system_attrs: dict[str, Any] | None = None) -> Evaluation:
+        from optuna.storages._heartbeat import get_heartbeat_thread
+        from optuna.trial import TrialState
+
+        attrs = {"backend": backend, "genome": genome.to_json(), "genome_key": genome.key,
+                 "worker": self.worker_index, "seed": self.seed, **(user_attrs or {})}
+        trial = create_running_trial(self.study, self.space.to_params(genome), self.space.distributions(),
+                                     attrs, system_attrs)
+        heartbeat = get_heartbeat_thread(trial._trial_id, self.study._storage)
+        heartbeat.start()
+        try:
+            evaluation = self.evaluator.evaluate(genome)
+            finish_trial(self.study, trial, evaluation)
+        except BaseException as exc:
+            try:
+                trial.set_user_attr("error", str(exc)[:500])
+                self.study.tell(trial, state=TrialState.FAIL)
+            finally:
+                heartbeat.join()
+            raise
+        heartbeat.join()
+        self.recorded += 1
+        self.notify()
+        return evaluation
+
+    def notify(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self)
+
+
+def _ensure_exact(study: Any, session_eval: Evaluator) -> None:
+    if EXACT_ATTR in study.user_attrs:
+        return
+    design = session_eval.space.decode(session_eval.space.exact_genome())
+    reports = [session_eval.hardware(m) for m in design]
+    figures = session_eval._aggregate(reports)
+    figures["rel_power"] = 1.0
+    study.set_user_attr(EXACT_ATTR, {k: float(v) for k, v in figures.items()})
+
+
+def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any, str]:
+    """Create the study in storage (or check that the stored one has the same configuration)."""
+    import optuna
+
+    _quiet_optuna()
+    url = _storage_url(storage_url, cfg)
+    space = _space_of(cfg)  # validates the space before anything is written
+    backend = make_backend(cfg.backend.name, cfg.backend.options, where=f"{cfg.source}: field backend")
+    objectives = cfg.parsed_objectives()
+    storage = open_storage(url, heartbeat_interval=cfg.storage.heartbeat_interval,
+                           grace_period=cfg.storage.grace_period, where=f"{cfg.source}: field storage.url" if not storage_url else "--storage")
+    stored = cfg.stored()
+    study = optuna.create_study(study_name=cfg.name, storage=storage, load_if_exists=True,
+                                directions=[o.direction for o in objectives],
+                                sampler=backend.sampler(cfg.seed) or optuna.samplers.RandomSampler(seed=cfg.seed))
+    old = study.user_attrs.get(CONFIG_ATTR)
+    if old is None:
+        study.set_metric_names([o.name for o in objectives])
+        study.set_user_attr(CONFIG_ATTR, stored)
+        study.set_user_attr("dse:format", FORMAT_VERSION)
+        study.set_user_attr("dse:backend", {"name": cfg.backend.name, **backend.settings()})
+        _ensure_exact(study, _evaluator(cfg, space))
+    else:
+        keys = ("space_data", "objectives", "constraints", "backend", "seed", "model", "data", "finetune", "power")
+        diff = [k for k in keys if old.get(k) != stored.get(k)]
+        if diff:
+            raise StudyStateError(
+                f"study {cfg.name!r} already exists in {redact(url)} with a different {diff[0]!r}; "
+                f"use 'dse resume {cfg.name}' or give the study another name"
+            )
+    return study, url
+
+
+def open_session(name: str, storage_url: str | None, *, trials: int | None = None, timeout: float | None = None,
+                 workers: int = 1, worker_index: int = 0,
+                 on_progress: Callable[[StudySession], None] | None = None) -> StudySession:
+    """Rebuild a study's session from the storage alone (used by resume and by workers)."""
+    import optuna
+
+    _quiet_optuna()
+    url = storage_url or DEFAULT_STORAGE
+    probe = load_study(name, open_storage(url, heartbeat_interval=None), url=url)
+    stored = probe.user_attrs.get(CONFIG_ATTR)
+    if stored is None:
+        raise StudyStateError(f"study {name!r} in {redact(url)} was not created by dse (no {CONFIG_ATTR!r})")
+    cfg = config_from_stored(stored)
+    storage = open_storage(url, heartbeat_interval=cfg.storage.heartbeat_interval, grace_period=cfg.storage.grace_period)
+    backend = make_backend(cfg.backend.name, cfg.backend.options)
+    sampler = backend.sampler(cfg.seed + worker_index)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    space = _space_of(cfg)
+    budget = trials if trials is not None else cfg.budget.trials
+    return StudySession(study, cfg, space, backend, storage_url=url, trials=budget,
+                        timeout=timeout if timeout is not None else cfg.budget.timeout,
+                        workers=workers, worker_index=worker_index, on_progress=on_progress)
+
+
+def _worker_main(name: str, url: str, trials: int | None, timeout: float | None, index: int) -> None:
+    session = open_session(name, url, trials=trials, timeout=timeout, workers=1, worker_index=index)
+    session.backend.run(session)
+
+
+@dataclass
+class StudySummary:
+    """What ``dse status`` prints for one study."""
+
+    name: str
+    backend: str
+    complete: int
+    running: int
+    failed: int
+    waiting: int
+    feasible: int
+    budget: int | None
+    front_size: int
+    hypervolume: float | None
+    generation: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def study_summary(study: Any) -> StudySummary:
+    from optuna.trial import TrialState
+
+    cfg = config_from_stored(study.user_attrs[CONFIG_ATTR]) if CONFIG_ATTR in study.user_attrs else None
+    trials = study.get_trials(deepcopy=False)
+    by = {s: sum(1 for t in trials if t.state == s) for s in TrialState}
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    feasible = sum(1 for t in complete if all(v <= 0 for v in t.constraints.values()))
+    front = pareto_trials(study) if complete else []
+    hv = None
+    gens = [t.user_attrs.get("generation") for t in complete if t.user_attrs.get("generation") is not None]
+    if cfg is not None:
+        objectives = cfg.parsed_objectives()
+        wp = int(study.user_attrs.get(EXACT_ATTR, {}).get("width_p", 16))
+        ref, scale = reference_point(objectives, study.user_attrs.get(EXACT_ATTR, {}), cfg.hypervolume.reference, wp)
+        hv = hypervolume([t.values for t in front], objectives, ref, scale)
+    return StudySummary(
+        name=study.study_name, backend=cfg.backend.name if cfg else "?", complete=by[TrialState.COMPLETE],
+        running=by[TrialState.RUNNING], failed=by[TrialState.FAIL], waiting=by[TrialState.WAITING],
+        feasible=feasible, budget=cfg.budget.trials if cfg else None, front_size=len(front), hypervolume=hv,
+        generation=max(gens) if gens else None,
+    )
+
+
+def _progress_printer(total: int | None, enabled: bool) -> tuple[Callable[[StudySession], None], Callable[[], None]]:
+    if not enabled:
+        return (lambda s: None), (lambda: None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("[bold]{task.fields[name]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}"),
+                        TimeElapsedColumn(), transient=False)
+    task = progress.add_task("study", total=total, name="", feasible=0, front=0, hv="-")
+    progress.start()
+    last = [0.0]
+
+    def update(session: StudySession, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - last[0] < 1.0:
+            return
+        last[0] = now
+        s = study_summary(session.study)
+        progress.update(task, completed=s.complete, name=s.name, feasible=s.feasible, front=s.front_size,
+                        hv=f"{s.hypervolume:.4f}" if s.hypervolume is not None else "-")
+
+    return update, progress.stop
+
+
+def _execute(session: StudySession, workers: int, show_progress: bool) -> StudySummary:
+    update, stop = _progress_printer(session.trials, show_progress)
+    session.on_progress = update
+    fail_stale(session.study)
+    try:
+        if workers <= 1 or session.backend.generational:
+            session.workers = workers
+            session.backend.run(session)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            procs = [ctx.Process(target=_worker_main, args=(session.study_name, session.storage_url, session.trials,
+                                                             session.timeout, k), daemon=False)
+                     for k in range(workers)]
+            for p in procs:
+                p.start()
+            try:
+                while any(p.is_alive() for p in procs):
+                    time.sleep(0.5)
+                    update(session)
+            finally:
+                for p in procs:
+                    p.join()
+            bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+            if bad:
+                os.environ.setdefault("DSE_WORKER_EXITCODES", ",".join(map(str, bad)))
+        try:
+            update(session, True)  # type: ignore[call-arg]
+        except TypeError:
+            update(session)
+    finally:
+        stop()
+    return study_summary(session.study)
+
+
+def run(study_file: str | Path | StudyConfig, *, storage: str | None = None, trials: int | None = None,
+        timeout: float | None = None, workers: int = 1, progress: bool = False) -> StudySummary:
+    """Create (or continue) a study from its file and run it to its budget."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    cfg = study_file if isinstance(study_file, StudyConfig) else load_study_config(study_file)
+    if cfg.budget.trials is None and trials is None and cfg.budget.timeout is None and timeout is None:
+        raise ConfigError(f"{cfg.source}: field budget: give budget.trials or budget.timeout (or --trials / --timeout)")
+    study, url = create_study(cfg, storage)
+    session = open_session(study.study_name, url, trials=trials, timeout=timeout, workers=workers)
+    return _execute(session, workers, progress)
+
+
+def resume(name: str, *, storage: str | None = None, trials: int | None = None, timeout: float | None = None,
+           workers: int = 1, progress: bool = False) -> StudySummary:
+    """Continue a stored study: same back end, settings, constraints, seed and generation.
+
+    Trials left RUNNING by a killed worker are marked FAIL first (after their heartbeat
+    goes stale; for journal storages at once), and the lost candidates are evaluated again.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    session = open_session(name, storage, trials=trials, timeout=timeout, workers=workers)
+    fail_stale(session.study, wait=True, all_running=True)
+    return _execute(session, workers, progress)
