@@ -75,12 +75,9 @@ def resume_command(name: str, storage: str | None, trials: int | None, timeout: 
 
 
 def _load(name: str, storage: str | None) -> Any:
-    from dse.search._storage import DEFAULT_STORAGE, load_study, open_storage
-    from dse.search._study import _quiet_optuna
+    from dse.search._study import load_stored_study
 
-    _quiet_optuna()
-    url = storage or DEFAULT_STORAGE
-    return load_study(name, open_storage(url, heartbeat_interval=None), url=url)
+    return load_stored_study(name, storage)
 
 
 @click.command("status")
@@ -112,31 +109,15 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
 
 
 def _stored_config(study: Any) -> Any:
-    from dse.search._config import config_from_stored
-    from dse.search._study import CONFIG_ATTR
+    from dse.search._study import stored_config
 
-    if CONFIG_ATTR not in study.user_attrs:
-        raise StudyStateError(f"study {study.study_name!r} was not created by dse")
-    return config_from_stored(study.user_attrs[CONFIG_ATTR])
+    return stored_config(study)
 
 
 def pareto_rows(study: Any) -> list[dict[str, Any]]:
-    """One dict per Pareto point: trial, backend, structural_hash, each objective by name."""
-    from dse.search import pareto_trials
+    from dse.search._study import pareto_rows as rows
 
-    cfg = _stored_config(study)
-    names = [o.name for o in cfg.parsed_objectives()]
-    rows = []
-    for t in pareto_trials(study):
-        row: dict[str, Any] = {"trial": t.number, "backend": t.user_attrs.get("backend", ""),
-                               "structural_hash": t.user_attrs.get("structural_hash", "")}
-        row.update({n: float(v) for n, v in zip(names, t.values, strict=True)})
-        hw = t.user_attrs.get("hw", {})
-        for extra in ("power_uw", "rel_power", "area_um2", "nmed"):
-            if extra not in row and extra in hw:
-                row[extra] = hw[extra]
-        rows.append(row)
-    return rows
+    return rows(study)
 
 
 @click.command("pareto")

@@ -32,7 +32,19 @@ from dse.search._space import (
     space_from_dict,
 )
 from dse.search._storage import DEFAULT_STORAGE, open_storage
-from dse.search._study import StudySession, StudySummary, create_study, open_session, resume, run, study_summary
+from dse.search._study import (
+    StudySession,
+    StudySummary,
+    create_study,
+    load_stored_study,
+    open_session,
+    pareto_rows,
+    pareto_rows_of,
+    resume,
+    run,
+    stored_config,
+    study_summary,
+)
 
 __all__ = [
     "BACKENDS",
@@ -58,10 +70,13 @@ __all__ = [
     "create_study",
     "hypervolume",
     "load_space",
+    "load_stored_study",
     "load_study_config",
     "make_backend",
     "open_session",
     "open_storage",
+    "pareto_rows",
+    "pareto_rows_of",
     "pareto_trials",
     "parse_constraint",
     "parse_objective",
@@ -69,6 +84,7 @@ __all__ = [
     "resume",
     "run",
     "space_from_dict",
+    "stored_config",
     "study_config_from_dict",
     "study_summary",
 ]

@@ -33,7 +33,8 @@ from dse.search._storage import (
     redact,
 )
 
-__all__ = ["StudySession", "StudySummary", "create_study", "open_session", "resume", "run", "study_summary"]
+__all__ = ["StudySession", "StudySummary", "create_study", "load_stored_study", "open_session", "pareto_rows",
+           "pareto_rows_of", "resume", "run", "stored_config", "study_summary"]
 
 CONFIG_ATTR = "dse:config"
 EXACT_ATTR = "dse:exact"
@@ -351,3 +352,40 @@ def resume(name: str, *, storage: str | None = None, trials: int | None = None, 
     session = open_session(name, storage, trials=trials, timeout=timeout, workers=workers)
     fail_stale(session.study, wait=True, all_running=True)
     return _execute(session, workers, progress)
+
+
+def load_stored_study(name: str, storage: str | None = None) -> Any:
+    """The Optuna study NAME (default storage when ``storage`` is None)."""
+    _quiet_optuna()
+    url = storage or DEFAULT_STORAGE
+    return load_study(name, open_storage(url, heartbeat_interval=None), url=url)
+
+
+def stored_config(study: Any) -> StudyConfig:
+    """The configuration a study was created with (from its storage)."""
+    if CONFIG_ATTR not in study.user_attrs:
+        raise StudyStateError(f"study {study.study_name!r} was not created by dse (no {CONFIG_ATTR!r})")
+    return config_from_stored(study.user_attrs[CONFIG_ATTR])
+
+
+def pareto_rows(study: Any) -> list[dict[str, Any]]:
+    """One dict per Pareto point: ``trial``, ``backend``, ``structural_hash`` and each
+    objective under its own name (plus power/rel_power/area/nmed when not objectives)."""
+    cfg = stored_config(study)
+    names = [o.name for o in cfg.parsed_objectives()]
+    rows = []
+    for t in pareto_trials(study):
+        row: dict[str, Any] = {"trial": t.number, "backend": t.user_attrs.get("backend", ""),
+                               "structural_hash": t.user_attrs.get("structural_hash", "")}
+        row.update({n: float(v) for n, v in zip(names, t.values, strict=True)})
+        hw = t.user_attrs.get("hw", {})
+        for extra in ("power_uw", "rel_power", "area_um2", "nmed"):
+            if extra not in row and extra in hw:
+                row[extra] = hw[extra]
+        rows.append(row)
+    return rows
+
+
+def pareto_rows_of(name: str, storage: str | None = None) -> list[dict[str, Any]]:
+    """:func:`pareto_rows` of the study NAME in ``storage``."""
+    return pareto_rows(load_stored_study(name, storage))

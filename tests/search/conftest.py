@@ -37,3 +37,44 @@ def small_space(tmp_path: Path):
         "    options: {fa: [zero.sum, zero.cout, ama1], ha: [zero.cout]}\n"
     )
     return load_space(p)
+
+
+SMALL_SPACE = (
+    "name: mul4u\n"
+    "base: {generator: dadda, width: 4}\n"
+    "knobs:\n"
+    "  prune: {}\n"
+    "  truncate: {low: 0, high: 3}\n"
+    "  cells:\n"
+    "    options: {fa: [zero.sum, zero.cout, ama1], ha: [zero.cout]}\n"
+)
+
+
+def write_study(tmp_path: Path, name: str, *, backend: str = "nsga2", options: str = "{population_size: 8}",
+                trials: int = 24, seed: int = 0, extra: str = "", space: str | None = None) -> Path:
+    """A hardware-only study file over a 4x4 space (fast), with short heartbeats."""
+    sp = tmp_path / "mul4u.yaml"
+    if not sp.exists():
+        sp.write_text(SMALL_SPACE)
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(
+        f"name: {name}\n"
+        f"space: {space or 'mul4u.yaml'}\n"
+        "objectives: [power_uw, nmed]\n"
+        "constraints: ['nmed <= 0.08']\n"
+        f"backend: {{name: {backend}, options: {options}}}\n"
+        f"budget: {{trials: {trials}}}\n"
+        f"seed: {seed}\n"
+        "storage: {heartbeat_interval: 1, grace_period: 2}\n" + extra
+    )
+    return p
+
+
+@pytest.fixture
+def make_study(tmp_path: Path):
+    """``make_study(name, **kw) -> Path`` writing a hardware-only 4x4 study file."""
+
+    def make(name: str, **kw: object) -> Path:
+        return write_study(tmp_path, name, **kw)  # type: ignore[arg-type]
+
+    return make

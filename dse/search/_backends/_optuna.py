@@ -96,6 +96,8 @@ class OptunaBackend(Backend):
                 break
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                # heartbeats are run here by dse itself (below), not by Study.optimize
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 trial = study.ask()
             heartbeat = get_heartbeat_thread(trial._trial_id, study._storage)
             heartbeat.start()
