@@ -1,6 +1,9 @@
 """Gate-level evaluation: simulation, product tables, error metrics, power/area/delay."""
 
+from dse.eval._liberty import read_liberty, read_liberty_cells
+from dse.eval._library import CellLibrary
 from dse.eval._metrics import ErrorMetrics, error_metrics, exact_table, operand_values
+from dse.eval._power import PowerEstimate, estimate_power, map_to_cells
 from dse.eval._report import (
     HardwareReport,
     OperandDistribution,
@@ -20,18 +23,24 @@ from dse.eval._sim import (
 
 __all__ = [
     "MAX_EXHAUSTIVE_BITS",
+    "CellLibrary",
     "ErrorMetrics",
     "HardwareReport",
     "OperandDistribution",
+    "PowerEstimate",
     "error_metrics",
+    "estimate_power",
     "evaluate",
     "evaluate_netlist",
     "exact_table",
     "exhaustive_input_words",
+    "map_to_cells",
     "operand_trace",
     "operand_values",
     "pack_operands",
     "product_table",
+    "read_liberty",
+    "read_liberty_cells",
     "read_outputs",
     "simulate",
     "toggle_statistics",
