@@ -153,3 +153,91 @@ def test_dse_eval_does_not_import_torch(tmp_path):
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "module m(input [1:0] a, input [1:0] b, output [3:0] p);\n"
+            "  reg [3:0] r;\n  always @(*) r = a * b;\n  assign p = r;\nendmodule\n",
+            r"bad\.v:\d+: ",
+        ),
+        (
+            "module m(input [1:0] a, input [1:0] b, output [3:0] p);\n"
+            "  wire x, y;\n  assign x = y & a[0];\n  assign y = x | b[0];\n"
+            "  assign p = {x, y, a[1], b[1]};\nendmodule\n",
+            r"bad\.v:\d+: .*combinational loop",
+        ),
+        (
+            "module m(input [1:0] a, input [1:0] b, output [3:0] p);\n"
+            "  wire w;\n  assign p = {w, a[0], b[0], a[1]};\nendmodule\n",
+            r"bad\.v:\d+: .*never driven",
+        ),
+    ],
+    ids=["always-block", "loop", "undriven"],
+)
+def test_bad_verilog_is_one_line_naming_file_and_line(capsys, tmp_path, text, message):
+    import re
+
+    path = write(tmp_path, "bad.v", text)
+    code, _, err = run(["eval", str(path)], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), err
+
+
+def test_eval_a_library_of_verilog_files(capsys, tmp_path):
+    from dse.arith import from_spec
+    from dse.netlist import lower, write_verilog
+
+    files = []
+    for spec in ["dadda:4", "dadda:4,truncate=3", "array:4,bam=1:2"]:
+        name = spec.replace(":", "_").replace(",", "_").replace("=", "")
+        files.append(write(tmp_path, f"{name}.v", write_verilog(lower(from_spec(spec), name="m"))))
+    out_dir = tmp_path / "luts"
+    code, out, _ = run(["eval", *map(str, files), "--lut-dir", str(out_dir), "--json"], capsys)
+    assert code == 0
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert [r["file"] for r in rows] == [str(f) for f in files]
+    assert rows[0]["wce"] == 0 and rows[1]["wce"] > 0
+    assert np.array_equal(
+        np.load(out_dir / f"{files[0].stem}.npy"), np.outer(np.arange(16), np.arange(16))
+    )
+
+
+def test_export_verilog_and_blif(capsys, tmp_path):
+    from dse.eval import product_table
+    from dse.netlist import read_verilog
+
+    v = tmp_path / "m.v"
+    code, _, _ = run(
+        [
+            "export",
+            "--gen",
+            "dadda",
+            "--width",
+            "5",
+            "--knob",
+            "truncate=3",
+            "--format",
+            "verilog",
+            "-o",
+            str(v),
+        ],
+        capsys,
+    )
+    assert code == 0
+    table = product_table(read_verilog([v]), 5, 5, signed=False)
+    assert (table & 7 == 0).all()
+    b = tmp_path / "m.blif"
+    code, _, _ = run(
+        ["export", "--gen", "dadda", "--width", "5", "--format", "blif", "-o", str(b)], capsys
+    )
+    assert code == 0 and ".model mul_dadda_5" in b.read_text()
