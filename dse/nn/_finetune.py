@@ -271,6 +271,7 @@ class PreparedBaseline:
         active = axtrain in ("active", "both")
         for _, layer in ax_layers(model):
             layer.set_options(passive=passive)
+            layer.track_act_histogram = active
         losses = self._train(model, steps, lr, seed, active, float(axtrain_lambda), freeze_bn, progress)
         with _recording(model):
             acc_after = evaluate_accuracy(model, self.data.test())

@@ -159,10 +159,12 @@ def _embed(idx: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
 
 
 def _combine(terms: torch.Tensor, plan: Plan, coef: torch.Tensor) -> torch.Tensor:
-    shape = (-1,) + (1,) * (terms.dim() - 1)
-    if plan.combine_float64:
-        return (terms.double() * coef.view(shape)).sum(0)
-    return (terms * coef.float().view(shape)).sum(0).double()
+    # in-place accumulation: no r-times-larger float64 temporaries
+    acc = torch.zeros(terms.shape[1:], dtype=torch.float64 if plan.combine_float64 else torch.float32,
+                      device=terms.device)
+    for k, c in enumerate(plan.coef.tolist()):
+        acc.add_(terms[k], alpha=c)
+    return acc.double()
 
 
 def fast_accumulate(op: BilinearOp, table: ProductTable, plan: Plan, ia: torch.Tensor,
@@ -273,6 +275,7 @@ class _AxMixin:
         self.weight_hist: np.ndarray | None = None
         self._act_value_hist: torch.Tensor | None = None  # EMA over values, for AxTrain active
         self.last_call: _Call | None = None
+        self.track_act_histogram = False  # AxTrain active needs it; off saves a bincount per step
         self.observer_a = _Observer(opts["act_mode"])
 
     # ------------------------------------------------------------ configuration
@@ -340,7 +343,7 @@ class _AxMixin:
                      backend=o["backend"], grad=o["grad"], half_window=o["half_window"],
                      grad_rank=o["grad_rank"], crop=crop, enc_a=enc_a, enc_b=enc_b)
         self.last_call = call
-        if self.training:
+        if self.training and self.track_act_histogram:
             self._track_act_histogram(ia, a_pad, a_val, table)
         if self._record:
             self._record_histograms(call, a_val, k)

@@ -29,6 +29,7 @@ def test_passive_forward_is_noisy_and_trainable() -> None:
 def test_active_penalty_is_differentiable_and_prefers_low_error_codes() -> None:
     torch.manual_seed(1)
     layer = AxLinear(16, 4, multiplier=AxMultiplier.from_lut(truncated_lut(8, 10)))
+    layer.track_act_histogram = True
     layer(torch.randn(8, 16).relu())
     p = layer.axtrain_penalty()
     p.backward()
