@@ -24,7 +24,7 @@ import time
 import torch
 from torch import nn
 
-from dse.nn import AxMultiplier, convert, mitchell_lut, set_ax_options, truncated_lut
+from dse.nn import AxMultiplier, convert, mitchell_lut, truncated_lut
 from dse.nn._models import build_model
 
 
