@@ -128,7 +128,7 @@ class StudySession:
         from optuna.trial import TrialState
 
         attrs = {"backend": backend, "genome": genome.to_json(), "genome_key": genome.key,
-                 "worker": self.worker_index, "seed": self.seed, **(user_attrs or {})}
+                 "worker": self.worker_index, "worker_pid": os.getpid(), "seed": self.seed, **(user_attrs or {})}
         trial = create_running_trial(self.study, self.space.to_params(genome), self.space.distributions(),
                                      attrs, system_attrs)
         heartbeat = get_heartbeat_thread(trial._trial_id, self.study._storage)

@@ -13,6 +13,7 @@ after feasible ones (MOTPE: Ozaki et al., GECCO 2020), GP uses constrained logEH
 from __future__ import annotations
 
 import inspect
+import os
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -102,6 +103,7 @@ class OptunaBackend(Backend):
             heartbeat = get_heartbeat_thread(trial._trial_id, study._storage)
             heartbeat.start()
             try:
+                trial.set_user_attr("worker_pid", os.getpid())
                 params = {}
                 for gene in space.genes:
                     if gene.kind == "choice":

@@ -1,0 +1,68 @@
+"""The study subcommands of the dse CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dse.cli import main
+
+
+def _run(capsys, argv: list[str]) -> str:
+    main(argv)
+    return capsys.readouterr().out
+
+
+def test_run_status_pareto_plot_export(tmp_path: Path, make_study, unique_name: str, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    p = make_study(unique_name, trials=16)
+    out = _run(capsys, ["run", str(p), "--no-progress"])  # default storage: ./dse-studies.db
+    assert (tmp_path / "dse-studies.db").is_file()
+    assert f"study {unique_name} (nsga2): 16/16 complete" in out
+    assert unique_name in _run(capsys, ["status"])
+    rows = json.loads(_run(capsys, ["pareto", unique_name, "--format", "json"]))
+    assert rows and {"trial", "backend", "structural_hash", "power_uw", "nmed"} <= set(rows[0])
+    csv_text = _run(capsys, ["pareto", unique_name, "--format", "csv"])
+    assert csv_text.splitlines()[0].startswith("trial,backend,structural_hash,power_uw,nmed")
+    assert "Pareto front" in _run(capsys, ["pareto", unique_name])
+    _run(capsys, ["plot", unique_name, "-o", "front.png"])
+    _run(capsys, ["plot", unique_name, "-o", "front.html"])
+    assert (tmp_path / "front.png").stat().st_size > 1000 and (tmp_path / "front.html").stat().st_size > 1000
+
+    from dse.cli._study import export_study
+
+    dirs = export_study(unique_name, tmp_path / "out", pareto=True, fmt="verilog")
+    assert len(dirs) == len(rows)
+    d = dirs[0]
+    v = next(d.glob("*.v"))
+    lut = np.load(next(d.glob("*.npy")))
+    metrics = json.loads((d / "metrics.json").read_text())
+    assert metrics["trial"] == rows[0]["trial"] and lut.shape == (16, 16)
+    from dse.eval import product_table
+    from dse.netlist._verilog import read_verilog
+
+    assert np.array_equal(product_table(read_verilog([v]), 4, 4, signed=False), lut)
+    for fmt, suffix in (("blif", ".blif"), ("c", ".c"), ("json", ".json"), ("npy", ".npy")):
+        (b,) = export_study(unique_name, tmp_path / fmt, trial=rows[-1]["trial"], fmt=fmt)
+        assert list(b.glob("*" + suffix))
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, make_study, capsys) -> None:
+    p = make_study("clibad")
+    p.write_text(p.read_text().replace("budget:", "budgit:"))
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(p), "--storage", f"sqlite:///{tmp_path / 's.db'}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ") and "field budgit: unknown key 'budgit'" in err
+    with pytest.raises(SystemExit):
+        main(["pareto", "ghost", "--storage", f"sqlite:///{tmp_path / 's.db'}"])
+    assert "no study 'ghost'" in capsys.readouterr().err
+    from dse.cli._study import export_study
+    from dse.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="exactly one of --trial N or --pareto"):
+        export_study("x", tmp_path, storage=f"sqlite:///{tmp_path / 's.db'}")
