@@ -41,7 +41,12 @@ def _bins(enc_kind: str, values: np.ndarray, bins: int) -> tuple[np.ndarray, np.
         key, sign = np.abs(values), np.where(values < 0, -1, 1)
     else:
         key, sign = values - values.min(), np.ones_like(values)
-    index = key * bins // (int(key.max()) + 1)
+    # Zero gets a bin of its own: after ReLU most activations are exactly 0, where an AxM is
+    # usually exact, and lumping them with small values would bias every zero product.
+    if bins < 2:
+        return np.zeros_like(key), sign
+    kmax = max(int(key.max()), 1)
+    index = np.where(key == 0, 0, 1 + (key - 1) * (bins - 1) // kmax)
     return index, sign
 
 

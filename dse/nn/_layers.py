@@ -60,8 +60,8 @@ _OPTION_DEFAULTS: dict[str, Any] = {
     "rank": 4,
     "grad_rank": 8,
     "passive": False,
-    "noise_bins": 8,
-    "noise_rank": 1,
+    "noise_bins": 16,
+    "noise_rank": 4,
     "enabled": True,
 }
 

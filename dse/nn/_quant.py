@@ -117,9 +117,11 @@ def quantize_weight(w: torch.Tensor, enc: Encoding) -> tuple[torch.Tensor, torch
     """Per-channel (dim 0) symmetric: ``(integer values as float, scale[O], in-range mask)``."""
     qmax = float(enc.vmax if enc.kind != "twos" else min(enc.vmax, -enc.vmin))
     flat = w.detach().reshape(w.shape[0], -1)
-    scale = flat.abs().amax(dim=1).clamp_min(1e-12) / qmax
+    # multiply by reciprocals: CUDA rewrites division by a scalar as exactly this, and the
+    # quantised codes must not depend on the device
+    scale = flat.abs().amax(dim=1).clamp_min(1e-12) * (1.0 / qmax)
     shaped = scale.reshape((-1,) + (1,) * (w.dim() - 1))
-    ratio = w.detach() / shaped
+    ratio = w.detach() * shaped.reciprocal()
     values = torch.clamp(torch.round(ratio), -qmax, qmax)
     mask = ratio.abs() <= qmax + 0.5
     return values, scale, mask
@@ -143,7 +145,7 @@ def quantize_act(
     x: torch.Tensor, enc: Encoding, scale: float, zero: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(integer values q as float, in-range mask)`` with ``x ≈ scale·(q - zero)``."""
-    ratio = x.detach() / scale + zero
+    ratio = x.detach() * (1.0 / scale) + zero  # reciprocal: same codes on CPU and CUDA
     values = torch.clamp(torch.round(ratio), enc.vmin, enc.vmax)
     mask = (ratio >= enc.vmin - 0.5) & (ratio <= enc.vmax + 0.5)
     return values, mask
