@@ -605,7 +605,11 @@ def convert(model: nn.Module, multiplier: AxMultiplier | Mapping[str, AxMultipli
         mult = multiplier.get(full, multiplier.get("*")) if isinstance(multiplier, Mapping) else multiplier
         if mult is None:
             continue
-        setattr(parent, child_name, swap.from_float(child, mult, **options))
+        new = swap.from_float(child, mult, **options)
+        param = next(child.parameters(), None)
+        if param is not None:
+            new.to(param.device)  # the range observers' buffers follow the layer's device
+        setattr(parent, child_name, new)
     return model
 
 

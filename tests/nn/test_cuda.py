@@ -40,10 +40,11 @@ def test_cuda_fast_matches_cpu_reference(relu: bool) -> None:
             ref_call = layer.last_call
             layer.set_options(backend="fast")
             layer.cuda()
-            y = layer(*(t.cuda() for t in xs))
+            y = layer(*(t.cuda().requires_grad_() for t in xs))
             call = layer.last_call
             codes_equal = torch.equal(call.ia.cpu(), ref_call.ia) and torch.equal(call.ib.cpu(), ref_call.ib)
             diff = (call.acc.cpu() - acc_ref).abs().max().item()
             assert torch.equal(call.acc.cpu(), acc_ref), (type(layer).__name__, m.name, codes_equal, diff)
             assert torch.equal(y.cpu(), y_ref), (type(layer).__name__, m.name)
             y.sum().backward()  # the backward runs on CUDA as well
+            assert torch.isfinite(y).all()
