@@ -317,6 +317,7 @@ class GradFactors:
     const_a: bool
     const_b: bool
     max_residual: float
+    exact: bool = True  # the factors reproduce the table up to float64 round-off
 
     def torch_feats(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """``(u.T, v.T)`` as float32 on ``device`` (cached)."""
@@ -342,7 +343,8 @@ def factor_gradient(G: np.ndarray, max_rank: int) -> GradFactors:
     r = max(1, min(max_rank, r_needed))
     root = np.sqrt(s[:r])
     uu, vv = (u[:, :r] * root).T, (vt[:r].T * root).T
-    return GradFactors(uu, vv, False, False, float(np.abs(G - uu.T @ vv).max()))
+    return GradFactors(uu, vv, False, False, float(np.abs(G - uu.T @ vv).max()),
+                       exact=r_needed <= max_rank)
 
 
 def grad_factors(table: ProductTable, estimator: str, half_window: int,

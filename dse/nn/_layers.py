@@ -58,7 +58,7 @@ _OPTION_DEFAULTS: dict[str, Any] = {
     "backend": "fast",
     "mode": "exact",
     "rank": 4,
-    "grad_rank": 8,
+    "grad_rank": 16,
     "passive": False,
     "noise_bins": 16,
     "noise_rank": 4,
@@ -227,7 +227,7 @@ class _AxFunction(torch.autograd.Function):
         if not use_gather:
             fac_a, fac_b = grad_factors(call.table, call.grad, call.half_window, call.grad_rank)
             # exact mode never trades gradient accuracy for speed: inexact factors -> gather
-            use_gather = call.plan.exact and max(fac_a.max_residual, fac_b.max_residual) > 0
+            use_gather = call.plan.exact and not (fac_a.exact and fac_b.exact)
         if use_gather:
             ga_t, gb_t = call.table.grad_tables(call.grad, call.half_window)
             ga_t = torch.as_tensor(ga_t, device=g.device)
