@@ -180,18 +180,79 @@ def create_running_trial(
         intermediate_values={},
         trial_id=-1,
     )
+    backend = getattr(study._storage, "_backend", study._storage)
+    fast = _bulk_params_supported(backend)
+    if fast:  # the params in one INSERT batch, not a compatibility query per parameter
+        template.params, template.distributions = {}, {}
     trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+    if fast:
+        _bulk_params(backend, trial_id, params, distributions)
     return optuna.trial.Trial(study, trial_id)
 
 
+def _bulk_params_supported(backend: Any) -> bool:
+    try:
+        from optuna.storages._rdb import models  # noqa: F401
+        from optuna.storages._rdb.storage import RDBStorage
+    except ImportError:  # pragma: no cover - optuna internals moved
+        return False
+    return isinstance(backend, RDBStorage)
+
+
+def _bulk_params(backend: Any, trial_id: int, params: Mapping[str, Any], distributions: Mapping[str, Any]) -> None:
+    """Insert a trial's parameters at once. The distributions are those of the study's
+    space (checked by the space fingerprint), so Optuna's per-parameter compatibility
+    query against earlier trials is not needed."""
+    from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        session.add_all(
+            [
+                models.TrialParamModel(
+                    trial_id=trial_id,
+                    param_name=name,
+                    param_value=distributions[name].to_internal_repr(value),
+                    distribution_json=distribution_to_json(distributions[name]),
+                )
+                for name, value in params.items()
+            ]
+        )
+
+
 def finish_trial(study: optuna.Study, trial: optuna.trial.Trial, evaluation: Evaluation) -> None:
-    """Write an evaluation's attrs and constraints into a RUNNING trial and complete it."""
-    for key, value in evaluation.attrs.items():
-        trial.set_user_attr(key, _jsonable(value))
-    for key, value in evaluation.constraints.items():
-        trial.set_constraint(key, float(value))
+    """Write an evaluation's attrs and constraints into a RUNNING trial and complete it.
+
+    On an RDB storage the attributes and constraints go in one transaction (instead of
+    one commit each); ``study.tell`` then completes the trial (sampler hooks included).
+    """
+    user = {k: _jsonable(v) for k, v in evaluation.attrs.items()}
+    constraints = {f"constraints:{k}": float(v) for k, v in evaluation.constraints.items()}
+    if not _batch_attrs(study, trial._trial_id, user, constraints):
+        for key, value in user.items():
+            trial.set_user_attr(key, value)
+        for key, value in evaluation.constraints.items():
+            trial.set_constraint(key, float(value))
     values = [float(v) if math.isfinite(v) else 1e12 for v in evaluation.values]
     study.tell(trial, values)
+
+
+def _batch_attrs(study: Any, trial_id: int, user: Mapping[str, Any], system: Mapping[str, Any]) -> bool:
+    try:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import RDBStorage, _create_scoped_session
+    except ImportError:  # pragma: no cover - optuna internals moved
+        return False
+    backend = getattr(study._storage, "_backend", study._storage)
+    if not isinstance(backend, RDBStorage) or not hasattr(backend, "_set_trial_attr_without_commit"):
+        return False
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        for key, value in user.items():
+            backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+        for key, value in system.items():
+            backend._set_trial_attr_without_commit(session, models.TrialSystemAttributeModel, trial_id, key, value)
+    return True
 
 
 def _jsonable(value: Any) -> Any:

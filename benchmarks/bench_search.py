@@ -1,0 +1,154 @@
+"""Search back ends on the hardware-only objectives: hypervolume and evaluations per second.
+
+Problem: ``search_spaces/mul8u_pp.yaml`` (8x8 unsigned Dadda; 64 prunable partial
+products, truncation 0..8, compensation, LOA 0..8: 67 genes), objectives
+``rel_power`` (power / the exact 8x8 Dadda's power, uniform operands) and ``nmed``,
+no constraints, no fine-tune.
+
+Hypervolume: pymoo's exact HV of the feasible Pareto front (Optuna's ``best_trials``)
+of the first N evaluations, objectives normalised as ``(rel_power / 1.0, nmed / 0.05)``
+with the reference point ``(1.0, 1.0)`` in that normalised space (so the exact
+multiplier sits on the reference power and a design counts only if its NMED < 5 %).
+The HV runs use Optuna's in-memory storage so that only the search differs; the
+evaluations-per-second figures are end to end on a SQLite file (trial creation,
+heartbeat, evaluation, recording), NSGA-II with 1 and 2 worker processes.
+
+Usage: ``python benchmarks/bench_search.py [--quick] [--evals N] [--seeds K]``.
+The last line printed is one JSON object (keys ``hv_nsga2``, ``hv_optuna_nsga2``,
+``hv_tpe``, ``hv_random``, ``evals_per_s_1w``, ``evals_per_s_2w``, plus per-seed lists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+BACKENDS = {
+    "nsga2": ("nsga2", {"population_size": 50}),
+    "optuna_nsga2": ("optuna-nsga2", {"population_size": 50}),
+    "tpe": ("tpe", {"n_startup_trials": 50}),
+    "random": ("random", {}),
+}
+REFERENCE = {"rel_power": 1.0, "nmed": 0.05}
+
+
+def study_config(name: str, backend: str, options: dict, trials: int, seed: int):
+    from dse.search import study_config_from_dict
+
+    data = {
+        "name": name,
+        "space": "mul8u_pp",
+        "objectives": ["rel_power", "nmed"],
+        "backend": {"name": backend, "options": options},
+        "budget": {"trials": trials},
+        "seed": seed,
+        "hypervolume": {"reference": REFERENCE},
+    }
+    return study_config_from_dict(data, where=f"bench:{name}", stem=name, root=REPO)
+
+
+def hv_of(study, cfg, first: int) -> float:
+    from optuna.trial import TrialState
+
+    from dse.search import hypervolume, reference_point
+
+    objectives = cfg.parsed_objectives()
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.number < first + 1000000]
+    trials = sorted(trials, key=lambda t: t.number)[:first]
+    import optuna
+
+    sub = optuna.create_study(directions=[o.direction for o in objectives])
+    sub.add_trials(trials)
+    from dse.search import pareto_trials
+
+    front = pareto_trials(sub)
+    ref, scale = reference_point(objectives, {}, REFERENCE)
+    return hypervolume([t.values for t in front], objectives, ref, scale)
+
+
+def run_hv(key: str, evals: int, seed: int) -> tuple[float, float]:
+    import optuna
+
+    from dse.search import run
+
+    backend, options = BACKENDS[key]
+    name = f"bench_{key}_s{seed}_{time.time_ns()}"
+    cfg = study_config(name, backend, options, evals, seed)
+    t0 = time.perf_counter()
+    run(cfg, storage="memory:")
+    dt = time.perf_counter() - t0
+    study = optuna.load_study(study_name=name, storage=_memory())
+    return hv_of(study, cfg, evals), dt
+
+
+def _memory():
+    from dse.search._storage import open_storage
+
+    return open_storage("memory:")
+
+
+def run_speed(evals: int, workers: int, tmp: Path) -> float:
+    from dse.search import run
+
+    name = f"speed_{workers}w"
+    cfg = study_config(name, "nsga2", {"population_size": 50}, evals, 0)
+    url = f"sqlite:///{tmp / f'speed{workers}.db'}"
+    # a warm-up study so that imports and JIT compilation are not timed
+    run(study_config("warm", "nsga2", {"population_size": 8}, 8, 0), storage=url, workers=workers)
+    t0 = time.perf_counter()
+    s = run(cfg, storage=url, workers=workers)
+    dt = time.perf_counter() - t0
+    return s.complete / dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 200 evaluations, 1 seed")
+    ap.add_argument("--evals", type=int, default=None)
+    ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--speed-evals", type=int, default=None)
+    args = ap.parse_args()
+    evals = args.evals or (200 if args.quick else 2000)
+    seeds = list(range(args.seeds or (1 if args.quick else 3)))
+    speed_evals = args.speed_evals or (100 if args.quick else 400)
+
+    from dse.search._study import _quiet_optuna
+
+    _quiet_optuna()
+    results: dict[str, list[float]] = {k: [] for k in BACKENDS}
+    times: dict[str, list[float]] = {k: [] for k in BACKENDS}
+    for key in BACKENDS:
+        for seed in seeds:
+            hv, dt = run_hv(key, evals, seed)
+            results[key].append(hv)
+            times[key].append(dt)
+            print(f"  {key:<13} seed {seed}: HV {hv:.4f}  ({dt:.0f} s)", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as d:
+        eps1 = run_speed(speed_evals, 1, Path(d))
+        eps2 = run_speed(speed_evals, 2, Path(d))
+
+    print(f"\nHypervolume after {evals} evaluations (mul8u_pp, rel_power vs NMED, ref (1.0, 0.05), "
+          f"seeds {seeds}); higher is better")
+    print(f"{'back end':<14}{'mean HV':>10}{'stdev':>9}{'per seed':>30}{'s/run':>8}")
+    for key in BACKENDS:
+        vals = results[key]
+        sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        print(f"{key:<14}{statistics.mean(vals):>10.4f}{sd:>9.4f}{'  '.join(f'{v:.4f}' for v in vals):>30}"
+              f"{statistics.mean(times[key]):>8.0f}")
+    print(f"end to end, SQLite, NSGA-II: {eps1:.1f} evaluations/s with 1 worker, {eps2:.1f} with 2 workers")
+    out = {f"hv_{k}": round(statistics.mean(v), 6) for k, v in results.items()}
+    out.update({"evals_per_s_1w": round(eps1, 2), "evals_per_s_2w": round(eps2, 2), "evals": evals,
+                "seeds": len(seeds), "per_seed": {k: [round(x, 6) for x in v] for k, v in results.items()}})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
