@@ -15,15 +15,27 @@ FORMATS = ("verilog", "blif", "c", "json", "npy")
 
 
 @click.command("export")
+@click.argument("study", required=False, default=None)
 @generator_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="what to write")
 @click.option(
-    "-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="output file"
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="output file (generator) or directory (study: one bundle per design)",
 )
 @click.option(
     "--module", default=None, help="module/model/function name (default: derived from the spec)"
 )
+@click.option("--trial", type=int, default=None, help="study: export this trial")
+@click.option("--pareto", is_flag=True, help="study: export every design on the Pareto front")
+@click.option(
+    "--storage", default=None, help="study: storage URL (default sqlite:///dse-studies.db)"
+)
 def export_command(
+    study: str | None,
     gen: str | None,
     width: int | None,
     width_b: int | None,
@@ -33,12 +45,27 @@ def export_command(
     fmt: str,
     output: Path,
     module: str | None,
+    trial: int | None,
+    pareto: bool,
+    storage: str | None,
 ) -> None:
-    """Export a generated multiplier (the same generator options as ``dse eval``).
+    """Export a multiplier as Verilog, BLIF, C, JSON or a LUT.
 
-    Netlist formats are checked before they are written: the text is read back and
-    simulated, and must give the product table of the graph bit for bit.
+    Either a generated one (``--gen NAME --width N [--knob ...] -o FILE``) or designs
+    of a study (``dse export STUDY --trial N|--pareto -o DIR``: one bundle per design
+    with the netlist, the LUT and a metrics JSON). Netlists are checked before they
+    are written: read back and simulated, they must give the product table bit for bit.
     """
+    if study is not None:
+        if gen is not None or knobs:
+            raise DseError("give either a study name or --gen options, not both")
+        from dse.cli._study import export_study
+
+        dirs = export_study(study, output, storage=storage, trial=trial, pareto=pareto, fmt=fmt)
+        click.echo(f"wrote {len(dirs)} bundle(s) under {output}")
+        return
+    if trial is not None or pareto or storage is not None:
+        raise DseError("--trial, --pareto and --storage need a study name: dse export STUDY ...")
     from dse.eval import product_table
     from dse.netlist._lower import lower
 
