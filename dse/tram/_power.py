@@ -90,7 +90,7 @@ def ratio_costs(width_a: int = 8, width_b: int | None = None, *,
 
 
 def _sample_thetas(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    rows = [np.zeros(p)]
+    rows = [np.zeros(p), np.ones(p)]  # exact, and everything removed (anchors the sum)
     while len(rows) < n:
         kind = len(rows) % 3
         if kind == 0:  # truncation-like: ones, a fractional column, zeros

@@ -126,7 +126,7 @@ def run_tram(
     lambdas: Sequence[float] | None = None,
     schedule: str = "adaptive",
     n_designs: int = 6,
-    lambda_range: tuple[float, float] = (0.1, 10.0),
+    lambda_range: tuple[float, float] = (1e-3, 1.0),
     max_runs: int | None = None,
     power: str = "calibrated",
     calibration_samples: int = 24,
@@ -273,14 +273,15 @@ def run_tram(
     budget = max_runs if max_runs is not None else 2 * n_designs
     designs[lo] = one(lo)
     designs[hi] = one(hi)
-    # widen the range while it does not bracket the front (≤ 4 extensions each way)
+    # widen the range while it does not bracket the front (≤ 4 extensions each way): the
+    # smallest λ should leave the network nearly exact, the largest should cut deep
     for _ in range(4):
-        if len(designs) >= budget or designs[min(designs)].gate_power < 0.97:
+        if len(designs) >= budget or designs[min(designs)].gate_power >= 0.9:
             break
         lo = lo / 10
         designs[lo] = one(lo)
     for _ in range(4):
-        if len(designs) >= budget or designs[max(designs)].gate_power > 0.3:
+        if len(designs) >= budget or designs[max(designs)].gate_power <= 0.3:
             break
         hi = hi * 10
         designs[hi] = one(hi)
