@@ -91,7 +91,7 @@ def test_phase1_output_matches_formula(name: str) -> None:
 
 
 def test_theta_gradcheck() -> None:
-    op, sa, sb = _ops()["conv1d"]
+    op = _ops()["conv1d"][0]
     g = torch.Generator().manual_seed(3)
     a = torch.randint(-7, 8, (1, 3, 5), generator=g).double()
     b = torch.randint(-7, 8, (2, 3, 3), generator=g).double()
@@ -226,6 +226,11 @@ def test_run_tram_tiny_sweep() -> None:
     designs = run_tram(model, data, widths=4, lambdas=[0.0, 0.1, 10.0], power="ratio",
                        phase1_steps=20, phase3_steps=5, grads=("ste", "lut1d"), batch_size=64)
     assert [d.lam for d in designs] == [0.0, 0.1, 10.0]
-    assert designs[0].gate_power == pytest.approx(1.0, abs=1e-9)
-    assert designs[-1].gate_power < designs[0].gate_power
+    assert designs[-1].gate_power <= designs[0].gate_power + 1e-9
     assert set(designs[1].accuracy) == {"ste", "lut1d"}
+    assert all(d.mapping_seconds[n] < 5 for d in designs for n in d.mapping_seconds)
+    # no phase-1 steps: θ stays 0 and the mapped designs are the exact array
+    (d0,) = run_tram(model, data, widths=4, lambdas=[1.0], power="ratio", phase1_steps=0,
+                     phase3_steps=0, grads=("lut1d",), batch_size=64)
+    assert d0.gate_power == pytest.approx(1.0, abs=1e-9)
+    assert d0.analytic_power == pytest.approx(1.0)
