@@ -61,7 +61,11 @@ def hv_of(study, cfg, first: int) -> float:
     from dse.search import hypervolume, reference_point
 
     objectives = cfg.parsed_objectives()
-    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.number < first + 1000000]
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.number < first + 1000000
+    ]
     trials = sorted(trials, key=lambda t: t.number)[:first]
     import optuna
 
@@ -130,23 +134,38 @@ def main() -> None:
             hv, dt = run_hv(key, evals, seed)
             results[key].append(hv)
             times[key].append(dt)
-            print(f"  {key:<13} seed {seed}: HV {hv:.4f}  ({dt:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  {key:<13} seed {seed}: HV {hv:.4f}  ({dt:.0f} s)", file=sys.stderr, flush=True
+            )
     with tempfile.TemporaryDirectory() as d:
         eps1 = run_speed(speed_evals, 1, Path(d))
         eps2 = run_speed(speed_evals, 2, Path(d))
 
-    print(f"\nHypervolume after {evals} evaluations (mul8u_pp, rel_power vs NMED, ref (1.0, 0.05), "
-          f"seeds {seeds}); higher is better")
+    print(
+        f"\nHypervolume after {evals} evaluations (mul8u_pp, rel_power vs NMED, ref (1.0, 0.05), "
+        f"seeds {seeds}); higher is better"
+    )
     print(f"{'back end':<14}{'mean HV':>10}{'stdev':>9}{'per seed':>30}{'s/run':>8}")
     for key in BACKENDS:
         vals = results[key]
         sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        print(f"{key:<14}{statistics.mean(vals):>10.4f}{sd:>9.4f}{'  '.join(f'{v:.4f}' for v in vals):>30}"
-              f"{statistics.mean(times[key]):>8.0f}")
-    print(f"end to end, SQLite, NSGA-II: {eps1:.1f} evaluations/s with 1 worker, {eps2:.1f} with 2 workers")
+        print(
+            f"{key:<14}{statistics.mean(vals):>10.4f}{sd:>9.4f}{'  '.join(f'{v:.4f}' for v in vals):>30}"
+            f"{statistics.mean(times[key]):>8.0f}"
+        )
+    print(
+        f"end to end, SQLite, NSGA-II: {eps1:.1f} evaluations/s with 1 worker, {eps2:.1f} with 2 workers"
+    )
     out = {f"hv_{k}": round(statistics.mean(v), 6) for k, v in results.items()}
-    out.update({"evals_per_s_1w": round(eps1, 2), "evals_per_s_2w": round(eps2, 2), "evals": evals,
-                "seeds": len(seeds), "per_seed": {k: [round(x, 6) for x in v] for k, v in results.items()}})
+    out.update(
+        {
+            "evals_per_s_1w": round(eps1, 2),
+            "evals_per_s_2w": round(eps2, 2),
+            "evals": evals,
+            "seeds": len(seeds),
+            "per_seed": {k: [round(x, 6) for x in v] for k, v in results.items()},
+        }
+    )
     print(json.dumps(out))
 
 

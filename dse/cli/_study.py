@@ -36,41 +36,82 @@ def _print_summary(s: Any) -> None:
     hv = f"{s.hypervolume:.6f}" if s.hypervolume is not None else "-"
     gen = f", generation {s.generation}" if s.generation is not None else ""
     budget = f"/{s.budget}" if s.budget else ""
-    click.echo(f"study {s.name} ({s.backend}): {s.complete}{budget} complete, {s.feasible} feasible, "
-               f"{s.failed} failed, {s.running} running; front {s.front_size}, hypervolume {hv}{gen}")
+    click.echo(
+        f"study {s.name} ({s.backend}): {s.complete}{budget} complete, {s.feasible} feasible, "
+        f"{s.failed} failed, {s.running} running; front {s.front_size}, hypervolume {hv}{gen}"
+    )
 
 
 @click.command("run")
 @click.argument("study_file", type=click.Path(path_type=Path))
 @click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option("--trials", type=int, default=None, help="trial budget (total COMPLETE trials; default: the study file's)")
+@click.option(
+    "--trials",
+    type=int,
+    default=None,
+    help="trial budget (total COMPLETE trials; default: the study file's)",
+)
 @click.option("--timeout", type=float, default=None, help="stop after this many seconds")
-@click.option("--workers", type=int, default=1, show_default=True, help="worker processes on the storage")
-@click.option("--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)")
-def run_command(study_file: Path, storage: str | None, trials: int | None, timeout: float | None, workers: int,
-                progress: bool | None) -> None:
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="worker processes on the storage"
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)"
+)
+def run_command(
+    study_file: Path,
+    storage: str | None,
+    trials: int | None,
+    timeout: float | None,
+    workers: int,
+    progress: bool | None,
+) -> None:
     """Run the study described by STUDY_FILE (continues it if it is already in the storage)."""
     from dse.search import run
 
-    s = run(study_file, storage=storage, trials=trials, timeout=timeout, workers=workers,
-            progress=sys.stderr.isatty() if progress is None else progress)
+    s = run(
+        study_file,
+        storage=storage,
+        trials=trials,
+        timeout=timeout,
+        workers=workers,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
     _print_summary(s)
 
 
 @click.command("resume")
 @click.argument("name")
 @click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option("--trials", type=int, default=None, help="new total trial budget (default: the stored one)")
+@click.option(
+    "--trials", type=int, default=None, help="new total trial budget (default: the stored one)"
+)
 @click.option("--timeout", type=float, default=None, help="stop after this many seconds")
-@click.option("--workers", type=int, default=1, show_default=True, help="worker processes on the storage")
-@click.option("--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)")
-def resume_command(name: str, storage: str | None, trials: int | None, timeout: float | None, workers: int,
-                   progress: bool | None) -> None:
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="worker processes on the storage"
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)"
+)
+def resume_command(
+    name: str,
+    storage: str | None,
+    trials: int | None,
+    timeout: float | None,
+    workers: int,
+    progress: bool | None,
+) -> None:
     """Continue study NAME from its storage: same back end, settings, seed and generation."""
     from dse.search import resume
 
-    s = resume(name, storage=storage, trials=trials, timeout=timeout, workers=workers,
-               progress=sys.stderr.isatty() if progress is None else progress)
+    s = resume(
+        name,
+        storage=storage,
+        trials=trials,
+        timeout=timeout,
+        workers=workers,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
     _print_summary(s)
 
 
@@ -83,7 +124,9 @@ def _load(name: str, storage: str | None) -> Any:
 @click.command("status")
 @click.argument("name", required=False)
 @click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def status_command(name: str | None, storage: str | None, fmt: str) -> None:
     """Progress of study NAME, or of every study in the storage."""
     import optuna
@@ -97,8 +140,10 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
         summaries = [study_summary(_load(name, storage))]
     else:
         st = open_storage(storage or DEFAULT_STORAGE, heartbeat_interval=None)
-        summaries = [study_summary(optuna.load_study(study_name=s.study_name, storage=st))
-                     for s in optuna.get_all_study_summaries(st)]
+        summaries = [
+            study_summary(optuna.load_study(study_name=s.study_name, storage=st))
+            for s in optuna.get_all_study_summaries(st)
+        ]
     if fmt == "json":
         click.echo(json.dumps([s.to_dict() for s in summaries], indent=1))
         return
@@ -123,7 +168,13 @@ def pareto_rows(study: Any) -> list[dict[str, Any]]:
 @click.command("pareto")
 @click.argument("name")
 @click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 def pareto_command(name: str, storage: str | None, fmt: str) -> None:
     """The Pareto front (feasible, non-dominated trials) of study NAME."""
     rows = pareto_rows(_load(name, storage))
@@ -145,14 +196,25 @@ def pareto_command(name: str, storage: str | None, fmt: str) -> None:
     for c in cols:
         table.add_column(c, justify="right" if c not in ("backend", "structural_hash") else "left")
     for r in rows:
-        table.add_row(*[(f"{v:.6g}" if isinstance(v, float) else str(v)[:16]) for v in (r.get(c, "") for c in cols)])
+        table.add_row(
+            *[
+                (f"{v:.6g}" if isinstance(v, float) else str(v)[:16])
+                for v in (r.get(c, "") for c in cols)
+            ]
+        )
     Console(width=160).print(table)
 
 
 @click.command("plot")
 @click.argument("name")
 @click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="front.png (matplotlib) or front.html (interactive)")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="front.png (matplotlib) or front.html (interactive)",
+)
 def plot_command(name: str, storage: str | None, output: Path) -> None:
     """Plot the trials and Pareto front of study NAME (first two objectives; 3-D for three)."""
     study = _load(name, storage)
@@ -178,10 +240,11 @@ def plot_command(name: str, storage: str | None, output: Path) -> None:
             import matplotlib.pyplot as plt
 
             ax = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=names)
-            ax.figure.set_size_inches(7, 5)
-            ax.figure.tight_layout()
-            ax.figure.savefig(output, dpi=130)
-            plt.close(ax.figure)
+            mfig: Any = ax.figure
+            mfig.set_size_inches(7, 5)
+            mfig.tight_layout()
+            mfig.savefig(output, dpi=130)
+            plt.close(mfig)
     click.echo(f"wrote {output}")
 
 
@@ -189,8 +252,15 @@ def plot_command(name: str, storage: str | None, output: Path) -> None:
 EXPORT_FORMATS = ("verilog", "blif", "c", "npy", "json")
 
 
-def export_study(name: str, output: Path, *, storage: str | None = None, trial: int | None = None,
-                 pareto: bool = False, fmt: str = "verilog") -> list[Path]:
+def export_study(
+    name: str,
+    output: Path,
+    *,
+    storage: str | None = None,
+    trial: int | None = None,
+    pareto: bool = False,
+    fmt: str = "verilog",
+) -> list[Path]:
     """Write a bundle per design (netlist, LUT, metrics JSON), each checked against the LUT.
 
     Returns the bundle directories.
@@ -219,7 +289,9 @@ def export_study(name: str, output: Path, *, storage: str | None = None, trial: 
         if not found:
             raise StudyStateError(f"study {name!r} has no trial {trial}")
         if found[0].state != TrialState.COMPLETE:
-            raise StudyStateError(f"trial {trial} of study {name!r} is {found[0].state.name}, not COMPLETE")
+            raise StudyStateError(
+                f"trial {trial} of study {name!r} is {found[0].state.name}, not COMPLETE"
+            )
         trials = found
     dirs = []
     for t in trials:
@@ -232,15 +304,23 @@ def export_study(name: str, output: Path, *, storage: str | None = None, trial: 
             stem = f"{name}_t{t.number}" + (f"_{gname}" if len(design) > 1 else "")
             module = "".join(ch if ch.isalnum() else "_" for ch in stem)
             _export_one(item, bundle, module, fmt, np, product_table, lower)
-        metrics = {"study": name, "trial": t.number, "values": dict(zip([o.name for o in cfg.parsed_objectives()], t.values, strict=True)),
-                   "constraints": dict(t.constraints), "genome": t.user_attrs.get("genome"),
-                   "params": t.params, **{k: v for k, v in t.user_attrs.items() if k not in ("genome",)}}
+        metrics = {
+            "study": name,
+            "trial": t.number,
+            "values": dict(zip([o.name for o in cfg.parsed_objectives()], t.values, strict=True)),
+            "constraints": dict(t.constraints),
+            "genome": t.user_attrs.get("genome"),
+            "params": t.params,
+            **{k: v for k, v in t.user_attrs.items() if k not in ("genome",)},
+        }
         (bundle / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
         dirs.append(bundle)
     return dirs
 
 
-def _export_one(item: Any, bundle: Path, module: str, fmt: str, np: Any, product_table: Any, lower: Any) -> None:
+def _export_one(
+    item: Any, bundle: Path, module: str, fmt: str, np: Any, product_table: Any, lower: Any
+) -> None:
     graph = getattr(item, "graph", item)
     netlist = getattr(item, "netlist", None)
     if graph is not None and hasattr(graph, "nodes_of"):
@@ -251,7 +331,9 @@ def _export_one(item: Any, bundle: Path, module: str, fmt: str, np: Any, product
     else:
         np.save(bundle / f"{module}.npy", np.asarray(item.lut))
         if fmt not in ("npy", "json"):
-            raise DseError(f"{module}: library entry {item.name!r} is a LUT; it has no netlist to write as {fmt}")
+            raise DseError(
+                f"{module}: library entry {item.name!r} is a LUT; it has no netlist to write as {fmt}"
+            )
         return
     lut = product_table(netlist, wa, wb, signed=signed)
     np.save(bundle / f"{module}.npy", lut)
@@ -267,7 +349,9 @@ def _export_one(item: Any, bundle: Path, module: str, fmt: str, np: Any, product
             back = read_verilog([check])
         finally:
             check.unlink()
-        if not np.array_equal(product_table(back, wa, wb, signed=signed), lut):  # pragma: no cover - writer bug
+        if not np.array_equal(
+            product_table(back, wa, wb, signed=signed), lut
+        ):  # pragma: no cover - writer bug
             raise DseError(f"{module}: the written Verilog does not reproduce the product table")
         (bundle / f"{module}.v").write_text(text)
     elif fmt == "blif":
@@ -285,10 +369,16 @@ def _export_one(item: Any, bundle: Path, module: str, fmt: str, np: Any, product
 @click.argument("name")
 @click.option("--trial", type=int, default=None, help="export this trial")
 @click.option("--pareto", is_flag=True, help="export every design on the Pareto front")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="verilog", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="output directory")
+@click.option(
+    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="verilog", show_default=True
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="output directory"
+)
 @click.option("--storage", default=None, help=_STORAGE_HELP)
-def export_study_command(name: str, trial: int | None, pareto: bool, fmt: str, output: Path, storage: str | None) -> None:
+def export_study_command(
+    name: str, trial: int | None, pareto: bool, fmt: str, output: Path, storage: str | None
+) -> None:
     """Export designs of study NAME: one bundle per design (netlist, LUT .npy, metrics.json)."""
     dirs = export_study(name, output, storage=storage, trial=trial, pareto=pareto, fmt=fmt)
     click.echo(f"wrote {len(dirs)} bundle(s) under {output}")

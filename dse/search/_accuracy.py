@@ -61,7 +61,9 @@ class AccuracyModel:
         if grad not in ("ste", "lut2d", "lut1d"):
             raise ConfigError(f"finetune.grad must be one of ste, lut2d, lut1d, got {grad!r}")
         if axtrain not in ("none", "passive", "active", "both"):
-            raise ConfigError(f"finetune.axtrain must be one of none, passive, active, both, got {axtrain!r}")
+            raise ConfigError(
+                f"finetune.axtrain must be one of none, passive, active, both, got {axtrain!r}"
+            )
         self.model_name = model
         self.data_spec = data
         self.epochs = float(epochs)
@@ -78,9 +80,16 @@ class AccuracyModel:
     def settings(self) -> dict[str, Any]:
         """The fine-tune settings recorded with every trial."""
         return {
-            "model": self.model_name, "data": self.data_spec, "epochs": self.epochs, "steps": self.steps,
-            "grad": self.grad, "axtrain": self.axtrain, "lr": self.lr, "seed": self.seed,
-            "baseline_epochs": self.baseline_epochs, "options": self.options,
+            "model": self.model_name,
+            "data": self.data_spec,
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "grad": self.grad,
+            "axtrain": self.axtrain,
+            "lr": self.lr,
+            "seed": self.seed,
+            "baseline_epochs": self.baseline_epochs,
+            "options": self.options,
         }
 
     @property
@@ -104,26 +113,41 @@ class AccuracyModel:
 
         lut = report["lut"] if isinstance(report, Mapping) else getattr(report, "lut", None)
         if lut is None:
-            raise ConfigError(f"{name}: no product table to fine-tune with (evaluate with keep_lut=True)")
-        return AxMultiplier.from_lut(np.asarray(lut), signed=bool(getattr(item, "signed", False)), name=name)
+            raise ConfigError(
+                f"{name}: no product table to fine-tune with (evaluate with keep_lut=True)"
+            )
+        return AxMultiplier.from_lut(
+            np.asarray(lut), signed=bool(getattr(item, "signed", False)), name=name
+        )
 
     def exact_multiplier(self, width_a: int, width_b: int, signed: bool) -> Any:
         from dse.nn import AxMultiplier
 
         return AxMultiplier.exact(width_a, width_b, signed=signed)
 
-    def operand_histograms(self, width_a: int = 8, width_b: int = 8, signed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def operand_histograms(
+        self, width_a: int = 8, width_b: int = 8, signed: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Operand-code histograms of the network on the exact multiplier (for the power trace)."""
         if self._hist is None:
-            res = self.prepared.finetune(self.exact_multiplier(width_a, width_b, signed), steps=0,
-                                         grad=self.grad, seed=self.seed, **self.options)
+            res = self.prepared.finetune(
+                self.exact_multiplier(width_a, width_b, signed),
+                steps=0,
+                grad=self.grad,
+                seed=self.seed,
+                **self.options,
+            )
             self._hist = (np.asarray(res.act_hist, float), np.asarray(res.weight_hist, float))
         return self._hist
 
     def layer_names(self) -> list[str]:
         import torch.nn as tnn
 
-        return [n for n, m in self.prepared.model.named_modules() if isinstance(m, (tnn.Conv1d, tnn.Conv2d, tnn.Linear))]
+        return [
+            n
+            for n, m in self.prepared.model.named_modules()
+            if isinstance(m, (tnn.Conv1d, tnn.Conv2d, tnn.Linear))
+        ]
 
     def group_macs(self, group_layers: Sequence[Sequence[str]]) -> list[float]:
         """Multiply-accumulates per layer group in one inference (forward hooks)."""
@@ -135,22 +159,39 @@ class AccuracyModel:
         hooks = []
         for name, mod in model.named_modules():
             if isinstance(mod, (tnn.Conv1d, tnn.Conv2d, tnn.Linear)):
+
                 def hook(m: Any, _inp: Any, out: Any, name: str = name) -> None:
-                    per_out = m.weight[0].numel() if not isinstance(m, tnn.Linear) else m.in_features
+                    per_out = (
+                        m.weight[0].numel() if not isinstance(m, tnn.Linear) else m.in_features
+                    )
                     macs[name] = float(out[0].numel() * per_out)
+
                 hooks.append(mod.register_forward_hook(hook))
         x, _ = next(iter(self.prepared.data.test()))
         with torch.no_grad():
             model(x[:1])
         for h in hooks:
             h.remove()
-        return [sum(v for n, v in macs.items() if _group_of(n, group_layers) == g) or 1.0
-                for g in range(len(group_layers))]
+        return [
+            sum(v for n, v in macs.items() if _group_of(n, group_layers) == g) or 1.0
+            for g in range(len(group_layers))
+        ]
 
-    def finetune(self, design: Sequence[Any], reports: Sequence[Any], group_layers: Sequence[Sequence[str]]) -> dict[str, Any]:
+    def finetune(
+        self, design: Sequence[Any], reports: Sequence[Any], group_layers: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         """Fine-tune on the design (one multiplier, or one per layer group); accuracies as fractions."""
-        mults = [self._multiplier(m, r, f"g{i}") for i, (m, r) in enumerate(zip(design, reports, strict=True))]
-        kw: dict[str, Any] = {"grad": self.grad, "axtrain": self.axtrain, "lr": self.lr, "seed": self.seed, **self.options}
+        mults = [
+            self._multiplier(m, r, f"g{i}")
+            for i, (m, r) in enumerate(zip(design, reports, strict=True))
+        ]
+        kw: dict[str, Any] = {
+            "grad": self.grad,
+            "axtrain": self.axtrain,
+            "lr": self.lr,
+            "seed": self.seed,
+            **self.options,
+        }
         if self.steps is not None:
             kw["steps"] = self.steps
         else:

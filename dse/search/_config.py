@@ -71,14 +71,14 @@ class StudyConfig(_Strict):
     space: str | dict[str, Any]
     model: str | None = None
     data: str | None = None
-    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)  # type: ignore[arg-type]
     objectives: list[str | dict[str, Any]] = Field(min_length=1)
     constraints: list[str | dict[str, Any]] = Field(default_factory=list)
-    power: PowerConfig = Field(default_factory=PowerConfig)
+    power: PowerConfig = Field(default_factory=PowerConfig)  # type: ignore[arg-type]
     backend: BackendConfig = Field(default_factory=BackendConfig)
-    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)  # type: ignore[arg-type]
     seed: int = 0
-    storage: StorageConfig = Field(default_factory=StorageConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
     hypervolume: HypervolumeConfig = Field(default_factory=HypervolumeConfig)
 
     # filled in by load_study_config: where the file was, the space's content
@@ -87,18 +87,29 @@ class StudyConfig(_Strict):
     space_root: str = ""
 
     def parsed_objectives(self) -> list[Objective]:
-        return [parse_objective(o, f"{self.source}: field objectives.{i}") for i, o in enumerate(self.objectives)]
+        return [
+            parse_objective(o, f"{self.source}: field objectives.{i}")
+            for i, o in enumerate(self.objectives)
+        ]
 
     def parsed_constraints(self) -> list[Constraint]:
-        return [parse_constraint(c, f"{self.source}: field constraints.{i}") for i, c in enumerate(self.constraints)]
+        return [
+            parse_constraint(c, f"{self.source}: field constraints.{i}")
+            for i, c in enumerate(self.constraints)
+        ]
 
     def stored(self) -> dict[str, Any]:
         """The JSON form kept in the study's storage."""
         return self.model_dump(mode="json")
 
 
-def study_config_from_dict(data: Mapping[str, Any], *, where: str = "<study>", stem: str = "study",
-                           root: Path | None = None) -> StudyConfig:
+def study_config_from_dict(
+    data: Mapping[str, Any],
+    *,
+    where: str = "<study>",
+    stem: str = "study",
+    root: Path | None = None,
+) -> StudyConfig:
     """Validate a study's content; resolve and embed its space."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: a study file must be a mapping, got {type(data).__name__}")
@@ -129,7 +140,9 @@ def study_config_from_dict(data: Mapping[str, Any], *, where: str = "<study>", s
         c.metric.name for c in constraints if c.metric.stage == "accuracy"
     ]
     if needs_acc and not (cfg.model and cfg.data):
-        field = "objectives" if any(o.metric.stage == "accuracy" for o in objectives) else "constraints"
+        field = (
+            "objectives" if any(o.metric.stage == "accuracy" for o in objectives) else "constraints"
+        )
         raise ConfigError(
             f"{where}: field {field}: {needs_acc[0]!r} is not computable without a network; "
             f"give model: and data: (e.g. model: cnn1d, data: mnist1d)"
@@ -143,13 +156,20 @@ def study_config_from_dict(data: Mapping[str, Any], *, where: str = "<study>", s
 
 
 def _resolve_space(ref: str, root: Path, where: str) -> Path:
-    candidates = [root / ref, Path(ref), root / "search_spaces" / f"{ref}.yaml",
-                  root.parent / "search_spaces" / f"{ref}.yaml", Path("search_spaces") / f"{ref}.yaml"]
+    candidates = [
+        root / ref,
+        Path(ref),
+        root / "search_spaces" / f"{ref}.yaml",
+        root.parent / "search_spaces" / f"{ref}.yaml",
+        Path("search_spaces") / f"{ref}.yaml",
+    ]
     for c in candidates:
         if c.is_file():
             return c
-    raise ConfigError(f"{where}: field space: search space {ref!r} not found (looked for {candidates[0]} "
-                      f"and search_spaces/{ref}.yaml)")
+    raise ConfigError(
+        f"{where}: field space: search space {ref!r} not found (looked for {candidates[0]} "
+        f"and search_spaces/{ref}.yaml)"
+    )
 
 
 def load_study_config(path: str | Path) -> StudyConfig:

@@ -30,15 +30,28 @@ def pareto_trials(study: Any) -> list[Any]:
     return sorted(best, key=lambda t: (tuple(t.values), t.number))
 
 
-def reference_point(objectives: Sequence[Any], exact: Mapping[str, float], given: Mapping[str, float],
-                    width_p: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def reference_point(
+    objectives: Sequence[Any],
+    exact: Mapping[str, float],
+    given: Mapping[str, float],
+    width_p: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(reference, scale)`` in minimisation space, one entry per objective."""
     ref, scale = [], []
     full = float(2**width_p)
     defaults = {
-        "rel_power": 1.0, "er": 1.0, "wcre": 1.0, "nmed": 0.05, "mred": 0.5, "accuracy_drop": 10.0,
-        "accuracy": 0.0, "med": 0.05 * full, "abs_bias": 0.05 * full, "wce": 0.25 * full,
-        "mse": (0.05 * full) ** 2, "error_var": (0.05 * full) ** 2,
+        "rel_power": 1.0,
+        "er": 1.0,
+        "wcre": 1.0,
+        "nmed": 0.05,
+        "mred": 0.5,
+        "accuracy_drop": 10.0,
+        "accuracy": 0.0,
+        "med": 0.05 * full,
+        "abs_bias": 0.05 * full,
+        "wce": 0.25 * full,
+        "mse": (0.05 * full) ** 2,
+        "error_var": (0.05 * full) ** 2,
     }
     for o in objectives:
         name = o.name
@@ -55,7 +68,9 @@ def reference_point(objectives: Sequence[Any], exact: Mapping[str, float], given
     return np.asarray(ref), np.asarray(scale)
 
 
-def hypervolume(values: Sequence[Sequence[float]], objectives: Sequence[Any], ref: np.ndarray, scale: np.ndarray) -> float:
+def hypervolume(
+    values: Sequence[Sequence[float]], objectives: Sequence[Any], ref: np.ndarray, scale: np.ndarray
+) -> float:
     """Hypervolume of ``values`` (objective values as stored) w.r.t. the normalised reference."""
     from pymoo.indicators.hv import HV
 

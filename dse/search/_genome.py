@@ -50,7 +50,9 @@ class Gene:
 
     def __post_init__(self) -> None:
         if self.kind not in ("bit", "ordinal", "choice"):
-            raise ConfigError(f"gene {self.name!r}: kind must be bit, ordinal or choice, got {self.kind!r}")
+            raise ConfigError(
+                f"gene {self.name!r}: kind must be bit, ordinal or choice, got {self.kind!r}"
+            )
         if self.kind == "choice":
             if len(self.choices) < 1:
                 raise ConfigError(f"gene {self.name!r}: a choice gene needs at least one choice")
@@ -81,7 +83,9 @@ class Gene:
                 ) from None
         value = int(param)
         if not self.low <= value <= self.high:
-            raise ConfigError(f"parameter {self.name!r}: {value} is outside [{self.low}, {self.high}]")
+            raise ConfigError(
+                f"parameter {self.name!r}: {value} is outside [{self.low}, {self.high}]"
+            )
         return value
 
     def distribution(self) -> Any:

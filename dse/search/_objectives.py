@@ -70,7 +70,9 @@ METRICS: dict[str, Metric] = {
         Metric("rel_power", "hardware", "minimize", "", "power / the space's exact design's power"),
         Metric("area_um2", "hardware", "minimize", "µm²", "cell area"),
         Metric("delay_ns", "hardware", "minimize", "ns", "critical-path delay"),
-        Metric("energy_per_op_fj", "hardware", "minimize", "fJ", "energy per multiplication (per MAC)"),
+        Metric(
+            "energy_per_op_fj", "hardware", "minimize", "fJ", "energy per multiplication (per MAC)"
+        ),
         Metric("gates", "hardware", "minimize", "", "gate count"),
         Metric("er", "hardware", "minimize", "", "error rate"),
         Metric("med", "hardware", "minimize", "", "mean error distance"),
@@ -81,12 +83,25 @@ METRICS: dict[str, Metric] = {
         Metric("abs_bias", "hardware", "minimize", "", "|mean signed error|"),
         Metric("error_var", "hardware", "minimize", "", "error variance"),
         Metric("mse", "hardware", "minimize", "", "mean squared error"),
-        Metric("accuracy_drop", "accuracy", "minimize", "points", "exact-quantised minus fine-tuned accuracy (%)", 100.0),
+        Metric(
+            "accuracy_drop",
+            "accuracy",
+            "minimize",
+            "points",
+            "exact-quantised minus fine-tuned accuracy (%)",
+            100.0,
+        ),
         Metric("accuracy", "accuracy", "maximize", "%", "test accuracy after the fine-tune", 0.0),
     ]
 }
-_ALIASES = {"energy_per_mac_fj": "energy_per_op_fj", "energy": "energy_per_op_fj", "power": "power_uw",
-            "area": "area_um2", "delay": "delay_ns", "bias": "abs_bias"}
+_ALIASES = {
+    "energy_per_mac_fj": "energy_per_op_fj",
+    "energy": "energy_per_op_fj",
+    "power": "power_uw",
+    "area": "area_um2",
+    "delay": "delay_ns",
+    "bias": "abs_bias",
+}
 
 
 def _metric(name: str, where: str) -> Metric:
@@ -136,7 +151,9 @@ def parse_objective(item: str | Mapping[str, Any], where: str) -> Objective:
     if isinstance(item, Mapping):
         extra = set(item) - {"name", "direction"}
         if extra or "name" not in item:
-            raise ConfigError(f"{where}: an objective is a metric name or {{name, direction}}, got {dict(item)!r}")
+            raise ConfigError(
+                f"{where}: an objective is a metric name or {{name, direction}}, got {dict(item)!r}"
+            )
         m = _metric(str(item["name"]), where)
         direction = item.get("direction", m.direction)
         if direction not in ("minimize", "maximize"):
@@ -153,21 +170,33 @@ def parse_constraint(item: str | Mapping[str, Any], where: str) -> Constraint:
     if isinstance(item, str):
         m = _CONSTRAINT.match(item)
         if not m:
-            raise ConfigError(f"{where}: constraint {item!r} is not of the form 'METRIC <= VALUE' or 'METRIC >= VALUE'")
+            raise ConfigError(
+                f"{where}: constraint {item!r} is not of the form 'METRIC <= VALUE' or 'METRIC >= VALUE'"
+            )
         try:
             bound = float(m.group(3))
         except ValueError:
-            raise ConfigError(f"{where}: constraint {item!r}: {m.group(3)!r} is not a number") from None
+            raise ConfigError(
+                f"{where}: constraint {item!r}: {m.group(3)!r} is not a number"
+            ) from None
         return Constraint(_metric(m.group(1), where), m.group(2), bound)  # type: ignore[arg-type]
     if isinstance(item, Mapping):
         keys = set(item)
-        if "metric" not in keys or len(keys & {"max", "min"}) != 1 or keys - {"metric", "max", "min"}:
-            raise ConfigError(f"{where}: a constraint is 'METRIC <= VALUE' or {{metric, max|min}}, got {dict(item)!r}")
+        if (
+            "metric" not in keys
+            or len(keys & {"max", "min"}) != 1
+            or keys - {"metric", "max", "min"}
+        ):
+            raise ConfigError(
+                f"{where}: a constraint is 'METRIC <= VALUE' or {{metric, max|min}}, got {dict(item)!r}"
+            )
         op: Literal["<=", ">="] = "<=" if "max" in item else ">="
         try:
             bound = float(item["max" if op == "<=" else "min"])
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: constraint bound must be a number, got {dict(item)!r}") from None
+            raise ConfigError(
+                f"{where}: constraint bound must be a number, got {dict(item)!r}"
+            ) from None
         return Constraint(_metric(str(item["metric"]), where), op, bound)
     raise ConfigError(f"{where}: a constraint is 'METRIC <= VALUE', got {item!r}")
 
@@ -184,8 +213,24 @@ class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-_HW_KEYS = ("power_uw", "area_um2", "delay_ns", "energy_per_op_fj", "gates", "dynamic_uw", "leakage_uw",
-            "er", "med", "mred", "nmed", "wce", "wcre", "bias", "error_var", "mse")
+_HW_KEYS = (
+    "power_uw",
+    "area_um2",
+    "delay_ns",
+    "energy_per_op_fj",
+    "gates",
+    "dynamic_uw",
+    "leakage_uw",
+    "er",
+    "med",
+    "mred",
+    "nmed",
+    "wce",
+    "wcre",
+    "bias",
+    "error_var",
+    "mse",
+)
 
 
 class Evaluator:
@@ -227,13 +272,19 @@ class Evaluator:
             c.metric.stage == "accuracy" for c in constraints
         )
         if needs_acc and accuracy is None:
-            raise ConfigError("objectives: accuracy metrics need a model and data (model:, data: in the study)")
+            raise ConfigError(
+                "objectives: accuracy metrics need a model and data (model:, data: in the study)"
+            )
         if power_distribution not in ("uniform", "network"):
-            raise ConfigError(f"power.distribution must be uniform or network, got {power_distribution!r}")
+            raise ConfigError(
+                f"power.distribution must be uniform or network, got {power_distribution!r}"
+            )
         if power_distribution == "network" and accuracy is None:
             raise ConfigError("power.distribution: 'network' needs a model and data in the study")
         if trace_vectors <= 0 or trace_vectors % 64:
-            raise ConfigError(f"power.trace_vectors must be a positive multiple of 64, got {trace_vectors}")
+            raise ConfigError(
+                f"power.trace_vectors must be a positive multiple of 64, got {trace_vectors}"
+            )
         self.space = space
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)
@@ -259,14 +310,17 @@ class Evaluator:
             from dse.eval import OperandDistribution
 
             ha, hb = self.accuracy.operand_histograms()
-            self._distribution = OperandDistribution(np.asarray(ha, float) + 1e-9, np.asarray(hb, float) + 1e-9)
+            self._distribution = OperandDistribution(
+                np.asarray(ha, float) + 1e-9, np.asarray(hb, float) + 1e-9
+            )
         return self._distribution
 
     def group_weights(self) -> tuple[float, ...]:
         """MAC share of each layer group (given in the space, else from the model, else equal)."""
         if self._weights is None:
             given = self.space.group_weights
-            if all(w is not None for w in given):
+            w: np.ndarray
+            if all(x is not None for x in given):
                 w = np.asarray(given, float)
             elif self.accuracy is not None and len(given) > 1:
                 w = np.asarray(self.accuracy.group_macs(self.space.group_layers), float)
@@ -281,7 +335,9 @@ class Evaluator:
         if key in self._hw:
             self._hw.move_to_end(key)
             return self._hw[key]
-        rep = _hardware_report(multiplier, self._dist(), self.trace_vectors, self.seed, self.clock_period_ns)
+        rep = _hardware_report(
+            multiplier, self._dist(), self.trace_vectors, self.seed, self.clock_period_ns
+        )
         self._hw[key] = rep
         if len(self._hw) > self._cache_size:
             self._hw.popitem(last=False)
@@ -324,12 +380,18 @@ class Evaluator:
                 for g, r in zip(self.space.group_names, reports, strict=True)
             }
             attrs["group_hashes"] = [m.structural_hash for m in design]
-        violated = [c for c in self.constraints if c.metric.stage == "hardware" and c.value(metrics[c.metric.name]) > 0]
+        violated = [
+            c
+            for c in self.constraints
+            if c.metric.stage == "hardware" and c.value(metrics[c.metric.name]) > 0
+        ]
         reason = ""
         feasible = True
         if violated:
             feasible = False
-            reason = "hardware stage: " + "; ".join(f"{c} violated ({c.metric.name}={metrics[c.metric.name]:.6g})" for c in violated)
+            reason = "hardware stage: " + "; ".join(
+                f"{c} violated ({c.metric.name}={metrics[c.metric.name]:.6g})" for c in violated
+            )
         if self.needs_accuracy:
             if violated:
                 metrics["accuracy"] = METRICS["accuracy"].worst
@@ -348,9 +410,13 @@ class Evaluator:
             bad = [c for c in self.constraints if constraints[c.name] > 0]
             if bad:
                 feasible = False
-                reason = "accuracy stage: " + "; ".join(f"{c} violated ({c.metric.name}={metrics[c.metric.name]:.6g})" for c in bad)
+                reason = "accuracy stage: " + "; ".join(
+                    f"{c} violated ({c.metric.name}={metrics[c.metric.name]:.6g})" for c in bad
+                )
         for name, v in constraints.items():
-            attrs[f"cv_{name}"] = _round(v)  # mirrored for optuna-dashboard (it reads no 5.0 constraints)
+            attrs[f"cv_{name}"] = _round(
+                v
+            )  # mirrored for optuna-dashboard (it reads no 5.0 constraints)
         attrs["feasible"] = feasible
         if reason:
             attrs["infeasible_reason"] = reason
@@ -358,7 +424,9 @@ class Evaluator:
         values = [float(metrics[o.name]) for o in self.objectives]
         return Evaluation(values, constraints, attrs, feasible, reason, metrics)
 
-    def _accuracy(self, design: Sequence[Any], design_hash: str, reports: Sequence[Any]) -> tuple[dict[str, Any], bool]:
+    def _accuracy(
+        self, design: Sequence[Any], design_hash: str, reports: Sequence[Any]
+    ) -> tuple[dict[str, Any], bool]:
         if design_hash in self._acc:
             return self._acc[design_hash], True
         if self.lookup is not None:
@@ -373,7 +441,10 @@ class Evaluator:
 
     def minimization_matrix(self, values: Sequence[float]) -> list[float]:
         """Objective values as minimisation targets (maximised ones negated), for pymoo."""
-        return [v if o.direction == "minimize" else -v for o, v in zip(self.objectives, values, strict=True)]
+        return [
+            v if o.direction == "minimize" else -v
+            for o, v in zip(self.objectives, values, strict=True)
+        ]
 
 
 def _get(report: Any, key: str) -> Any:
@@ -388,16 +459,25 @@ def _round(v: float) -> float:
     return float(f"{float(v):.9g}") if math.isfinite(v) else float(v)
 
 
-def _hardware_report(multiplier: Any, distribution: Any, trace_vectors: int, seed: int, clock: float) -> Any:
+def _hardware_report(
+    multiplier: Any, distribution: Any, trace_vectors: int, seed: int, clock: float
+) -> Any:
     """A HardwareReport (graphs, netlists) or the stored figures of a LUT library entry."""
     from dse.eval import evaluate, evaluate_netlist
 
-    kw = {"distribution": distribution, "trace_vectors": trace_vectors, "seed": seed, "clock_period_ns": clock}
+    kw = {
+        "distribution": distribution,
+        "trace_vectors": trace_vectors,
+        "seed": seed,
+        "clock_period_ns": clock,
+    }
     graph = getattr(multiplier, "graph", multiplier)
     if graph is not None and hasattr(graph, "structural_hash") and hasattr(graph, "nodes_of"):
         return evaluate(graph, **kw)
     if getattr(multiplier, "netlist", None) is not None:
-        return evaluate_netlist(multiplier.netlist, signed=multiplier.signed, structural_hash=multiplier.key, **kw)
+        return evaluate_netlist(
+            multiplier.netlist, signed=multiplier.signed, structural_hash=multiplier.key, **kw
+        )
     report = getattr(multiplier, "report", None)
     if report is None:
         raise ConfigError(
@@ -407,10 +487,21 @@ def _hardware_report(multiplier: Any, distribution: Any, trace_vectors: int, see
     from dse.eval import error_metrics, exact_table
 
     lut = np.asarray(multiplier.lut)
-    em = error_metrics(lut, exact_table(multiplier.width_a, multiplier.width_b, multiplier.signed),
-                       width_a=multiplier.width_a, width_b=multiplier.width_b, signed=multiplier.signed)
-    out = {k: float(v) for k, v in em.to_dict().items()}
-    out.update({k: float(v) for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    em = error_metrics(
+        lut,
+        exact_table(multiplier.width_a, multiplier.width_b, multiplier.signed),
+        width_a=multiplier.width_a,
+        width_b=multiplier.width_b,
+        signed=multiplier.signed,
+    )
+    out: dict[str, Any] = {k: float(v) for k, v in em.to_dict().items()}
+    out.update(
+        {
+            k: float(v)
+            for k, v in report.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+    )
     out["lut"] = lut
     out.setdefault("dynamic_uw", out.get("power_uw", 0.0))
     out.setdefault("leakage_uw", 0.0)

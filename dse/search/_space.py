@@ -27,6 +27,7 @@ ignored, and cells beyond the base graph's count stay exact.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections import defaultdict
@@ -87,7 +88,9 @@ class BaseConfig(_Strict):
 
 
 class PruneConfig(_Strict):
-    columns: tuple[int, int] | None = Field(None, description="only partial products in these columns")
+    columns: tuple[int, int] | None = Field(
+        None, description="only partial products in these columns"
+    )
 
 
 class BamConfig(_Strict):
@@ -96,7 +99,7 @@ class BamConfig(_Strict):
 
 
 class CellsConfig(_Strict):
-    roles: list[Literal["tree", "cpa"]] = Field(default_factory=lambda: ["tree"])
+    roles: list[Literal["tree", "cpa"]] = Field(default_factory=lambda: ["tree"])  # type: ignore[arg-type]
     columns: tuple[int, int] | None = None
     options: dict[str, list[str]]
 
@@ -166,7 +169,11 @@ def format_validation_error(exc: ValidationError, where: str, prefix: str = "") 
     elif err["type"] == "missing":
         msg = "required field is missing"
     else:
-        msg = f"{msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err.get("input"), dict) else msg
+        msg = (
+            f"{msg} (got {err.get('input')!r})"
+            if "input" in err and not isinstance(err.get("input"), dict)
+            else msg
+        )
     return f"{where}: field {loc or '<root>'}: {msg}"
 
 
@@ -175,10 +182,8 @@ def _ensure_cells() -> None:
     from dse.arith._registry import _ensure_plugins
 
     _ensure_plugins()
-    try:  # the 4:2-compressor tree registers itself on import
+    with contextlib.suppress(ModuleNotFoundError):  # the 4:2 tree registers itself on import
         import dse.arith._c42tree  # noqa: F401
-    except ModuleNotFoundError:  # pragma: no cover - not in this checkout
-        pass
 
 
 def _cell_option_error(where: str, msg: str) -> ConfigError:
@@ -326,7 +331,9 @@ class StructureSpace(Space):
         self.group_names, self.group_weights, self.group_layers = _groups(config.groups)
         b = config.base
         try:
-            base = generate(b.generator, b.width, b.width_b, signed=b.signed, adder=b.adder, knobs=dict(b.fixed))
+            base = generate(
+                b.generator, b.width, b.width_b, signed=b.signed, adder=b.adder, knobs=dict(b.fixed)
+            )
         except KnobError as exc:
             raise ConfigError(f"{where}: field base.fixed: {exc}") from None
         except DseError as exc:
@@ -357,7 +364,9 @@ class StructureSpace(Space):
                 self._pp.append((int(parts[1]), int(parts[2])))
                 genes.append(Gene(f"prune.{parts[1]}.{parts[2]}", "bit", column=n.column))
             if not self._pp:
-                raise ConfigError(f"{where}: field knobs.prune.columns: no partial product lies in {lo}..{hi}")
+                raise ConfigError(
+                    f"{where}: field knobs.prune.columns: no partial product lies in {lo}..{hi}"
+                )
         self._truncate = k.truncate
         if k.truncate is not None:
             _check_range(where, "knobs.truncate", k.truncate, 0, width_p - 1)
@@ -367,8 +376,10 @@ class StructureSpace(Space):
             genes.append(Gene("compensate", "bit"))
         self._bam = k.bam
         if k.bam is not None:
-            if spec.encoding == "booth":
-                raise ConfigError(f"{where}: field knobs.bam: the broken-array knob needs an AND matrix, not Booth")
+            if spec is not None and spec.encoding == "booth":
+                raise ConfigError(
+                    f"{where}: field knobs.bam: the broken-array knob needs an AND matrix, not Booth"
+                )
             _check_range(where, "knobs.bam.hbl", k.bam.hbl, 0, base.width_b)
             _check_range(where, "knobs.bam.vbl", k.bam.vbl, 0, width_p)
             genes.append(Gene("bam.hbl", "ordinal", k.bam.hbl.low, k.bam.hbl.high))
@@ -433,7 +444,8 @@ class StructureSpace(Space):
         self.check(genome)
         n = self._per_group
         return tuple(
-            self._decode_one(genome.values[g * n : (g + 1) * n]) for g in range(len(self.group_names))
+            self._decode_one(genome.values[g * n : (g + 1) * n])
+            for g in range(len(self.group_names))
         )
 
     def _decode_one(self, values: Sequence[int]) -> MultiplierGraph:
@@ -495,14 +507,26 @@ def _pp_order(node: str) -> tuple[int, ...]:
 
 def _check_range(where: str, fieldname: str, r: RangeConfig, lo: int, hi: int) -> None:
     if r.low < lo or r.high > hi:
-        raise ConfigError(f"{where}: field {fieldname}: range {r.low}..{r.high} must lie within {lo}..{hi}")
+        raise ConfigError(
+            f"{where}: field {fieldname}: range {r.low}..{r.high} must lie within {lo}..{hi}"
+        )
 
 
-def _cell_options(where: str, family: str, opts: list[str], cell_types: Mapping[str, Any]) -> tuple[str, ...]:
+def _cell_options(
+    where: str, family: str, opts: list[str], cell_types: Mapping[str, Any]
+) -> tuple[str, ...]:
     fieldname = f"knobs.cells.options.{family}"
-    if family not in cell_types or not cell_types[family].exact or cell_types[family].family != family:
-        fams = sorted({ct.family for ct in cell_types.values() if ct.family and ct.exact and ct.compressor})
-        raise ConfigError(f"{where}: field {fieldname}: unknown cell family {family!r}; known: {', '.join(fams)}")
+    if (
+        family not in cell_types
+        or not cell_types[family].exact
+        or cell_types[family].family != family
+    ):
+        fams = sorted(
+            {ct.family for ct in cell_types.values() if ct.family and ct.exact and ct.compressor}
+        )
+        raise ConfigError(
+            f"{where}: field {fieldname}: unknown cell family {family!r}; known: {', '.join(fams)}"
+        )
     exact = cell_types[family]
     out = ["exact"]
     for opt in opts:
@@ -519,7 +543,9 @@ def _cell_options(where: str, family: str, opts: list[str], cell_types: Mapping[
         else:
             ct = cell_types.get(opt)
             if ct is None or ct.family != family or ct.exact:
-                known = sorted(n for n, c in cell_types.items() if c.family == family and not c.exact)
+                known = sorted(
+                    n for n, c in cell_types.items() if c.family == family and not c.exact
+                )
                 raise ConfigError(
                     f"{where}: field {fieldname}: {opt!r} is not an approximate {family} cell; "
                     f"known: {', '.join(known) or 'none'} (or exact, zero.<output>)"
@@ -540,7 +566,14 @@ class LibrarySpace(Space):
     for a group picks entry ``k``.
     """
 
-    def __init__(self, config: LibrarySpaceConfig, *, name: str, where: str = "<space>", root: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: LibrarySpaceConfig,
+        *,
+        name: str,
+        where: str = "<space>",
+        root: Path | None = None,
+    ) -> None:
         self.name = name
         self.where = where
         self.model = config
@@ -555,14 +588,26 @@ class LibrarySpace(Space):
             raise ConfigError(f"{where}: field entries: entry names must be unique")
         self.entry_names = tuple(names)
         for i, e in enumerate(config.entries):
-            for p in [*(e.verilog or []), *([e.lut] if e.lut else []), *([e.metrics] if e.metrics else [])]:
+            for p in [
+                *(e.verilog or []),
+                *([e.lut] if e.lut else []),
+                *([e.metrics] if e.metrics else []),
+            ]:
                 if not (self.root / p).exists():
-                    raise ConfigError(f"{where}: field entries.{i}.{e.name}: file {p!r} does not exist")
+                    raise ConfigError(
+                        f"{where}: field entries.{i}.{e.name}: file {p!r} does not exist"
+                    )
         self._loaded: dict[int, LibraryMultiplier] = {}
         genes = []
         for gi, gname in enumerate(self.group_names):
-            genes.append(Gene(f"{gname}.multiplier" if len(self.group_names) > 1 else "multiplier",
-                              "choice", choices=self.entry_names, group=gi))
+            genes.append(
+                Gene(
+                    f"{gname}.multiplier" if len(self.group_names) > 1 else "multiplier",
+                    "choice",
+                    choices=self.entry_names,
+                    group=gi,
+                )
+            )
         self.genes = tuple(genes)
 
     def entry(self, index: int) -> LibraryMultiplier:
@@ -582,13 +627,17 @@ class LibrarySpace(Space):
             except DseError as exc:
                 raise ConfigError(f"{where}.spec: {exc}") from None
             if (g.width_a, g.width_b, g.signed) != (wa, wb, signed):
-                raise ConfigError(f"{where}.spec: {e.spec!r} is not a {wa}x{wb} {'signed' if signed else 'unsigned'} multiplier")
+                raise ConfigError(
+                    f"{where}.spec: {e.spec!r} is not a {wa}x{wb} {'signed' if signed else 'unsigned'} multiplier"
+                )
             return LibraryMultiplier(e.name, g.structural_hash, signed, wa, wb, graph=g)
         if e.verilog:
             try:
                 from dse.netlist._verilog import read_verilog
             except ImportError as exc:  # pragma: no cover - reader not in this checkout
-                raise ConfigError(f"{where}.verilog: the Verilog reader is not available ({exc})") from None
+                raise ConfigError(
+                    f"{where}.verilog: the Verilog reader is not available ({exc})"
+                ) from None
             net = read_verilog([self.root / p for p in e.verilog])
             text = net.to_text()
             key = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
@@ -598,7 +647,9 @@ class LibrarySpace(Space):
         if lut.shape != (1 << wa, 1 << wb):
             raise ConfigError(f"{where}.lut: shape {lut.shape}, expected {(1 << wa, 1 << wb)}")
         report = json.loads((self.root / e.metrics).read_text()) if e.metrics else None
-        key = hashlib.blake2b(np.ascontiguousarray(lut, dtype=np.int64).tobytes(), digest_size=20).hexdigest()
+        key = hashlib.blake2b(
+            np.ascontiguousarray(lut, dtype=np.int64).tobytes(), digest_size=20
+        ).hexdigest()
         return LibraryMultiplier(e.name, key, signed, wa, wb, lut=lut, report=report)
 
     def decode(self, genome: Genome) -> tuple[LibraryMultiplier, ...]:
@@ -607,8 +658,13 @@ class LibrarySpace(Space):
 
 
 # ----------------------------------------------------------------- loading
-def space_from_dict(data: Mapping[str, Any], *, where: str = "<space>", name: str | None = None,
-                    root: Path | None = None) -> Space:
+def space_from_dict(
+    data: Mapping[str, Any],
+    *,
+    where: str = "<space>",
+    name: str | None = None,
+    root: Path | None = None,
+) -> Space:
     """Build a space from its YAML content (``where`` names the file in error messages)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: a search space must be a mapping, got {type(data).__name__}")

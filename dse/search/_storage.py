@@ -17,6 +17,7 @@ figures, accuracies, fine-tune settings, seed, back end).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import re
@@ -77,7 +78,9 @@ class StaleTrialRequeue:
         # keep the retry history on the queued trial
         waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
         if waiting:
-            study._storage.set_trial_system_attr(waiting[-1]._trial_id, "dse:retry_history", history)
+            study._storage.set_trial_system_attr(
+                waiting[-1]._trial_id, "dse:retry_history", history
+            )
 
 
 def open_storage(
@@ -199,7 +202,9 @@ def _bulk_params_supported(backend: Any) -> bool:
     return isinstance(backend, RDBStorage)
 
 
-def _bulk_params(backend: Any, trial_id: int, params: Mapping[str, Any], distributions: Mapping[str, Any]) -> None:
+def _bulk_params(
+    backend: Any, trial_id: int, params: Mapping[str, Any], distributions: Mapping[str, Any]
+) -> None:
     """Insert a trial's parameters at once. The distributions are those of the study's
     space (checked by the space fingerprint), so Optuna's per-parameter compatibility
     query against earlier trials is not needed."""
@@ -238,20 +243,28 @@ def finish_trial(study: optuna.Study, trial: optuna.trial.Trial, evaluation: Eva
     study.tell(trial, values)
 
 
-def _batch_attrs(study: Any, trial_id: int, user: Mapping[str, Any], system: Mapping[str, Any]) -> bool:
+def _batch_attrs(
+    study: Any, trial_id: int, user: Mapping[str, Any], system: Mapping[str, Any]
+) -> bool:
     try:
         from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import RDBStorage, _create_scoped_session
     except ImportError:  # pragma: no cover - optuna internals moved
         return False
     backend = getattr(study._storage, "_backend", study._storage)
-    if not isinstance(backend, RDBStorage) or not hasattr(backend, "_set_trial_attr_without_commit"):
+    if not isinstance(backend, RDBStorage) or not hasattr(
+        backend, "_set_trial_attr_without_commit"
+    ):
         return False
     with _create_scoped_session(backend.scoped_session, True) as session:
         for key, value in user.items():
-            backend._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            backend._set_trial_attr_without_commit(
+                session, models.TrialUserAttributeModel, trial_id, key, value
+            )
         for key, value in system.items():
-            backend._set_trial_attr_without_commit(session, models.TrialSystemAttributeModel, trial_id, key, value)
+            backend._set_trial_attr_without_commit(
+                session, models.TrialSystemAttributeModel, trial_id, key, value
+            )
     return True
 
 
@@ -283,7 +296,7 @@ def fail_stale(study: optuna.Study, *, wait: bool = False, all_running: bool = F
     storage = study._storage
     before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     if is_heartbeat_enabled(storage):
-        rdb = getattr(storage, "_backend", storage)
+        rdb: Any = getattr(storage, "_backend", storage)
         grace = rdb.grace_period or 2 * rdb.heartbeat_interval
         deadline = time.monotonic() + (grace + rdb.heartbeat_interval + 1 if wait else 0)
         while True:
@@ -294,10 +307,8 @@ def fail_stale(study: optuna.Study, *, wait: bool = False, all_running: bool = F
             time.sleep(0.5)
     elif all_running:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            try:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
                 storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                pass
             study._storage.set_trial_system_attr(t._trial_id, "dse:failed_by", "resume")
     after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     return sorted(after - before)

@@ -33,8 +33,19 @@ from dse.search._storage import (
     redact,
 )
 
-__all__ = ["StudySession", "StudySummary", "create_study", "load_stored_study", "open_session", "pareto_rows",
-           "pareto_rows_of", "resume", "run", "stored_config", "study_summary"]
+__all__ = [
+    "StudySession",
+    "StudySummary",
+    "create_study",
+    "load_stored_study",
+    "open_session",
+    "pareto_rows",
+    "pareto_rows_of",
+    "resume",
+    "run",
+    "stored_config",
+    "study_summary",
+]
 
 CONFIG_ATTR = "dse:config"
 EXACT_ATTR = "dse:exact"
@@ -49,35 +60,72 @@ def _quiet_optuna() -> None:
 
 
 def _storage_url(cli_url: str | None, cfg: StudyConfig | None) -> str:
-    return cli_url or (cfg.storage.url if cfg is not None and cfg.storage.url else None) or DEFAULT_STORAGE
+    return (
+        cli_url
+        or (cfg.storage.url if cfg is not None and cfg.storage.url else None)
+        or DEFAULT_STORAGE
+    )
 
 
 def _space_of(cfg: StudyConfig) -> Space:
-    return space_from_dict(cfg.space_data, where=f"{cfg.source or 'study'} (space)",
-                           name=str(cfg.space_data.get("name", "space")),
-                           root=Path(cfg.space_root) if cfg.space_root else None)
+    return space_from_dict(
+        cfg.space_data,
+        where=f"{cfg.source or 'study'} (space)",
+        name=str(cfg.space_data.get("name", "space")),
+        root=Path(cfg.space_root) if cfg.space_root else None,
+    )
 
 
-def _evaluator(cfg: StudyConfig, space: Space, lookup: Callable[[str], Mapping[str, Any] | None] | None = None) -> Evaluator:
+def _evaluator(
+    cfg: StudyConfig, space: Space, lookup: Callable[[str], Mapping[str, Any] | None] | None = None
+) -> Evaluator:
     accuracy = None
     if cfg.model and cfg.data:
         from dse.search._accuracy import AccuracyModel
 
         ft = cfg.finetune
-        accuracy = AccuracyModel(cfg.model, cfg.data, epochs=ft.epochs, steps=ft.steps, grad=ft.grad,
-                                 axtrain=ft.axtrain, lr=ft.lr, seed=cfg.seed, baseline_epochs=ft.baseline_epochs,
-                                 options=ft.options)
-    return Evaluator(space, cfg.parsed_objectives(), cfg.parsed_constraints(), accuracy=accuracy,
-                     power_distribution=cfg.power.distribution, trace_vectors=cfg.power.trace_vectors,
-                     clock_period_ns=cfg.power.clock_period_ns, seed=cfg.seed, lookup=lookup)
+        accuracy = AccuracyModel(
+            cfg.model,
+            cfg.data,
+            epochs=ft.epochs,
+            steps=ft.steps,
+            grad=ft.grad,
+            axtrain=ft.axtrain,
+            lr=ft.lr,
+            seed=cfg.seed,
+            baseline_epochs=ft.baseline_epochs,
+            options=ft.options,
+        )
+    return Evaluator(
+        space,
+        cfg.parsed_objectives(),
+        cfg.parsed_constraints(),
+        accuracy=accuracy,
+        power_distribution=cfg.power.distribution,
+        trace_vectors=cfg.power.trace_vectors,
+        clock_period_ns=cfg.power.clock_period_ns,
+        seed=cfg.seed,
+        lookup=lookup,
+    )
 
 
 class StudySession:
     """One process's view of a running study (implements the back ends' ``Session``)."""
 
-    def __init__(self, study: Any, cfg: StudyConfig, space: Space, backend: Backend, *, storage_url: str,
-                 trials: int | None, timeout: float | None, workers: int = 1, worker_index: int = 0,
-                 on_progress: Callable[[StudySession], None] | None = None) -> None:
+    def __init__(
+        self,
+        study: Any,
+        cfg: StudyConfig,
+        space: Space,
+        backend: Backend,
+        *,
+        storage_url: str,
+        trials: int | None,
+        timeout: float | None,
+        workers: int = 1,
+        worker_index: int = 0,
+        on_progress: Callable[[StudySession], None] | None = None,
+    ) -> None:
         self.study = study
         self.cfg = cfg
         self.space = space
@@ -99,8 +147,10 @@ class StudySession:
         from optuna.trial import TrialState
 
         storage, sid = self.study._storage, self.study._study_id
-        return (storage.get_n_trials(sid, state=TrialState.COMPLETE),
-                storage.get_n_trials(sid, state=TrialState.RUNNING))
+        return (
+            storage.get_n_trials(sid, state=TrialState.COMPLETE),
+            storage.get_n_trials(sid, state=TrialState.RUNNING),
+        )
 
     def remaining(self) -> int:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -122,15 +172,33 @@ class StudySession:
                 return {**t.user_attrs["accuracy"], "finetune": t.user_attrs.get("finetune", {})}
         return None
 
-    def evaluate_and_record(self, genome: Any, *, backend: str, user_attrs: dict[str, Any] | None = None,
-                            system_attrs: dict[str, Any] | None = None) -> Evaluation:
+    def evaluate_and_record(
+        self,
+        genome: Any,
+        *,
+        backend: str,
+        user_attrs: dict[str, Any] | None = None,
+        system_attrs: dict[str, Any] | None = None,
+    ) -> Evaluation:
         from optuna.storages._heartbeat import get_heartbeat_thread
         from optuna.trial import TrialState
 
-        attrs = {"backend": backend, "genome": genome.to_json(), "genome_key": genome.key,
-                 "worker": self.worker_index, "worker_pid": os.getpid(), "seed": self.seed, **(user_attrs or {})}
-        trial = create_running_trial(self.study, self.space.to_params(genome), self.space.distributions(),
-                                     attrs, system_attrs)
+        attrs = {
+            "backend": backend,
+            "genome": genome.to_json(),
+            "genome_key": genome.key,
+            "worker": self.worker_index,
+            "worker_pid": os.getpid(),
+            "seed": self.seed,
+            **(user_attrs or {}),
+        }
+        trial = create_running_trial(
+            self.study,
+            self.space.to_params(genome),
+            self.space.distributions(),
+            attrs,
+            system_attrs,
+        )
         heartbeat = get_heartbeat_thread(trial._trial_id, self.study._storage)
         heartbeat.start()
         try:
@@ -170,14 +238,24 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     _quiet_optuna()
     url = _storage_url(storage_url, cfg)
     space = _space_of(cfg)  # validates the space before anything is written
-    backend = make_backend(cfg.backend.name, cfg.backend.options, where=f"{cfg.source}: field backend")
+    backend = make_backend(
+        cfg.backend.name, cfg.backend.options, where=f"{cfg.source}: field backend"
+    )
     objectives = cfg.parsed_objectives()
-    storage = open_storage(url, heartbeat_interval=cfg.storage.heartbeat_interval,
-                           grace_period=cfg.storage.grace_period, where=f"{cfg.source}: field storage.url" if not storage_url else "--storage")
+    storage = open_storage(
+        url,
+        heartbeat_interval=cfg.storage.heartbeat_interval,
+        grace_period=cfg.storage.grace_period,
+        where=f"{cfg.source}: field storage.url" if not storage_url else "--storage",
+    )
     stored = cfg.stored()
-    study = optuna.create_study(study_name=cfg.name, storage=storage, load_if_exists=True,
-                                directions=[o.direction for o in objectives],
-                                sampler=backend.sampler(cfg.seed) or optuna.samplers.RandomSampler(seed=cfg.seed))
+    study = optuna.create_study(
+        study_name=cfg.name,
+        storage=storage,
+        load_if_exists=True,
+        directions=[o.direction for o in objectives],
+        sampler=backend.sampler(cfg.seed) or optuna.samplers.RandomSampler(seed=cfg.seed),
+    )
     old = study.user_attrs.get(CONFIG_ATTR)
     if old is None:
         study.set_metric_names([o.name for o in objectives])
@@ -186,7 +264,17 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
         study.set_user_attr("dse:backend", {"name": cfg.backend.name, **backend.settings()})
         _ensure_exact(study, _evaluator(cfg, space))
     else:
-        keys = ("space_data", "objectives", "constraints", "backend", "seed", "model", "data", "finetune", "power")
+        keys = (
+            "space_data",
+            "objectives",
+            "constraints",
+            "backend",
+            "seed",
+            "model",
+            "data",
+            "finetune",
+            "power",
+        )
         diff = [k for k in keys if old.get(k) != stored.get(k)]
         if diff:
             raise StudyStateError(
@@ -196,9 +284,16 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     return study, url
 
 
-def open_session(name: str, storage_url: str | None, *, trials: int | None = None, timeout: float | None = None,
-                 workers: int = 1, worker_index: int = 0,
-                 on_progress: Callable[[StudySession], None] | None = None) -> StudySession:
+def open_session(
+    name: str,
+    storage_url: str | None,
+    *,
+    trials: int | None = None,
+    timeout: float | None = None,
+    workers: int = 1,
+    worker_index: int = 0,
+    on_progress: Callable[[StudySession], None] | None = None,
+) -> StudySession:
     """Rebuild a study's session from the storage alone (used by resume and by workers)."""
     import optuna
 
@@ -207,20 +302,37 @@ def open_session(name: str, storage_url: str | None, *, trials: int | None = Non
     probe = load_study(name, open_storage(url, heartbeat_interval=None), url=url)
     stored = probe.user_attrs.get(CONFIG_ATTR)
     if stored is None:
-        raise StudyStateError(f"study {name!r} in {redact(url)} was not created by dse (no {CONFIG_ATTR!r})")
+        raise StudyStateError(
+            f"study {name!r} in {redact(url)} was not created by dse (no {CONFIG_ATTR!r})"
+        )
     cfg = config_from_stored(stored)
-    storage = open_storage(url, heartbeat_interval=cfg.storage.heartbeat_interval, grace_period=cfg.storage.grace_period)
+    storage = open_storage(
+        url,
+        heartbeat_interval=cfg.storage.heartbeat_interval,
+        grace_period=cfg.storage.grace_period,
+    )
     backend = make_backend(cfg.backend.name, cfg.backend.options)
     sampler = backend.sampler(cfg.seed + worker_index)
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     space = _space_of(cfg)
     budget = trials if trials is not None else cfg.budget.trials
-    return StudySession(study, cfg, space, backend, storage_url=url, trials=budget,
-                        timeout=timeout if timeout is not None else cfg.budget.timeout,
-                        workers=workers, worker_index=worker_index, on_progress=on_progress)
+    return StudySession(
+        study,
+        cfg,
+        space,
+        backend,
+        storage_url=url,
+        trials=budget,
+        timeout=timeout if timeout is not None else cfg.budget.timeout,
+        workers=workers,
+        worker_index=worker_index,
+        on_progress=on_progress,
+    )
 
 
-def _worker_main(name: str, url: str, trials: int | None, timeout: float | None, index: int) -> None:
+def _worker_main(
+    name: str, url: str, trials: int | None, timeout: float | None, index: int
+) -> None:
     session = open_session(name, url, trials=trials, timeout=timeout, workers=1, worker_index=index)
     session.backend.run(session)
 
@@ -248,35 +360,61 @@ class StudySummary:
 def study_summary(study: Any) -> StudySummary:
     from optuna.trial import TrialState
 
-    cfg = config_from_stored(study.user_attrs[CONFIG_ATTR]) if CONFIG_ATTR in study.user_attrs else None
+    cfg = (
+        config_from_stored(study.user_attrs[CONFIG_ATTR])
+        if CONFIG_ATTR in study.user_attrs
+        else None
+    )
     trials = study.get_trials(deepcopy=False)
     by = {s: sum(1 for t in trials if t.state == s) for s in TrialState}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     feasible = sum(1 for t in complete if all(v <= 0 for v in t.constraints.values()))
     front = pareto_trials(study) if complete else []
     hv = None
-    gens = [t.user_attrs.get("generation") for t in complete if t.user_attrs.get("generation") is not None]
+    gens = [
+        t.user_attrs.get("generation")
+        for t in complete
+        if t.user_attrs.get("generation") is not None
+    ]
     if cfg is not None:
         objectives = cfg.parsed_objectives()
         wp = int(study.user_attrs.get(EXACT_ATTR, {}).get("width_p", 16))
-        ref, scale = reference_point(objectives, study.user_attrs.get(EXACT_ATTR, {}), cfg.hypervolume.reference, wp)
+        ref, scale = reference_point(
+            objectives, study.user_attrs.get(EXACT_ATTR, {}), cfg.hypervolume.reference, wp
+        )
         hv = hypervolume([t.values for t in front], objectives, ref, scale)
     return StudySummary(
-        name=study.study_name, backend=cfg.backend.name if cfg else "?", complete=by[TrialState.COMPLETE],
-        running=by[TrialState.RUNNING], failed=by[TrialState.FAIL], waiting=by[TrialState.WAITING],
-        feasible=feasible, budget=cfg.budget.trials if cfg else None, front_size=len(front), hypervolume=hv,
+        name=study.study_name,
+        backend=cfg.backend.name if cfg else "?",
+        complete=by[TrialState.COMPLETE],
+        running=by[TrialState.RUNNING],
+        failed=by[TrialState.FAIL],
+        waiting=by[TrialState.WAITING],
+        feasible=feasible,
+        budget=cfg.budget.trials if cfg else None,
+        front_size=len(front),
+        hypervolume=hv,
         generation=max(gens) if gens else None,
     )
 
 
-def _progress_printer(total: int | None, enabled: bool) -> tuple[Callable[[StudySession], None], Callable[[], None]]:
+def _progress_printer(
+    total: int | None, enabled: bool
+) -> tuple[Callable[[StudySession], None], Callable[[], None]]:
     if not enabled:
         return (lambda s: None), (lambda: None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("[bold]{task.fields[name]}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}"),
-                        TimeElapsedColumn(), transient=False)
+    progress = Progress(
+        TextColumn("[bold]{task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}"
+        ),
+        TimeElapsedColumn(),
+        transient=False,
+    )
     task = progress.add_task("study", total=total, name="", feasible=0, front=0, hv="-")
     progress.start()
     last = [0.0]
@@ -287,8 +425,14 @@ def _progress_printer(total: int | None, enabled: bool) -> tuple[Callable[[Study
             return
         last[0] = now
         s = study_summary(session.study)
-        progress.update(task, completed=s.complete, name=s.name, feasible=s.feasible, front=s.front_size,
-                        hv=f"{s.hypervolume:.4f}" if s.hypervolume is not None else "-")
+        progress.update(
+            task,
+            completed=s.complete,
+            name=s.name,
+            feasible=s.feasible,
+            front=s.front_size,
+            hv=f"{s.hypervolume:.4f}" if s.hypervolume is not None else "-",
+        )
 
     return update, progress.stop
 
@@ -303,9 +447,20 @@ def _execute(session: StudySession, workers: int, show_progress: bool) -> StudyS
             session.backend.run(session)
         else:
             ctx = multiprocessing.get_context("spawn")
-            procs = [ctx.Process(target=_worker_main, args=(session.study_name, session.storage_url, session.trials,
-                                                             session.timeout, k), daemon=False)
-                     for k in range(workers)]
+            procs = [
+                ctx.Process(
+                    target=_worker_main,
+                    args=(
+                        session.study_name,
+                        session.storage_url,
+                        session.trials,
+                        session.timeout,
+                        k,
+                    ),
+                    daemon=False,
+                )
+                for k in range(workers)
+            ]
             for p in procs:
                 p.start()
             try:
@@ -327,21 +482,42 @@ def _execute(session: StudySession, workers: int, show_progress: bool) -> StudyS
     return study_summary(session.study)
 
 
-def run(study_file: str | Path | StudyConfig, *, storage: str | None = None, trials: int | None = None,
-        timeout: float | None = None, workers: int = 1, progress: bool = False) -> StudySummary:
+def run(
+    study_file: str | Path | StudyConfig,
+    *,
+    storage: str | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> StudySummary:
     """Create (or continue) a study from its file and run it to its budget."""
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     cfg = study_file if isinstance(study_file, StudyConfig) else load_study_config(study_file)
-    if cfg.budget.trials is None and trials is None and cfg.budget.timeout is None and timeout is None:
-        raise ConfigError(f"{cfg.source}: field budget: give budget.trials or budget.timeout (or --trials / --timeout)")
+    if (
+        cfg.budget.trials is None
+        and trials is None
+        and cfg.budget.timeout is None
+        and timeout is None
+    ):
+        raise ConfigError(
+            f"{cfg.source}: field budget: give budget.trials or budget.timeout (or --trials / --timeout)"
+        )
     study, url = create_study(cfg, storage)
     session = open_session(study.study_name, url, trials=trials, timeout=timeout, workers=workers)
     return _execute(session, workers, progress)
 
 
-def resume(name: str, *, storage: str | None = None, trials: int | None = None, timeout: float | None = None,
-           workers: int = 1, progress: bool = False) -> StudySummary:
+def resume(
+    name: str,
+    *,
+    storage: str | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> StudySummary:
     """Continue a stored study: same back end, settings, constraints, seed and generation.
 
     Trials left RUNNING by a killed worker are marked FAIL first (after their heartbeat
@@ -364,7 +540,9 @@ def load_stored_study(name: str, storage: str | None = None) -> Any:
 def stored_config(study: Any) -> StudyConfig:
     """The configuration a study was created with (from its storage)."""
     if CONFIG_ATTR not in study.user_attrs:
-        raise StudyStateError(f"study {study.study_name!r} was not created by dse (no {CONFIG_ATTR!r})")
+        raise StudyStateError(
+            f"study {study.study_name!r} was not created by dse (no {CONFIG_ATTR!r})"
+        )
     return config_from_stored(study.user_attrs[CONFIG_ATTR])
 
 
@@ -375,8 +553,11 @@ def pareto_rows(study: Any) -> list[dict[str, Any]]:
     names = [o.name for o in cfg.parsed_objectives()]
     rows = []
     for t in pareto_trials(study):
-        row: dict[str, Any] = {"trial": t.number, "backend": t.user_attrs.get("backend", ""),
-                               "structural_hash": t.user_attrs.get("structural_hash", "")}
+        row: dict[str, Any] = {
+            "trial": t.number,
+            "backend": t.user_attrs.get("backend", ""),
+            "structural_hash": t.user_attrs.get("structural_hash", ""),
+        }
         row.update({n: float(v) for n, v in zip(names, t.values, strict=True)})
         hw = t.user_attrs.get("hw", {})
         for extra in ("power_uw", "rel_power", "area_um2", "nmed"):

@@ -50,8 +50,17 @@ SMALL_SPACE = (
 )
 
 
-def write_study(tmp_path: Path, name: str, *, backend: str = "nsga2", options: str = "{population_size: 8}",
-                trials: int = 24, seed: int = 0, extra: str = "", space: str | None = None) -> Path:
+def write_study(
+    tmp_path: Path,
+    name: str,
+    *,
+    backend: str = "nsga2",
+    options: str = "{population_size: 8}",
+    trials: int = 24,
+    seed: int = 0,
+    extra: str = "",
+    space: str | None = None,
+) -> Path:
     """A hardware-only study file over a 4x4 space (fast), with short heartbeats."""
     sp = tmp_path / "mul4u.yaml"
     if not sp.exists():

@@ -42,9 +42,11 @@ def test_crossover_exchanges_column_ranges(pp_space) -> None:
     Y = cx._do(None, X, random_state=np.random.default_rng(1))
     c0, c1 = Y[0, 0, 0], Y[1, 0, 0]
     # children are complementary, and column genes swap as contiguous column ranges
-    for i, g in enumerate(genes):
+    for i in range(len(genes)):
         assert {c0[i], c1[i]} == {ones[i], zeros[i]}
-    swapped_cols = {g.column for i, g in enumerate(genes) if g.column is not None and c0[i] != ones[i]}
+    swapped_cols = {
+        g.column for i, g in enumerate(genes) if g.column is not None and c0[i] != ones[i]
+    }
     if swapped_cols:
         assert swapped_cols == set(range(min(swapped_cols), max(swapped_cols) + 1))
 
@@ -66,7 +68,9 @@ def test_canonical_repair_and_structural_duplicates(small_space) -> None:
 
 
 def test_backend_options_are_validated() -> None:
-    with pytest.raises(ConfigError, match=r"backend\.options: population_size must be an integer >= 4"):
+    with pytest.raises(
+        ConfigError, match=r"backend\.options: population_size must be an integer >= 4"
+    ):
         make_backend("nsga2", {"population_size": 2})
     with pytest.raises(ConfigError, match=r"backend\.options: bogus: not an option of TPESampler"):
         make_backend("tpe", {"bogus": 1})
@@ -76,7 +80,9 @@ def test_backend_options_are_validated() -> None:
 
 
 @pytest.mark.parametrize("backend", ["nsga2", "optuna-nsga2", "optuna-nsga3", "tpe", "random"])
-def test_every_back_end_records_every_evaluation(tmp_path: Path, backend: str, unique_name: str, make_study) -> None:
+def test_every_back_end_records_every_evaluation(
+    tmp_path: Path, backend: str, unique_name: str, make_study
+) -> None:
     import optuna
 
     opts = "{population_size: 8}" if "nsga" in backend else "{}"
@@ -88,8 +94,12 @@ def test_every_back_end_records_every_evaluation(tmp_path: Path, backend: str, u
     trials = st.get_trials()
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     for t in trials:
-        assert t.user_attrs["backend"].endswith(backend.replace("optuna-", "")) or backend == "nsga2"
-        assert {"genome", "genome_key", "structural_hash", "hw", "seed", "feasible"} <= set(t.user_attrs)
+        assert (
+            t.user_attrs["backend"].endswith(backend.replace("optuna-", "")) or backend == "nsga2"
+        )
+        assert {"genome", "genome_key", "structural_hash", "hw", "seed", "feasible"} <= set(
+            t.user_attrs
+        )
         assert set(t.constraints) == {"nmed_max"}
         assert t.params  # the genome as Optuna parameters
     assert st.metric_names == ["power_uw", "nmed"]
@@ -101,6 +111,12 @@ def test_same_seed_same_front(tmp_path: Path, backend: str, unique_name: str, ma
     for k in range(2):
         study = make_study(f"{unique_name}_{k}", backend=backend, trials=32, seed=7)
         run(study, storage=f"sqlite:///{tmp_path / f'run{k}.db'}")
-        fronts.append([(r["structural_hash"], r["power_uw"], r["nmed"])
-                       for r in pareto_rows_of(f"{unique_name}_{k}", f"sqlite:///{tmp_path / f'run{k}.db'}")])
+        fronts.append(
+            [
+                (r["structural_hash"], r["power_uw"], r["nmed"])
+                for r in pareto_rows_of(
+                    f"{unique_name}_{k}", f"sqlite:///{tmp_path / f'run{k}.db'}"
+                )
+            ]
+        )
     assert fronts[0] == fronts[1] and len(fronts[0]) >= 2

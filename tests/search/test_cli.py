@@ -16,7 +16,9 @@ def _run(capsys, argv: list[str]) -> str:
     return capsys.readouterr().out
 
 
-def test_run_status_pareto_plot_export(tmp_path: Path, make_study, unique_name: str, capsys, monkeypatch) -> None:
+def test_run_status_pareto_plot_export(
+    tmp_path: Path, make_study, unique_name: str, capsys, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     p = make_study(unique_name, trials=16)
     out = _run(capsys, ["run", str(p), "--no-progress"])  # default storage: ./dse-studies.db
@@ -30,7 +32,9 @@ def test_run_status_pareto_plot_export(tmp_path: Path, make_study, unique_name: 
     assert "Pareto front" in _run(capsys, ["pareto", unique_name])
     _run(capsys, ["plot", unique_name, "-o", "front.png"])
     _run(capsys, ["plot", unique_name, "-o", "front.html"])
-    assert (tmp_path / "front.png").stat().st_size > 1000 and (tmp_path / "front.html").stat().st_size > 1000
+    assert (tmp_path / "front.png").stat().st_size > 1000 and (
+        tmp_path / "front.html"
+    ).stat().st_size > 1000
 
     from dse.cli._study import export_study
 
@@ -57,7 +61,11 @@ def test_cli_errors_are_one_line(tmp_path: Path, make_study, capsys) -> None:
         main(["run", str(p), "--storage", f"sqlite:///{tmp_path / 's.db'}"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("error: ") and "field budgit: unknown key 'budgit'" in err
+    assert (
+        err.count("\n") == 0
+        and err.startswith("error: ")
+        and "field budgit: unknown key 'budgit'" in err
+    )
     with pytest.raises(SystemExit):
         main(["pareto", "ghost", "--storage", f"sqlite:///{tmp_path / 's.db'}"])
     assert "no study 'ghost'" in capsys.readouterr().err

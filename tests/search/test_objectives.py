@@ -19,8 +19,13 @@ class FakeAccuracy:
     def finetune(self, design: Any, reports: Any, group_layers: Any) -> dict[str, Any]:
         self.calls += 1
         nmed = float(reports[0].nmed)
-        return {"acc_float": 0.95, "acc_exact_q": 0.94, "acc_axm_before": 0.9 - nmed,
-                "acc_axm_after": 0.94 - 2 * nmed, "finetune": {"epochs": 1}}
+        return {
+            "acc_float": 0.95,
+            "acc_exact_q": 0.94,
+            "acc_axm_before": 0.9 - nmed,
+            "acc_axm_after": 0.94 - 2 * nmed,
+            "finetune": {"epochs": 1},
+        }
 
     def operand_histograms(self) -> tuple[list[float], list[float]]:
         return [1.0] * 16, [1.0] * 16
@@ -38,16 +43,25 @@ def test_parse_objective_and_constraint() -> None:
 
 @pytest.mark.parametrize(
     ("item", "message"),
-    [("joules", r"unknown metric 'joules'"), ("nmed < 0.1", r"constraint .nmed < 0.1. is not of the form"), ({"name": "nmed", "dir": 1}, r"an objective is")],
+    [
+        ("joules", r"unknown metric 'joules'"),
+        ("nmed < 0.1", r"constraint .nmed < 0.1. is not of the form"),
+        ({"name": "nmed", "dir": 1}, r"an objective is"),
+    ],
 )
 def test_bad_objective_or_constraint(item: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=r"^f\.yaml: field x: " + message):
-        (parse_constraint if isinstance(item, str) and "<" in item else parse_objective)(item, "f.yaml: field x")
+        (parse_constraint if isinstance(item, str) and "<" in item else parse_objective)(
+            item, "f.yaml: field x"
+        )
 
 
 def test_hardware_only_evaluation(small_space) -> None:
-    ev = Evaluator(small_space, [parse_objective("power_uw", "s"), parse_objective("nmed", "s")],
-                   [parse_constraint("nmed <= 0.01", "s")])
+    ev = Evaluator(
+        small_space,
+        [parse_objective("power_uw", "s"), parse_objective("nmed", "s")],
+        [parse_constraint("nmed <= 0.01", "s")],
+    )
     exact = ev.evaluate(small_space.exact_genome())
     assert exact.feasible and exact.values[1] == 0.0
     assert exact.metrics["rel_power"] == pytest.approx(1.0)
@@ -61,8 +75,12 @@ def test_hardware_only_evaluation(small_space) -> None:
 
 def test_staged_evaluation_skips_fine_tune_and_caches_by_structure(small_space) -> None:
     acc = FakeAccuracy()
-    ev = Evaluator(small_space, [parse_objective("accuracy_drop", "s"), parse_objective("power_uw", "s")],
-                   [parse_constraint("nmed <= 0.01", "s"), parse_constraint("accuracy_drop <= 1", "s")], accuracy=acc)
+    ev = Evaluator(
+        small_space,
+        [parse_objective("accuracy_drop", "s"), parse_objective("power_uw", "s")],
+        [parse_constraint("nmed <= 0.01", "s"), parse_constraint("accuracy_drop <= 1", "s")],
+        accuracy=acc,
+    )
     names = [g.name for g in small_space.genes]
     bad = small_space.exact_genome().replace({names.index("truncate"): 3})
     e = ev.evaluate(bad)
@@ -85,7 +103,9 @@ def test_staged_evaluation_skips_fine_tune_and_caches_by_structure(small_space) 
 def test_lookup_reuses_stored_fine_tunes(small_space) -> None:
     acc = FakeAccuracy()
     stored = {"acc_float": 0.9, "acc_exact_q": 0.9, "acc_axm_before": 0.8, "acc_axm_after": 0.85}
-    ev = Evaluator(small_space, [parse_objective("accuracy", "s")], accuracy=acc, lookup=lambda h: stored)
+    ev = Evaluator(
+        small_space, [parse_objective("accuracy", "s")], accuracy=acc, lookup=lambda h: stored
+    )
     e = ev.evaluate(small_space.exact_genome())
     assert acc.calls == 0 and e.values[0] == pytest.approx(85.0)
 

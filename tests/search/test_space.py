@@ -104,19 +104,40 @@ def test_library_space(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"base": {"generator": "dadda"}, "knobs": {"squash": {}}}, r"field knobs\.squash: unknown knob 'squash'"),
-        ({"base": {"generator": "dadda", "width": "eight"}, "knobs": {"loa": {"high": 3}}}, r"field base\.width: "),
-        ({"base": {"generator": "dadda"}, "knobs": {"truncate": {"low": 0, "high": 40}}}, r"field knobs\.truncate: range 0\.\.40"),
+        (
+            {"base": {"generator": "dadda"}, "knobs": {"squash": {}}},
+            r"field knobs\.squash: unknown knob 'squash'",
+        ),
+        (
+            {"base": {"generator": "dadda", "width": "eight"}, "knobs": {"loa": {"high": 3}}},
+            r"field base\.width: ",
+        ),
+        (
+            {"base": {"generator": "dadda"}, "knobs": {"truncate": {"low": 0, "high": 40}}},
+            r"field knobs\.truncate: range 0\.\.40",
+        ),
         ({"base": {"generator": "dadda"}, "kobs": {}}, r"field kobs: unknown key 'kobs'"),
-        ({"base": {"generator": "nope"}, "knobs": {"loa": {"high": 2}}}, r"field base: unknown generator 'nope'"),
+        (
+            {"base": {"generator": "nope"}, "knobs": {"loa": {"high": 2}}},
+            r"field base: unknown generator 'nope'",
+        ),
         ({"base": {"generator": "dadda"}, "knobs": {}}, r"field knobs: no free knob"),
-        ({"base": {"generator": "dadda"}, "knobs": {"cells": {"options": {"fa": ["ama9"]}}}},
-         r"field knobs\.cells\.options\.fa: 'ama9' is not an approximate fa cell"),
-        ({"base": {"generator": "dadda"}, "knobs": {"cells": {"options": {"fa": ["zero.x"]}}}},
-         r"field knobs\.cells\.options\.fa: 'zero\.x' names output 'x'"),
-        ({"base": {"generator": "c42tree"}, "knobs": {"truncate": {"high": 2}}},
-         r"field knobs\.truncate: generator 'c42tree' has no partial-product matrix"),
-        ({"base": {"generator": "dadda"}, "knobs": {"truncate": {"low": 5, "high": 2}}}, r"field knobs\.truncate: .*low"),
+        (
+            {"base": {"generator": "dadda"}, "knobs": {"cells": {"options": {"fa": ["ama9"]}}}},
+            r"field knobs\.cells\.options\.fa: 'ama9' is not an approximate fa cell",
+        ),
+        (
+            {"base": {"generator": "dadda"}, "knobs": {"cells": {"options": {"fa": ["zero.x"]}}}},
+            r"field knobs\.cells\.options\.fa: 'zero\.x' names output 'x'",
+        ),
+        (
+            {"base": {"generator": "c42tree"}, "knobs": {"truncate": {"high": 2}}},
+            r"field knobs\.truncate: generator 'c42tree' has no partial-product matrix",
+        ),
+        (
+            {"base": {"generator": "dadda"}, "knobs": {"truncate": {"low": 5, "high": 2}}},
+            r"field knobs\.truncate: .*low",
+        ),
     ],
 )
 def test_bad_space_names_file_and_field(data: dict, message: str) -> None:

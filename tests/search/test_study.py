@@ -23,15 +23,24 @@ def test_study_name_defaults_to_file_stem(tmp_path: Path, make_study) -> None:
     [
         (("budget:", "bugdet:"), r"field bugdet: unknown key 'bugdet'"),
         (("seed: 0", "seed: zero"), r"field seed: "),
-        (("objectives: [power_uw, nmed]", "objectives: [power_uw, accuracy_drop]"),
-         r"field objectives: 'accuracy_drop' is not computable without a network"),
-        (("objectives: [power_uw, nmed]", "objectives: [power_uw, joules]"), r"field objectives\.1: unknown metric 'joules'"),
-        (("constraints: ['nmed <= 0.08']", "constraints: ['accuracy_drop <= 1']"),
-         r"field constraints: 'accuracy_drop' is not computable"),
+        (
+            ("objectives: [power_uw, nmed]", "objectives: [power_uw, accuracy_drop]"),
+            r"field objectives: 'accuracy_drop' is not computable without a network",
+        ),
+        (
+            ("objectives: [power_uw, nmed]", "objectives: [power_uw, joules]"),
+            r"field objectives\.1: unknown metric 'joules'",
+        ),
+        (
+            ("constraints: ['nmed <= 0.08']", "constraints: ['accuracy_drop <= 1']"),
+            r"field constraints: 'accuracy_drop' is not computable",
+        ),
         (("nsga2, options", "cmaes, options"), r"field backend\.name: "),
     ],
 )
-def test_bad_study_file_names_file_and_field(tmp_path: Path, make_study, edit: tuple[str, str], message: str) -> None:
+def test_bad_study_file_names_file_and_field(
+    tmp_path: Path, make_study, edit: tuple[str, str], message: str
+) -> None:
     p = make_study("bad")
     p.write_text(p.read_text().replace(*edit))
     with pytest.raises(ConfigError, match=r"^" + str(p).replace(".", r"\.") + ": " + message):
@@ -48,18 +57,32 @@ def test_unknown_knob_in_the_space_names_the_space_file(tmp_path: Path, make_stu
 
 def test_unreachable_storage(tmp_path: Path, make_study) -> None:
     p = make_study("unreach")
-    with pytest.raises(ConfigError, match=r"^--storage: storage URL 'postgresql\+psycopg2://u:\*\*\*@127\.0\.0\.1:1/x' is unreachable"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^--storage: storage URL 'postgresql\+psycopg2://u:\*\*\*@127\.0\.0\.1:1/x' is unreachable",
+    ):
         run(p, storage="postgresql+psycopg2://u:pw@127.0.0.1:1/x")
     with pytest.raises(ConfigError, match=r"is unreachable"):
         run(p, storage=f"sqlite:///{tmp_path / 'no' / 'dir' / 's.db'}")
-    p.write_text(p.read_text().replace("storage: {", "storage: {url: 'mysql://nobody@127.0.0.1:1/x', "))
-    with pytest.raises(ConfigError, match=r"field storage\.url: storage URL 'mysql://nobody@127\.0\.0\.1:1/x' is unreachable"):
+    p.write_text(
+        p.read_text().replace("storage: {", "storage: {url: 'mysql://nobody@127.0.0.1:1/x', ")
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"field storage\.url: storage URL 'mysql://nobody@127\.0\.0\.1:1/x' is unreachable",
+    ):
         run(p)
 
 
 def test_config_and_state_live_in_the_storage(tmp_path: Path, make_study, unique_name: str) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
-    p = make_study(unique_name, backend="optuna-nsga2", options="{population_size: 6, crossover_prob: 0.8}", trials=12, seed=3)
+    p = make_study(
+        unique_name,
+        backend="optuna-nsga2",
+        options="{population_size: 6, crossover_prob: 0.8}",
+        trials=12,
+        seed=3,
+    )
     run(p, storage=url)
     p.unlink()
     (tmp_path / "mul4u.yaml").unlink()  # resume needs nothing but the storage
@@ -75,10 +98,14 @@ def test_config_and_state_live_in_the_storage(tmp_path: Path, make_study, unique
     assert isinstance(sampler, optuna.samplers.NSGAIISampler)
     assert sampler._population_size == 6
     gens = sorted({t.system_attrs.get("NSGAIISampler:generation") for t in session.study.trials})
-    assert gens == list(range(len(gens))) and len(gens) >= 3  # generations continued past the first run's
+    assert (
+        gens == list(range(len(gens))) and len(gens) >= 3
+    )  # generations continued past the first run's
 
 
-def test_pymoo_resume_continues_the_generation_count(tmp_path: Path, make_study, unique_name: str) -> None:
+def test_pymoo_resume_continues_the_generation_count(
+    tmp_path: Path, make_study, unique_name: str
+) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     p = make_study(unique_name, trials=20, seed=1)
     run(p, storage=url)
@@ -94,7 +121,9 @@ def test_pymoo_resume_continues_the_generation_count(tmp_path: Path, make_study,
     assert len(keys) == len(set(keys))  # the replayed generation hit the cache
 
 
-def test_pymoo_resume_reaches_the_same_front_as_an_uninterrupted_run(tmp_path: Path, make_study, unique_name: str) -> None:
+def test_pymoo_resume_reaches_the_same_front_as_an_uninterrupted_run(
+    tmp_path: Path, make_study, unique_name: str
+) -> None:
     from dse.search import pareto_rows_of
 
     a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"

@@ -48,7 +48,9 @@ def _check_numbers(trials: list[optuna.trial.FrozenTrial]) -> None:
 
 
 @pytest.mark.parametrize("backend", ["optuna-nsga2", "nsga2"])
-def test_four_workers_on_one_study(storage_url: str, make_study, unique_name: str, backend: str) -> None:
+def test_four_workers_on_one_study(
+    storage_url: str, make_study, unique_name: str, backend: str
+) -> None:
     p = make_study(unique_name, backend=backend, trials=40)
     s = run(p, storage=storage_url, workers=4)
     study = optuna.load_study(study_name=unique_name, storage=storage_url)
@@ -72,9 +74,23 @@ def _children(pid: int) -> list[int]:
 
 def _start(study_file: Path, url: str, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DSE_TEST_EVAL_DELAY": "0.25", "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "dse", "run", str(study_file), "--storage", url,
-                             "--workers", str(workers), "--no-progress"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dse",
+            "run",
+            str(study_file),
+            "--storage",
+            url,
+            "--workers",
+            str(workers),
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for(pred, timeout: float = 120.0) -> None:

@@ -42,8 +42,14 @@ class Session(Protocol):
     def remaining(self) -> int:
         """Evaluations still allowed by the budget (a large number without a trial budget)."""
 
-    def evaluate_and_record(self, genome: Genome, *, backend: str, user_attrs: dict[str, Any],
-                            system_attrs: dict[str, Any]) -> Evaluation:
+    def evaluate_and_record(
+        self,
+        genome: Genome,
+        *,
+        backend: str,
+        user_attrs: dict[str, Any],
+        system_attrs: dict[str, Any],
+    ) -> Evaluation:
         """Create a RUNNING trial for ``genome`` (with a heartbeat), evaluate, complete it."""
 
     def notify(self) -> None:

@@ -37,7 +37,9 @@ BACKENDS: dict[str, Callable[..., Backend]] = {
 }
 
 
-def make_backend(name: str, options: Mapping[str, Any] | None = None, *, where: str = "backend") -> Backend:
+def make_backend(
+    name: str, options: Mapping[str, Any] | None = None, *, where: str = "backend"
+) -> Backend:
     """Build a back end by name with its options (errors name the option)."""
     if name not in BACKENDS:
         raise ConfigError(f"{where}.name: unknown back end {name!r}; known: {', '.join(BACKENDS)}")

@@ -26,9 +26,19 @@ if TYPE_CHECKING:
 __all__ = ["OptunaBackend"]
 
 # options that dse sets itself or that are callables (not expressible in YAML)
-_RESERVED = {"seed", "constraints_func", "crossover", "mutation", "elite_population_selection_strategy",
-             "child_generation_strategy", "after_trial_strategy", "gamma", "weights", "independent_sampler",
-             "reference_points"}
+_RESERVED = {
+    "seed",
+    "constraints_func",
+    "crossover",
+    "mutation",
+    "elite_population_selection_strategy",
+    "child_generation_strategy",
+    "after_trial_strategy",
+    "gamma",
+    "weights",
+    "independent_sampler",
+    "reference_points",
+}
 
 
 def _sampler_class(kind: str) -> type:
@@ -53,11 +63,17 @@ class OptunaBackend(Backend):
         if kind not in ("nsga2", "nsga3", "tpe", "gp", "random"):
             raise ConfigError(f"kind: unknown Optuna sampler {kind!r}")
         cls = _sampler_class(kind)
-        params = inspect.signature(cls.__init__).parameters
-        allowed = sorted(p for p in params if p not in ("self", *_RESERVED) and params[p].kind == params[p].KEYWORD_ONLY)
+        params = inspect.signature(cls).parameters
+        allowed = sorted(
+            p
+            for p in params
+            if p not in ("self", *_RESERVED) and params[p].kind == params[p].KEYWORD_ONLY
+        )
         for key, value in options.items():
             if key not in allowed:
-                raise ConfigError(f"{key}: not an option of {cls.__name__}; allowed: {', '.join(allowed) or 'none'}")
+                raise ConfigError(
+                    f"{key}: not an option of {cls.__name__}; allowed: {', '.join(allowed) or 'none'}"
+                )
             if callable(value):
                 raise ConfigError(f"{key}: expected a plain value, got a callable")
         self.kind = kind
@@ -104,7 +120,7 @@ class OptunaBackend(Backend):
             heartbeat.start()
             try:
                 trial.set_user_attr("worker_pid", os.getpid())
-                params = {}
+                params: dict[str, Any] = {}
                 for gene in space.genes:
                     if gene.kind == "choice":
                         params[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
@@ -112,10 +128,19 @@ class OptunaBackend(Backend):
                         params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
                 genome = space.from_params(params)
                 evaluation = session.evaluator.evaluate(genome)
-                evaluation.attrs.update({"backend": self.tag, "worker": session.worker_index,
-                                         "genome": genome.to_json(), "genome_key": genome.key, "seed": session.seed})
+                evaluation.attrs.update(
+                    {
+                        "backend": self.tag,
+                        "worker": session.worker_index,
+                        "genome": genome.to_json(),
+                        "genome_key": genome.key,
+                        "seed": session.seed,
+                    }
+                )
                 sys_attrs = study._storage.get_trial(trial._trial_id).system_attrs
-                gen = sys_attrs.get("NSGAIISampler:generation", sys_attrs.get("NSGAIIISampler:generation"))
+                gen = sys_attrs.get(
+                    "NSGAIISampler:generation", sys_attrs.get("NSGAIIISampler:generation")
+                )
                 if gen is not None:
                     evaluation.attrs["generation"] = int(gen)
                 finish_trial(study, trial, evaluation)

@@ -31,6 +31,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from pymoo.core.crossover import Crossover
+from pymoo.core.duplicate import DuplicateElimination
+from pymoo.core.mutation import Mutation
+from pymoo.core.sampling import Sampling
 
 from dse.errors import ConfigError, StudyStateError
 from dse.search._backends._base import Backend, Session
@@ -39,8 +43,14 @@ from dse.search._genome import Gene, Genome
 if TYPE_CHECKING:
     from dse.search._space import Space
 
-__all__ = ["ColumnRangeCrossover", "GenomeSampling", "PymooNSGA2", "StructuralDuplicateElimination",
-           "StructureMutation", "canonical"]
+__all__ = [
+    "ColumnRangeCrossover",
+    "GenomeSampling",
+    "PymooNSGA2",
+    "StructuralDuplicateElimination",
+    "StructureMutation",
+    "canonical",
+]
 
 CHECKPOINT_ATTR = "dse:pymoo:checkpoint"
 
@@ -57,47 +67,50 @@ def canonical(space: Space, genome: Genome) -> Genome:
         except ValueError:
             continue
         for i, g in enumerate(space.genes):
-            if g.group == group and g.column is not None and g.column < t and genome[i] != space.default_value(i):
+            if (
+                g.group == group
+                and g.column is not None
+                and g.column < t
+                and genome[i] != space.default_value(i)
+            ):
                 changes[i] = space.default_value(i)
     return genome.replace(changes) if changes else genome
 
 
-def _pymoo_imports() -> Any:
-    from pymoo.core.crossover import Crossover
-    from pymoo.core.duplicate import DuplicateElimination
-    from pymoo.core.mutation import Mutation
-    from pymoo.core.sampling import Sampling
-
-    return Crossover, DuplicateElimination, Mutation, Sampling
-
-
-Crossover, DuplicateElimination, Mutation, Sampling = _pymoo_imports()
-
-
-class GenomeSampling(Sampling):  # type: ignore[misc]
+class GenomeSampling(Sampling):
     """Initial population: the exact design, then random genomes of density ~U(lo, hi)."""
 
-    def __init__(self, genes: Sequence[Gene], defaults: Sequence[int], density: tuple[float, float]) -> None:
+    def __init__(
+        self, genes: Sequence[Gene], defaults: Sequence[int], density: tuple[float, float]
+    ) -> None:
         super().__init__()
         self.genes = tuple(genes)
         self.defaults = tuple(defaults)
         self.density = density
 
-    def _do(self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator | None = None,
-            **kwargs: Any) -> np.ndarray:
+    def _do(
+        self,
+        problem: Any,
+        n_samples: int,
+        *args: Any,
+        random_state: np.random.Generator | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         rng = random_state if random_state is not None else np.random.default_rng()
         X = np.full((n_samples, 1), None, dtype=object)
         X[0, 0] = Genome.of(self.defaults)
         lo, hi = self.density
         for k in range(1, n_samples):
             d = rng.uniform(lo, hi)
-            vals = [int(rng.integers(g.low, g.high + 1)) if rng.random() < d else self.defaults[i]
-                    for i, g in enumerate(self.genes)]
+            vals = [
+                int(rng.integers(g.low, g.high + 1)) if rng.random() < d else self.defaults[i]
+                for i, g in enumerate(self.genes)
+            ]
             X[k, 0] = Genome.of(vals)
         return X
 
 
-class ColumnRangeCrossover(Crossover):  # type: ignore[misc]
+class ColumnRangeCrossover(Crossover):
     """Two parents → two children exchanging the genes of a random column range."""
 
     def __init__(self, genes: Sequence[Gene], width_p: int, prob: float = 0.9) -> None:
@@ -106,8 +119,14 @@ class ColumnRangeCrossover(Crossover):  # type: ignore[misc]
         self.width_p = width_p
         self.repair_fn: Any = None
 
-    def _do(self, problem: Any, X: np.ndarray, *args: Any, random_state: np.random.Generator | None = None,
-            **kwargs: Any) -> np.ndarray:
+    def _do(
+        self,
+        problem: Any,
+        X: np.ndarray,
+        *args: Any,
+        random_state: np.random.Generator | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         rng = random_state if random_state is not None else np.random.default_rng()
         _, n_matings, _ = X.shape
         Y = np.full((2, n_matings, 1), None, dtype=object)
@@ -130,7 +149,7 @@ class ColumnRangeCrossover(Crossover):  # type: ignore[misc]
         return state
 
 
-class StructureMutation(Mutation):  # type: ignore[misc]
+class StructureMutation(Mutation):
     """Knob-level edits: flip a partial product, change a cell's type, move a point.
 
     Each gene mutates with probability ``rate / n_genes`` (at least one gene per child).
@@ -142,8 +161,14 @@ class StructureMutation(Mutation):  # type: ignore[misc]
         self.rate = rate
         self.repair_fn: Any = None
 
-    def _do(self, problem: Any, X: np.ndarray, *args: Any, random_state: np.random.Generator | None = None,
-            **kwargs: Any) -> np.ndarray:
+    def _do(
+        self,
+        problem: Any,
+        X: np.ndarray,
+        *args: Any,
+        random_state: np.random.Generator | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         rng = random_state if random_state is not None else np.random.default_rng()
         n = len(self.genes)
         p = min(1.0, self.rate / n)
@@ -175,7 +200,7 @@ class StructureMutation(Mutation):  # type: ignore[misc]
         return state
 
 
-class StructuralDuplicateElimination(DuplicateElimination):  # type: ignore[misc]
+class StructuralDuplicateElimination(DuplicateElimination):
     """Duplicates are genomes that decode to the same structure (structural hash)."""
 
     def __init__(self) -> None:
@@ -213,8 +238,14 @@ class PymooNSGA2(Backend):
     name: ClassVar[str] = "nsga2"
     generational: ClassVar[bool] = True
 
-    def __init__(self, *, population_size: int = 40, crossover_prob: float = 0.9, mutation_rate: float = 1.0,
-                 init_density: Sequence[float] = (0.02, 0.4)) -> None:
+    def __init__(
+        self,
+        *,
+        population_size: int = 40,
+        crossover_prob: float = 0.9,
+        mutation_rate: float = 1.0,
+        init_density: Sequence[float] = (0.02, 0.4),
+    ) -> None:
         if not isinstance(population_size, int) or population_size < 4:
             raise ConfigError(f"population_size must be an integer >= 4, got {population_size!r}")
         if not 0 <= float(crossover_prob) <= 1:
@@ -223,7 +254,9 @@ class PymooNSGA2(Backend):
             raise ConfigError(f"mutation_rate must be >= 0.1, got {mutation_rate!r}")
         dens = tuple(float(x) for x in init_density)
         if len(dens) != 2 or not 0 <= dens[0] <= dens[1] <= 1:
-            raise ConfigError(f"init_density must be [lo, hi] with 0 <= lo <= hi <= 1, got {init_density!r}")
+            raise ConfigError(
+                f"init_density must be [lo, hi] with 0 <= lo <= hi <= 1, got {init_density!r}"
+            )
         self.population_size = population_size
         self.crossover_prob = float(crossover_prob)
         self.mutation_rate = float(mutation_rate)
@@ -232,8 +265,12 @@ class PymooNSGA2(Backend):
     tag = "pymoo.nsga2"
 
     def settings(self) -> dict[str, Any]:
-        return {"population_size": self.population_size, "crossover_prob": self.crossover_prob,
-                "mutation_rate": self.mutation_rate, "init_density": list(self.init_density)}
+        return {
+            "population_size": self.population_size,
+            "crossover_prob": self.crossover_prob,
+            "mutation_rate": self.mutation_rate,
+            "init_density": list(self.init_density),
+        }
 
     # ------------------------------------------------------------ algorithm
     def _algorithm(self, space: Space, n_obj: int, n_constr: int, seed: int) -> Any:
@@ -284,7 +321,9 @@ class PymooNSGA2(Backend):
         try:
             return pickle.loads(zlib.decompress(base64.b64decode(ck["data"])))
         except Exception as exc:  # a corrupt attr must not silently restart the search
-            raise StudyStateError(f"the NSGA-II checkpoint in the study cannot be read: {exc}") from None
+            raise StudyStateError(
+                f"the NSGA-II checkpoint in the study cannot be read: {exc}"
+            ) from None
 
     # ----------------------------------------------------------------- run
     def run(self, session: Session) -> None:
@@ -321,7 +360,9 @@ class PymooNSGA2(Backend):
             allowed = session.remaining()
             truncated = len(batch) > allowed
             batch = batch[:allowed]
-            results = evaluate_population(session, [genomes[i] for i in batch], generation=gen, backend=self.tag)
+            results = evaluate_population(
+                session, [genomes[i] for i in batch], generation=gen, backend=self.tag
+            )
             for i, res in zip(batch, results, strict=True):
                 cache[genomes[i].key] = res
             if truncated or any(genomes[i].key not in cache for i in todo):
@@ -333,7 +374,9 @@ class PymooNSGA2(Backend):
             self.save(study, alg)
 
 
-def _fg(res: tuple[list[float], dict[str, float]], ev: Any, n_con: int) -> tuple[np.ndarray, np.ndarray]:
+def _fg(
+    res: tuple[list[float], dict[str, float]], ev: Any, n_con: int
+) -> tuple[np.ndarray, np.ndarray]:
     values, constraints = res
     f = np.asarray(ev.minimization_matrix(values), float)
     g = np.asarray([constraints[c.name] for c in ev.constraints], float) if n_con else np.zeros(1)
