@@ -21,11 +21,18 @@ def test_shipped_studies_validate(path: Path) -> None:
 def test_quickstart_is_nsga2_on_the_8x8_unsigned_space() -> None:
     cfg = load_study_config(REPO / "studies" / "quickstart.yaml")
     assert cfg.backend.name == "nsga2" and cfg.model == "cnn1d" and cfg.data == "mnist1d"
-    assert cfg.space_data["base"] == {"generator": "dadda", "width": 8, "signed": False, "adder": "ripple"}
+    assert cfg.space_data["base"] == {
+        "generator": "dadda",
+        "width": 8,
+        "signed": False,
+        "adder": "ripple",
+    }
 
 
 @pytest.mark.slow
-def test_fine_tune_study_records_accuracies_and_skips_by_hardware(tmp_path: Path, unique_name: str) -> None:
+def test_fine_tune_study_records_accuracies_and_skips_by_hardware(
+    tmp_path: Path, unique_name: str
+) -> None:
     pytest.importorskip("torch")
     p = tmp_path / "ft.yaml"
     p.write_text(
@@ -46,10 +53,19 @@ def test_fine_tune_study_records_accuracies_and_skips_by_hardware(tmp_path: Path
     tuned = [t for t in trials if "accuracy" in t.user_attrs]
     skipped = [t for t in trials if t.user_attrs.get("finetune_skipped")]
     assert tuned and tuned[0].user_attrs["finetune"]["steps"] == 1
-    assert {"acc_float", "acc_exact_q", "acc_axm_before", "acc_axm_after"} <= set(tuned[0].user_attrs["accuracy"])
+    assert {"acc_float", "acc_exact_q", "acc_axm_before", "acc_axm_after"} <= set(
+        tuned[0].user_attrs["accuracy"]
+    )
     exact = trials[0]  # the exact design is the first individual
-    assert exact.values[0] == pytest.approx(100 * (exact.user_attrs["accuracy"]["acc_exact_q"]
-                                                   - exact.user_attrs["accuracy"]["acc_axm_after"]))
+    assert exact.values[0] == pytest.approx(
+        100
+        * (
+            exact.user_attrs["accuracy"]["acc_exact_q"]
+            - exact.user_attrs["accuracy"]["acc_axm_after"]
+        )
+    )
     for t in skipped:
-        assert not t.user_attrs["feasible"] and t.user_attrs["infeasible_reason"].startswith("hardware stage")
+        assert not t.user_attrs["feasible"] and t.user_attrs["infeasible_reason"].startswith(
+            "hardware stage"
+        )
     assert study.user_attrs["dse:exact"]["power_uw"] > 0

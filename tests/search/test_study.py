@@ -147,3 +147,39 @@ def test_run_refuses_a_changed_study(tmp_path: Path, make_study, unique_name: st
 def test_resume_unknown_study(tmp_path: Path) -> None:
     with pytest.raises(StudyStateError, match=r"no study 'ghost'"):
         resume("ghost", storage=f"sqlite:///{tmp_path / 's.db'}")
+
+
+def test_journal_storage_run_and_resume(tmp_path: Path, make_study, unique_name: str) -> None:
+    url = f"journal:{tmp_path / 'study.log'}"
+    p = make_study(unique_name, backend="random", options="{}", trials=8)
+    assert run(p, storage=url).complete == 8
+    assert resume(unique_name, storage=url, trials=12).complete == 12
+
+
+def test_library_space_study(tmp_path: Path, unique_name: str) -> None:
+    import json
+
+    import numpy as np
+
+    from dse.arith import from_spec
+    from dse.eval import evaluate
+
+    rep = evaluate(from_spec("dadda:4,truncate=3"))
+    np.save(tmp_path / "t3.npy", rep.lut)
+    (tmp_path / "t3.json").write_text(json.dumps(rep.to_dict()))
+    (tmp_path / "lib.yaml").write_text(
+        "kind: library\nwidth: 4\nentries:\n"
+        "  - {name: exact, spec: 'dadda:4'}\n"
+        "  - {name: trunc2, spec: 'dadda:4,truncate=2'}\n"
+        "  - {name: trunc3, lut: t3.npy, metrics: t3.json}\n"
+    )
+    (tmp_path / "study.yaml").write_text(
+        f"name: {unique_name}\nspace: lib.yaml\nobjectives: [power_uw, nmed]\n"
+        "backend: {name: random}\nbudget: {trials: 6}\n"
+    )
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    run(tmp_path / "study.yaml", storage=url)
+    study = optuna.load_study(study_name=unique_name, storage=url)
+    seen = {t.params["multiplier"]: t.values for t in study.trials}
+    assert seen.get("trunc3", [rep.power_uw])[0] == pytest.approx(rep.power_uw)
+    assert all(v[1] >= 0 for v in seen.values())
