@@ -11,6 +11,7 @@ imported only when a study actually asks for accuracy.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -96,6 +97,12 @@ class AccuracyModel:
     def prepared(self) -> Any:
         """dse.nn's prepared baseline (trained once, cached on disk by dse.nn)."""
         if self._prepared is None:
+            if os.environ.get("DSE_SEARCH_WORKER") == "1":
+                # several worker processes share the cores: one torch thread each
+                # (more threads spin-wait on a loaded machine)
+                import torch
+
+                torch.set_num_threads(1)
             try:
                 from dse.nn._finetune import PreparedBaseline
             except ImportError as exc:

@@ -333,6 +333,7 @@ def open_session(
 def _worker_main(
     name: str, url: str, trials: int | None, timeout: float | None, index: int
 ) -> None:
+    os.environ["DSE_SEARCH_WORKER"] = "1"
     session = open_session(name, url, trials=trials, timeout=timeout, workers=1, worker_index=index)
     session.backend.run(session)
 

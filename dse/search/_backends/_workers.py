@@ -7,6 +7,7 @@ completes it; the driver gets ``(values, constraints)`` back in population order
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ def _task(
     from dse.search._study import open_session
 
     key = (url, name)
+    os.environ["DSE_SEARCH_WORKER"] = "1"
     if key not in _SESSIONS:
         _SESSIONS[key] = open_session(name, url, trials=None, timeout=None)
     session = _SESSIONS[key]
