@@ -241,24 +241,31 @@ def _knob_loa(g: MultiplierGraph, v: Any) -> MultiplierGraph:
     return lower_part_or_adder(g, _int(v, "loa"))
 
 
-def _knob_zero(g: MultiplierGraph, v: Any) -> MultiplierGraph:
+def _cell_edits(
+    g: MultiplierGraph,
+    v: Any,
+    knob: str,
+    sep: str,
+    form: str,
+    edit: Callable[[MultiplierGraph, str, str], MultiplierGraph],
+) -> MultiplierGraph:
+    """Apply ``edit(graph, node, arg)`` for each ``NODE<sep>ARG`` item of a list knob."""
     items = v if not isinstance(v, str) else [s for s in v.replace(";", ",").split(",") if s]
     for item in items:
-        node, _, port = str(item).rpartition(".")
-        if not node:
-            raise KnobError(f"knob 'zero': expected NODE.PORT items, got {item!r}")
-        g = set_output_constant(g, node, port)
+        # a node name may itself contain the separator only for ':' knobs, never '.'
+        node, _, arg = str(item).rpartition(sep) if sep == "." else str(item).partition(sep)
+        if not node or not arg:
+            raise KnobError(f"knob {knob!r}: expected {form} items, got {item!r}")
+        g = edit(g, node, arg)
     return g
+
+
+def _knob_zero(g: MultiplierGraph, v: Any) -> MultiplierGraph:
+    return _cell_edits(g, v, "zero", ".", "NODE.PORT", set_output_constant)
 
 
 def _knob_approx(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    items = v if not isinstance(v, str) else [s for s in v.replace(";", ",").split(",") if s]
-    for item in items:
-        node, _, kind = str(item).partition(":")
-        if not kind:
-            raise KnobError(f"knob 'approx': expected NODE:KIND items, got {item!r}")
-        g = replace_cell(g, node, kind)
-    return g
+    return _cell_edits(g, v, "approx", ":", "NODE:KIND", replace_cell)
 
 
 #: Knobs by name, in the order :func:`apply_knobs` applies them.
