@@ -12,12 +12,15 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from dse.errors import ConfigError, DseError, StudyStateError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "export_study",
@@ -42,22 +45,39 @@ def _print_summary(s: Any) -> None:
     )
 
 
+def _session_options(trials_help: str) -> Callable[[F], F]:
+    """``--storage/--trials/--timeout/--workers/--progress``, shared by run and resume."""
+
+    def decorate(fn: F) -> F:
+        options = [
+            click.option("--storage", default=None, help=_STORAGE_HELP),
+            click.option("--trials", type=int, default=None, help=trials_help),
+            click.option(
+                "--timeout", type=float, default=None, help="stop after this many seconds"
+            ),
+            click.option(
+                "--workers",
+                type=int,
+                default=1,
+                show_default=True,
+                help="worker processes on the storage",
+            ),
+            click.option(
+                "--progress/--no-progress",
+                default=None,
+                help="progress bar (default: when on a terminal)",
+            ),
+        ]
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+
+    return decorate
+
+
 @click.command("run")
 @click.argument("study_file", type=click.Path(path_type=Path))
-@click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option(
-    "--trials",
-    type=int,
-    default=None,
-    help="trial budget (total COMPLETE trials; default: the study file's)",
-)
-@click.option("--timeout", type=float, default=None, help="stop after this many seconds")
-@click.option(
-    "--workers", type=int, default=1, show_default=True, help="worker processes on the storage"
-)
-@click.option(
-    "--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)"
-)
+@_session_options("trial budget (total COMPLETE trials; default: the study file's)")
 def run_command(
     study_file: Path,
     storage: str | None,
@@ -82,17 +102,7 @@ def run_command(
 
 @click.command("resume")
 @click.argument("name")
-@click.option("--storage", default=None, help=_STORAGE_HELP)
-@click.option(
-    "--trials", type=int, default=None, help="new total trial budget (default: the stored one)"
-)
-@click.option("--timeout", type=float, default=None, help="stop after this many seconds")
-@click.option(
-    "--workers", type=int, default=1, show_default=True, help="worker processes on the storage"
-)
-@click.option(
-    "--progress/--no-progress", default=None, help="progress bar (default: when on a terminal)"
-)
+@_session_options("new total trial budget (default: the stored one)")
 def resume_command(
     name: str,
     storage: str | None,
