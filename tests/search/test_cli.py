@@ -38,8 +38,11 @@ def test_run_status_pareto_plot_export(
 
     from dse.cli._study import export_study
 
+    out = _run(capsys, ["export", unique_name, "--pareto", "--format", "verilog", "-o", "cli-out"])
+    assert f"wrote {len(rows)} bundle(s) under cli-out" in out
     dirs = export_study(unique_name, tmp_path / "out", pareto=True, fmt="verilog")
     assert len(dirs) == len(rows)
+    assert sorted(p.name for p in (tmp_path / "cli-out").iterdir()) == sorted(d.name for d in dirs)
     d = dirs[0]
     v = next(d.glob("*.v"))
     lut = np.load(next(d.glob("*.npy")))
