@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dse.errors import ConfigError
 from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
-from dse.search._space import format_validation_error
+from dse.search._space import format_validation_error, read_yaml
 
 __all__ = ["StudyConfig", "load_study_config", "study_config_from_dict"]
 
@@ -127,10 +126,7 @@ def study_config_from_dict(
             cfg.space_root = str(root.resolve())
         else:
             path = _resolve_space(cfg.space, root, where)
-            try:
-                cfg.space_data = yaml.safe_load(path.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+            cfg.space_data = read_yaml(path, "search space file") or {}
             cfg.space_data.setdefault("name", path.stem)
             cfg.space_root = str(path.parent.resolve())
     # objectives / constraints must parse and be computable with what the study gives
@@ -175,12 +171,7 @@ def _resolve_space(ref: str, root: Path, where: str) -> Path:
 def load_study_config(path: str | Path) -> StudyConfig:
     """Read and validate a study file; the study's name defaults to the file's stem."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"study file {str(p)!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(p, "study file")
     return study_config_from_dict(data or {}, where=str(p), stem=p.stem, root=p.parent)
 
 

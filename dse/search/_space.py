@@ -678,13 +678,18 @@ def space_from_dict(
     return StructureSpace(cfg, name=cfg.name or name or "space", where=where)
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """Parse a YAML file; a missing file or bad YAML is a one-line ``ConfigError``."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {str(path)!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
 def load_space(path: str | Path) -> Space:
     """Read and validate ``search_spaces/NAME.yaml``."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"search space file {str(p)!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(p, "search space file")
     return space_from_dict(data or {}, where=str(p), name=p.stem, root=p.parent)
