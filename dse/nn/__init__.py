@@ -6,7 +6,9 @@ and **b = weight** (each the operand's raw bit pattern as an unsigned index); se
 """
 
 from dse.nn._axtrain import AXTRAIN_MODES
+from dse.nn._data import DATA_NAMES, Dataset, load_data
 from dse.nn._fast import Plan, ProductTable, product_table
+from dse.nn._finetune import FinetuneResult, OptimizerFactory, PreparedBaseline, finetune
 from dse.nn._layers import (
     AxConv1d,
     AxConv2d,
@@ -20,28 +22,38 @@ from dse.nn._layers import (
     set_ax_options,
 )
 from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, truncated_lut
+from dse.nn._models import MODEL_NAMES, build_model
 from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier, load_multiplier
 from dse.nn._quant import Encoding, activation_encoding, weight_encoding
 
 __all__ = [
     "AXTRAIN_MODES",
+    "DATA_NAMES",
     "GRAD_ESTIMATORS",
+    "MODEL_NAMES",
     "AxConv1d",
     "AxConv2d",
     "AxLinear",
     "AxMatmul",
     "AxMultiplier",
+    "Dataset",
     "Encoding",
+    "FinetuneResult",
     "Matmul",
+    "OptimizerFactory",
     "Plan",
+    "PreparedBaseline",
     "ProductTable",
     "activation_encoding",
     "ax_layers",
+    "build_model",
     "calibrate",
     "code_values",
     "collect_histograms",
     "convert",
     "exact_lut",
+    "finetune",
+    "load_data",
     "load_multiplier",
     "mitchell_lut",
     "product_table",

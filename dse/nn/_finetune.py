@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,7 +25,14 @@ from dse.nn._layers import _recording, ax_layers, calibrate, collect_histograms,
 from dse.nn._models import build_model
 from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier
 
-__all__ = ["DEFAULT_EPOCHS", "FinetuneResult", "PreparedBaseline", "finetune", "train_float"]
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "FinetuneResult",
+    "OptimizerFactory",
+    "PreparedBaseline",
+    "finetune",
+    "train_float",
+]
 
 DEFAULT_EPOCHS = {"cnn1d": 60, "cnn-digits": 30, "lenet5": 10, "resnet20": 30, "vit-tiny": 30}
 # AdamW peak learning rates (cosine decay); 1e-2 is what gets the 1-D CNN to ~97 % on MNIST-1D.
@@ -33,6 +40,8 @@ DEFAULT_LR = {"cnn1d": 1e-2, "cnn-digits": 3e-3, "lenet5": 3e-3, "resnet20": 3e-
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+#: Builds the fine-tune's optimiser from the trainable parameters.
+OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 
 
 @dataclass
@@ -211,7 +220,8 @@ class PreparedBaseline:
         return cls(net, dataset, acc_float=acc, batch_size=batch_size, name=f"{model}/{dataset.name}")
 
     # ------------------------------------------------------------------ pieces
-    def _calibrated(self, multiplier: AxMultiplier, seed: int, **options: Any) -> nn.Module:
+    def _calibrated(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], seed: int,
+                    **options: Any) -> nn.Module:
         model = copy.deepcopy(self.model)
         convert(model, multiplier, **options)
         model.eval()
@@ -224,29 +234,55 @@ class PreparedBaseline:
                 model(x.to(dev))
         return model
 
-    def exact_quantized_accuracy(self, multiplier: AxMultiplier, seed: int = 0,
-                                 **options: Any) -> float:
-        """Accuracy with the accurate multiplier of the same widths and signedness."""
-        key = (multiplier.width_a, multiplier.width_b, multiplier.signed, seed,
-               tuple(sorted((k, v) for k, v in options.items() if k in ("act_bits", "weight_bits", "act_mode"))))
+    def exact_quantized_accuracy(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier],
+                                 seed: int = 0, **options: Any) -> float:
+        """Accuracy with the accurate multiplier of the same widths and signedness (per layer
+        when ``multiplier`` is a dict from layer name to multiplier)."""
+        opts = tuple(sorted((k, v) for k, v in options.items()
+                            if k in ("act_bits", "weight_bits", "act_mode")))
+        if isinstance(multiplier, Mapping):
+            shapes = tuple(sorted((n, m.width_a, m.width_b, m.signed) for n, m in multiplier.items()))
+            key: tuple[Any, ...] = (shapes, seed, opts)
+        else:
+            key = (multiplier.width_a, multiplier.width_b, multiplier.signed, seed, opts)
         if key not in self._exact_acc:
-            exact = AxMultiplier.exact(multiplier.width_a, multiplier.width_b, signed=multiplier.signed)
+            exact: AxMultiplier | dict[str, AxMultiplier]
+            if isinstance(multiplier, Mapping):
+                exact = {n: AxMultiplier.exact(m.width_a, m.width_b, signed=m.signed)
+                         for n, m in multiplier.items()}
+            else:
+                exact = AxMultiplier.exact(multiplier.width_a, multiplier.width_b,
+                                           signed=multiplier.signed)
             model = self._calibrated(exact, seed, **options)
             self._exact_acc[key] = evaluate_accuracy(model, self.data.test())
         return self._exact_acc[key]
 
-    def finetune(self, multiplier: AxMultiplier, *, epochs: float = 1.0, steps: int | None = None,
-                 grad: str = "ste", axtrain: str = "none", axtrain_lambda: float = 0.1,
-                 lr: float = 3e-4, seed: int = 0, freeze_bn: bool = False,
+    def finetune(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], *,
+                 epochs: float = 1.0, steps: int | None = None, grad: str = "ste",
+                 axtrain: str = "none", axtrain_lambda: float = 0.1, lr: float = 3e-4,
+                 seed: int = 0, freeze_bn: bool = False, optimizer: OptimizerFactory | None = None,
                  progress: Progress | None = None, **options: Any) -> FinetuneResult:
         """Convert a copy of the baseline to ``multiplier``, fine-tune it and measure.
 
-        ``epochs`` (may be fractional) or ``steps`` bounds the training; ``grad`` is the
-        gradient estimator; ``axtrain`` in none/passive/active/both. Other keyword
-        arguments are layer options (see :func:`dse.nn.convert`).
+        ``multiplier``: one :class:`AxMultiplier` for every layer, or a dict from layer name
+        to multiplier (per-layer multipliers, e.g. one per layer group of a search space;
+        a ``"*"`` entry is the default, unnamed layers otherwise stay float). ``epochs``
+        (may be fractional) or ``steps`` bounds the training; ``grad`` is the gradient
+        estimator; ``axtrain`` in none/passive/active/both. ``optimizer``: a factory
+        ``params -> torch.optim.Optimizer`` (default Adam at ``lr``; e.g. the log-domain
+        hardware model :class:`dse.optim.LogDomainSGD`), always under the cosine schedule.
+        Other keyword arguments are layer options (see :func:`dse.nn.convert`).
         """
-        if not isinstance(multiplier, AxMultiplier):
+        if isinstance(multiplier, Mapping):
+            if not multiplier:
+                raise ConfigError("multiplier: the per-layer dict is empty")
+            bad = [n for n, m in multiplier.items() if not isinstance(m, AxMultiplier)]
+            if bad:
+                raise ConfigError(f"multiplier[{bad[0]!r}] must be an AxMultiplier")
+        elif not isinstance(multiplier, AxMultiplier):
             raise ConfigError(f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}")
+        if optimizer is not None and not callable(optimizer):
+            raise ConfigError(f"optimizer must be a factory params -> Optimizer, got {optimizer!r}")
         if grad not in GRAD_ESTIMATORS:
             raise ConfigError(f"grad must be one of {GRAD_ESTIMATORS}, got {grad!r}")
         if axtrain not in AXTRAIN_MODES:
@@ -272,23 +308,27 @@ class PreparedBaseline:
         for _, layer in ax_layers(model):
             layer.set_options(passive=passive)
             layer.track_act_histogram = active
-        losses = self._train(model, steps, lr, seed, active, float(axtrain_lambda), freeze_bn, progress)
+        losses = self._train(model, steps, lr, seed, active, float(axtrain_lambda), freeze_bn,
+                             progress, optimizer)
         with _recording(model):
             acc_after = evaluate_accuracy(model, self.data.test())
         act_hist, weight_hist = collect_histograms(model)
         return FinetuneResult(
             acc_float=self.acc_float, acc_exact_q=acc_exact, acc_axm_before=acc_before,
             acc_axm_after=acc_after, seconds=time.perf_counter() - start, steps=steps, grad=grad,
-            axtrain=axtrain, multiplier=multiplier.name, seed=seed, act_hist=act_hist,
+            axtrain=axtrain, seed=seed,
+            multiplier=(multiplier.name if isinstance(multiplier, AxMultiplier)
+                        else ",".join(f"{n}={m.name}" for n, m in multiplier.items())), act_hist=act_hist,
             weight_hist=weight_hist, losses=losses,
         )
 
     def _train(self, model: nn.Module, steps: int, lr: float, seed: int, active: bool,
-               lam: float, freeze_bn: bool, progress: Progress | None) -> list[float]:
+               lam: float, freeze_bn: bool, progress: Progress | None,
+               optimizer: OptimizerFactory | None = None) -> list[float]:
         if steps == 0:
             return []
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.Adam(params, lr=lr)
+        opt = optimizer(params) if optimizer is not None else torch.optim.Adam(params, lr=lr)
         sched = _cosine(opt, steps)
         loss_fn = nn.CrossEntropyLoss()
         dev = _device_of(model)
@@ -322,8 +362,8 @@ class PreparedBaseline:
 
 
 def finetune(model: str | nn.Module | PreparedBaseline, data: str | Dataset | tuple[Batches, Batches],
-             multiplier: AxMultiplier, *, epochs: float = 1.0, steps: int | None = None,
-             grad: str = "ste", axtrain: str = "none", seed: int = 0,
+             multiplier: AxMultiplier | Mapping[str, AxMultiplier], *, epochs: float = 1.0,
+             steps: int | None = None, grad: str = "ste", axtrain: str = "none", seed: int = 0,
              baseline_epochs: int | None = None, **kwargs: Any) -> FinetuneResult:
     """Fine-tune ``model`` for ``multiplier`` and report accuracies and operand histograms.
 

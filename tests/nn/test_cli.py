@@ -68,3 +68,25 @@ def test_finetune_json_on_digits(tmp_path) -> None:
     for key in ("acc_float", "acc_exact_q", "acc_axm_before", "acc_axm_after", "seconds"):
         assert 0 <= out[key] <= (1 if key != "seconds" else 1e6)
     assert out["acc_float"] >= 0.9
+
+
+def test_bad_optimizer_options_fail_before_training(tmp_path, capsys) -> None:
+    p = tmp_path / "e.npy"
+    np.save(p, exact_lut(8, 8))
+    code, err = _main(["--multiplier", str(p), "--optimizer", "logdomain", "--log-bits", "1"], capsys)
+    assert code == 2 and "--log-bits" in err and "2..53" in err
+    code, err = _main(["--multiplier", str(p), "--optimizer", "sgd", "--lr", "-1"], capsys)
+    assert code == 2 and "--lr" in err
+
+
+@pytest.mark.slow
+def test_finetune_with_logdomain_optimizer(tmp_path) -> None:
+    p = tmp_path / "t9.npy"
+    np.save(p, truncated_lut(8, 9))
+    res = _run(["--model", "cnn-digits", "--data", "digits", "--multiplier", str(p), "--json",
+                "--epochs", "0.5", "--baseline-epochs", "10", "--no-progress",
+                "--optimizer", "logdomain", "--log-bits", "8", "--log-error", "0.0087"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["optimizer"] == "logdomain" and out["steps"] > 0
+    assert 0 <= out["acc_axm_after"] <= 1

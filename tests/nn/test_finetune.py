@@ -70,3 +70,35 @@ def test_digits_cnn_accuracy() -> None:
     assert pb.acc_float >= 0.95
     res = pb.finetune(AxMultiplier.exact(8), steps=0)
     assert res.acc_exact_q >= pb.acc_float - 0.01
+
+
+def test_per_layer_multipliers_and_optimizer_factory() -> None:
+    """A dict from layer name to multiplier converts only those layers, each with its own
+    table; an optimizer factory replaces the default Adam."""
+    from dse.nn import ax_layers
+    from dse.optim import LogDomainSGD
+
+    pb = PreparedBaseline(_tiny_model(), _tiny_loaders())
+    coarse = AxMultiplier.from_lut(truncated_lut(8, 10), name="t10")
+    exact = AxMultiplier.exact(8)
+    made: list[object] = []
+
+    def factory(params):
+        opt = LogDomainSGD(params, lr=0.01, momentum=0.9, bits=8, error_mse=0.0087)
+        made.append(opt)
+        return opt
+
+    res = pb.finetune({"0": coarse, "2": exact}, steps=3, seed=1, optimizer=factory)
+    assert len(made) == 1 and len(res.losses) == 3
+    assert res.multiplier.startswith("0=t10,2=")
+    # only layer 0 through the coarse table: the exact-q accuracy is the per-layer exact model's
+    only_first = pb.finetune({"0": coarse}, steps=0, seed=1)
+    assert only_first.acc_exact_q == pytest.approx(pb.exact_quantized_accuracy({"0": exact}, 1))
+    model = pb._calibrated({"0": coarse}, 1)
+    assert [n for n, _ in ax_layers(model)] == ["0"]
+    with pytest.raises(ConfigError, match="empty"):
+        pb.finetune({}, steps=1)
+    with pytest.raises(ConfigError, match=r"multiplier\['0'\]"):
+        pb.finetune({"0": "exact"}, steps=1)  # type: ignore[dict-item]
+    with pytest.raises(ConfigError, match="optimizer"):
+        pb.finetune(exact, steps=1, optimizer="sgd")  # type: ignore[arg-type]
