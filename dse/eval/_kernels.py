@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "metrics_kernel", "read_kernel", "sim_kernel"]
+__all__ = [
+    "HAVE_NUMBA",
+    "delay_kernel",
+    "metrics_kernel",
+    "read_kernel",
+    "sim_kernel",
+    "toggle_kernel",
+]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     if os.environ.get("DSE_NO_NUMBA"):
@@ -169,6 +176,176 @@ def _metrics(approx: np.ndarray, exact: np.ndarray, inv_abs: np.ndarray) -> np.n
     return np.array([n_err, s_abs, s_e, s_e2, m_abs, s_rel, n_nz, m_rel])
 
 
+def _seg(axis: np.ndarray, x: float) -> int:
+    """Segment of ``x`` on a sorted axis: ``count(axis <= x) - 1`` clipped to ``[0, k-2]``
+    (what ``_lerp_index`` and ``searchsorted(side="right") - 1`` compute)."""
+    k = axis.shape[0]
+    j = -1
+    for i in range(k):
+        if x >= axis[i]:
+            j += 1
+    return min(max(j, 0), k - 2)
+
+
+def _delay(
+    drv_ro: np.ndarray,
+    drv_net: np.ndarray,
+    in_nets: np.ndarray,
+    order: np.ndarray,
+    load: np.ndarray,
+    input_nets: np.ndarray,
+    port_nets: np.ndarray,
+    n_nets: int,
+    buf_ro: int,
+    load_axis: np.ndarray,
+    slew_axis: np.ndarray,
+    trans_typ: np.ndarray,
+    delay_typ: np.ndarray,
+    delay_tab: np.ndarray,
+    trans_tab: np.ndarray,
+) -> float:
+    """:func:`dse.eval._power._delay_reference` without numpy temporaries.
+
+    Every interpolation is written exactly as the reference writes it
+    (``lo + t * (hi - lo)``, same operand order), so the figures agree bit for bit;
+    the arrival times take one pass over the drivers in topological ``order``
+    instead of relaxing all of them until nothing changes (the same fixpoint).
+    """
+    n_d = drv_ro.shape[0]
+    if n_d == 0:
+        return 0.0
+    n_pins = in_nets.shape[1]
+    n_slew = slew_axis.shape[1]
+    slew = np.zeros(n_nets)
+    arr = np.zeros(n_nets)
+    if buf_ro >= 0:
+        for i in range(input_nets.shape[0]):
+            n = input_nets[i]
+            pl = load[n]
+            ax = load_axis[buf_ro]
+            jb = _seg(ax, pl)
+            tb = (pl - ax[jb]) / (ax[jb + 1] - ax[jb])
+            v0 = trans_typ[buf_ro, 0, jb]
+            slew[n] = v0 + tb * (trans_typ[buf_ro, 0, jb + 1] - v0)
+            v0 = delay_typ[buf_ro, 0, jb]
+            arr[n] = v0 + tb * (delay_typ[buf_ro, 0, jb + 1] - v0)
+    jd = np.empty(n_d, dtype=np.int64)
+    td = np.empty(n_d)
+    # first-pass slews at the typical input slew
+    for d in range(n_d):
+        ro = drv_ro[d]
+        x = load[drv_net[d]]
+        ax = load_axis[ro]
+        j = _seg(ax, x)
+        t = (x - ax[j]) / (ax[j + 1] - ax[j])
+        jd[d] = j
+        td[d] = t
+        best = -np.inf
+        for k in range(n_pins):
+            v = 0.0
+            if in_nets[d, k] >= 0:
+                tt0 = trans_typ[ro, k, j]
+                v = tt0 + t * (trans_typ[ro, k, j + 1] - tt0)
+            if v > best:
+                best = v
+        slew[drv_net[d]] = best
+    # one refinement step: every driver's new slew from the first-pass slews
+    row = np.empty(n_slew)
+    new_slew = np.empty(n_d)
+    for d in range(n_d):
+        ro = drv_ro[d]
+        j = jd[d]
+        t = td[d]
+        ax = slew_axis[ro]
+        best = -np.inf
+        for k in range(n_pins):
+            v = 0.0
+            f = in_nets[d, k]
+            if f >= 0:
+                for s in range(n_slew):
+                    s0 = trans_tab[ro, k, s, j]
+                    row[s] = s0 + t * (trans_tab[ro, k, s, j + 1] - s0)
+                x = slew[f]
+                i = _seg(ax, x)
+                u = (x - ax[i]) / (ax[i + 1] - ax[i])
+                v = row[i] + u * (row[i + 1] - row[i])
+            if v > best:
+                best = v
+        new_slew[d] = best
+    for d in range(n_d):
+        slew[drv_net[d]] = new_slew[d]
+    # arc delays at the refined slews, then longest paths in topological order
+    dly = np.empty((n_d, n_pins))
+    for d in range(n_d):
+        ro = drv_ro[d]
+        j = jd[d]
+        t = td[d]
+        ax = slew_axis[ro]
+        for k in range(n_pins):
+            f = in_nets[d, k]
+            if f < 0:
+                dly[d, k] = -np.inf
+                continue
+            for s in range(n_slew):
+                d0 = delay_tab[ro, k, s, j]
+                row[s] = d0 + t * (delay_tab[ro, k, s, j + 1] - d0)
+            x = slew[f]
+            i = _seg(ax, x)
+            u = (x - ax[i]) / (ax[i + 1] - ax[i])
+            dly[d, k] = row[i] + u * (row[i + 1] - row[i])
+    for q in range(n_d):
+        d = order[q]
+        best = -np.inf
+        for k in range(n_pins):
+            f = in_nets[d, k]
+            v = arr[f if f >= 0 else 0] + dly[d, k]
+            if v > best:
+                best = v
+        arr[drv_net[d]] = best
+    out = 0.0
+    for i in range(port_nets.shape[0]):
+        v = arr[port_nets[i]]
+        if i == 0 or v > out:
+            out = v
+    return out
+
+
+def _toggles(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-net counts of ones and of changes between consecutive lanes (integers)."""
+    n_nets, n_words = vals.shape
+    ones = np.zeros(n_nets, dtype=np.int64)
+    toggles = np.zeros(n_nets, dtype=np.int64)
+    for n in range(n_nets):
+        c1 = 0
+        ct = 0
+        carry = np.uint64(0)
+        for w in range(n_words):
+            v = vals[n, w]
+            prev = (v << np.uint64(1)) | carry
+            diff = prev ^ v
+            if w == 0:
+                diff &= ~np.uint64(1)  # lane 0 of the trace has no predecessor
+            c1 += _popcount(v)
+            ct += _popcount(diff)
+            carry = v >> np.uint64(63)
+        ones[n] = c1
+        toggles[n] = ct
+    return ones, toggles
+
+
+def _popcount(x: np.uint64) -> int:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compiled first
+    _seg = _jit(_seg)
+    _popcount = _jit(_popcount)
+
 sim_kernel = _jit(_sim)
+delay_kernel = _jit(_delay)
+toggle_kernel = _jit(_toggles)
 read_kernel = _jit(_read)
 metrics_kernel = _jit(_metrics)

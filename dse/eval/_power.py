@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.errors import ConfigError, DataError
+from dse.eval import _kernels
 from dse.eval._library import MAX_PINS, CellLibrary
 from dse.netlist._netlist import GROUP_SIGNATURES, Netlist, Op
 
@@ -134,6 +135,8 @@ class CellMapping:
     wire_cap_ff: np.ndarray  # (n_nets,) wire-load capacitance
     port_count: np.ndarray  # (n_nets,) number of output-port bits on the net
     cells: dict[str, int] = field(default_factory=dict)
+    #: drivers in topological order (every driver after those of its input nets)
+    drv_order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     area_um2: float = 0.0
     names: tuple[str, ...] = ()
 
@@ -283,6 +286,7 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     drv_net: list[np.ndarray] = []
     int_fanin: list[np.ndarray] = []
     int_table: list[np.ndarray] = []
+    int_rank: list[np.ndarray] = []  # topological sort key of each internal net
     n_inst = 0
     next_net = n_orig
 
@@ -346,6 +350,8 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
                 out = np.arange(next_net, next_net + n, dtype=np.int64)
                 next_net += n
                 int_fanin.append(gin.copy())
+                # after the gate's inputs (smaller nets), before the gate's own net
+                int_rank.append((n_in + gates) * 8 + s)
                 int_table.append(np.tile(tables[s], (n, 1)))
             add(role, np.stack(cols, axis=1), [out])
             step_nets.append(out)
@@ -359,6 +365,11 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     port_nets = np.array(
         [alias[n] for _, nets in netlist.output_ports for n in nets], dtype=np.int64
     )
+    drv_net_arr = cat(drv_net, (0,))
+    # Nets 0..n_orig-1 are numbered topologically, and a decomposition's internal
+    # nets sit between its gate's inputs and its output: rank every driven net.
+    rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 8 + 7, *int_rank])
+    drv_order = np.argsort(rank[drv_net_arr], kind="stable")
     valid = ins_arr >= 0
     pin_caps = library.role_pin_cap[roles_arr]
     pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
@@ -378,7 +389,7 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
         inst_in=ins_arr,
         drv_inst=cat(drv_inst, (0,)),
         drv_ro=cat(drv_ro, (0,)),
-        drv_net=cat(drv_net, (0,)),
+        drv_net=drv_net_arr,
         port_nets=port_nets,
         input_nets=np.arange(n_in, dtype=np.int64),
         alias=alias,
@@ -390,6 +401,7 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
         port_count=port_count,
         cells=cells,
         area_um2=float(library.role_area[roles_arr].sum()),
+        drv_order=drv_order,
     )
 
 
@@ -552,6 +564,52 @@ def estimate_power(
 
 
 def _delay(m: CellMapping, load: np.ndarray, in_nets: np.ndarray, valid: np.ndarray) -> float:
+    """Longest input→output path (ns): the compiled kernel, else the numpy reference."""
+    if not _kernels.HAVE_NUMBA:
+        return _delay_reference(m, load, in_nets, valid)
+    L = m.library
+    common = L.common_slew_axis
+    slew_axis = L.ro_slew_axis if common is None else _common_axes(L)
+    buf = L.ro_index[("BUF", 0)] if L.has("BUF") else -1
+    return float(
+        _kernels.delay_kernel(
+            m.drv_ro,
+            m.drv_net,
+            in_nets,
+            m.drv_order,
+            load,
+            m.input_nets,
+            m.port_nets,
+            m.n_nets,
+            buf,
+            L.ro_load_axis,
+            slew_axis,
+            L.ro_trans_typ,
+            L.ro_delay_typ,
+            L.ro_delay,
+            L.ro_trans,
+        )
+    )
+
+
+_COMMON_AXES: weakref.WeakKeyDictionary[CellLibrary, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _common_axes(library: CellLibrary) -> np.ndarray:
+    """The library's shared slew axis repeated per role output (what the kernel indexes)."""
+    axes = _COMMON_AXES.get(library)
+    if axes is None:
+        assert library.common_slew_axis is not None
+        axes = np.ascontiguousarray(
+            np.broadcast_to(library.common_slew_axis, library.ro_slew_axis.shape)
+        )
+        _COMMON_AXES[library] = axes
+    return axes
+
+
+def _delay_reference(
+    m: CellMapping, load: np.ndarray, in_nets: np.ndarray, valid: np.ndarray
+) -> float:
     """Longest input→output path (ns): NLDM lookups, slews propagated one step."""
     L = m.library
     if m.drv_net.size == 0:

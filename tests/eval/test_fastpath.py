@@ -1,0 +1,85 @@
+"""The compiled fast paths of the evaluator agree with the numpy references.
+
+Random candidates as a search draws them (matrix knobs that rebuild the tree, then
+zeroed outputs and approximate full adders), checked figure by figure for equality.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from dse.arith import CELL_TYPES, apply_knobs, generate
+from dse.arith._graph import MultiplierGraph
+from dse.eval import _kernels, _power, _sim
+from dse.eval._library import CellLibrary
+from dse.eval._report import _trace_words
+from dse.netlist import lower
+
+needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba is not installed")
+
+_BASES: dict[tuple[str, str, bool], MultiplierGraph] = {}
+
+
+def random_candidate(rng: random.Random, width: int = 8) -> MultiplierGraph:
+    """A random design: base structure, random matrix knobs, random cell knobs."""
+    key = (
+        rng.choice(["dadda", "wallace", "array"]),
+        rng.choice(["ripple", "kogge-stone"]),
+        rng.random() < 0.3,
+    )
+    if key not in _BASES:
+        _BASES[key] = generate(key[0], width, adder=key[1], signed=key[2])
+    graph = _BASES[key]
+    knobs: dict[str, object] = {}
+    pps = [(rng.randrange(width), rng.randrange(width)) for _ in range(rng.randint(0, 6))]
+    if pps:
+        knobs["prune"] = pps
+    if rng.random() < 0.6:
+        knobs["truncate"] = rng.randint(0, width)
+    if rng.random() < 0.3:
+        knobs["loa"] = rng.randint(0, width - 2)
+    graph = apply_knobs(graph, knobs)
+    cells = graph.nodes_of(role="tree")
+    fas = [n for n in cells if graph[n].kind == "fa"]
+    approx = sorted(n for n, ct in CELL_TYPES.items() if ct.family == "fa" and not ct.exact)
+    if fas and approx and rng.random() < 0.5:
+        picks = rng.sample(fas, min(len(fas), 3))
+        graph = apply_knobs(graph, {"approx": [f"{n}:{rng.choice(approx)}" for n in picks]})
+    zeros = [n for n in graph.nodes_of(role="tree") if graph[n].kind in ("fa", "ha")]
+    if zeros and rng.random() < 0.5:
+        picks = [f"{rng.choice(zeros)}.{rng.choice(['sum', 'cout'])}" for _ in range(2)]
+        graph = apply_knobs(graph, {"zero": picks})
+    return graph
+
+
+def _candidates(n: int, seed: int) -> list[MultiplierGraph]:
+    rng = random.Random(seed)
+    return [random_candidate(rng) for _ in range(n)]
+
+
+@needs_numba
+def test_toggle_kernel_matches_reference() -> None:
+    for graph in _candidates(20, seed=1):
+        netlist = lower(graph, net_names=False)
+        vals = _sim.simulate(netlist, _trace_words(8, 8, 4096, 3, None))
+        fast = _sim.toggle_statistics(vals, 4096)
+        ref = _sim.toggle_statistics_reference(vals, 4096)
+        assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
+
+
+@needs_numba
+def test_delay_kernel_matches_reference() -> None:
+    lib = CellLibrary.default()
+    for graph in _candidates(40, seed=2):
+        netlist = lower(graph, net_names=False)
+        m = _power.map_to_cells(netlist, lib)
+        for out_load in (0.0, 1.0, 7.5):
+            load = m.pin_cap_ff + m.wire_cap_ff + m.port_count * out_load
+            in_nets = m.inst_in[m.drv_inst]
+            valid = in_nets >= 0
+            fast = _power._delay(m, load, in_nets, valid)
+            ref = _power._delay_reference(m, load, in_nets, valid)
+            assert fast == ref  # the same operations in the same order: bit for bit
