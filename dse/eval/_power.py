@@ -259,7 +259,215 @@ def map_to_cells(netlist: Netlist, library: CellLibrary | None = None) -> CellMa
     return m
 
 
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """One library's mapping choices as arrays for :func:`_kernels.map_kernel`."""
+
+    kind_role: np.ndarray  # per group kind (FA, HA): role index, -1 if absent
+    kind_ro: np.ndarray  # (kinds, 2) role-output index of each member
+    kind_sig: np.ndarray  # (kinds, 2) op of each member
+    kind_arity: np.ndarray
+    tpl_steps: np.ndarray  # per op: template steps (0: no cell, -1: none possible)
+    tpl_role: np.ndarray  # (ops, steps) role index
+    tpl_ro: np.ndarray  # (ops, steps) role-output index of the step's output
+    tpl_refs: np.ndarray  # (ops, steps, MAX_PINS): input k, or -(t+1) for step t; -99 pad
+    tpl_table: np.ndarray  # (ops, steps, 16) truth table of intermediate steps
+    impossible: np.ndarray  # ops the library cannot implement
+
+
+_KINDS = ("FA", "HA")
+_PLANS: weakref.WeakKeyDictionary[CellLibrary, _Plan] = weakref.WeakKeyDictionary()
+
+
+def _plan(library: CellLibrary) -> _Plan:
+    plan = _PLANS.get(library)
+    if plan is not None:
+        return plan
+    n_k = len(_KINDS)
+    kind_role = np.full(n_k, -1, dtype=np.int64)
+    kind_ro = np.zeros((n_k, 2), dtype=np.int64)
+    kind_sig = np.zeros((n_k, 2), dtype=np.int64)
+    kind_arity = np.zeros(n_k, dtype=np.int64)
+    for i, kind in enumerate(_KINDS):
+        role = _GROUP_ROLES[kind]
+        kind_sig[i] = [int(o) for o in GROUP_SIGNATURES[kind]]
+        kind_arity[i] = 3 if kind == "FA" else 2
+        if library.has(role):
+            kind_role[i] = library.role_index[role]
+            kind_ro[i] = [library.ro_index[(role, k)] for k in range(2)]
+    n_ops = len(Op)
+    steps = max(len(t) for tpls in TEMPLATES.values() for t in tpls)
+    tpl_steps = np.zeros(n_ops, dtype=np.int64)
+    tpl_role = np.zeros((n_ops, steps), dtype=np.int64)
+    tpl_ro = np.zeros((n_ops, steps), dtype=np.int64)
+    tpl_refs = np.full((n_ops, steps, MAX_PINS), -99, dtype=np.int64)
+    tpl_table = np.zeros((n_ops, steps, 16), dtype=bool)
+    impossible = []
+    for op in TEMPLATES:
+        try:
+            tpl = _choose_template(op, library)
+        except DataError:
+            tpl_steps[op] = -1
+            impossible.append(int(op))
+            continue
+        tpl_steps[op] = len(tpl)
+        tables = _eval_template(tpl, 4) if len(tpl) > 1 else []
+        for s, (role, refs) in enumerate(tpl):
+            tpl_role[op, s] = library.role_index[role]
+            tpl_ro[op, s] = library.ro_index[(role, 0)]
+            for k, r in enumerate(refs):
+                tpl_refs[op, s, k] = r if isinstance(r, int) else -(int(r[1:]) + 1)
+            if s < len(tpl) - 1:
+                tpl_table[op, s] = tables[s]
+    plan = _Plan(
+        kind_role,
+        kind_ro,
+        kind_sig,
+        kind_arity,
+        tpl_steps,
+        tpl_role,
+        tpl_ro,
+        tpl_refs,
+        tpl_table,
+        np.array(impossible, dtype=np.int64),
+    )
+    _PLANS[library] = plan
+    return plan
+
+
 def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
+    """:func:`_map_reference` through the compiled kernel (same arrays, same order)."""
+    if not _kernels.HAVE_NUMBA:
+        return _map_reference(netlist, library)
+    plan = _plan(library)
+    ops = netlist.ops
+    if plan.impossible.size and np.isin(ops, plan.impossible).any():
+        return _map_reference(netlist, library)  # raises unless groups absorb them
+    n_in = netlist.n_inputs
+    groups = netlist.groups
+    n_grp = len(groups)
+    grp_kind = np.full(n_grp, -1, dtype=np.int64)
+    grp_gates = np.zeros((n_grp, 2), dtype=np.int64)
+    grp_len = np.zeros(n_grp, dtype=np.int64)
+    kind_seq: list[int] = []
+    for i, (kind, gates) in enumerate(groups):
+        k = _KINDS.index(kind) if kind in _KINDS else -1
+        if k < 0:
+            continue
+        if k not in kind_seq:
+            kind_seq.append(k)
+        grp_kind[i] = k
+        grp_len[i] = len(gates)
+        if len(gates) == 2:
+            grp_gates[i] = gates
+    (
+        alias,
+        roles_arr,
+        ins_arr,
+        drv_inst,
+        drv_ro,
+        drv_net,
+        int_fanin,
+        int_table,
+        int_rank,
+        n_nets_arr,
+        _,
+    ) = _kernels.map_kernel(
+        ops,
+        netlist.fanin,
+        n_in,
+        grp_kind,
+        grp_gates,
+        grp_len,
+        np.array(kind_seq, dtype=np.int64),
+        plan.kind_role,
+        plan.kind_ro,
+        plan.kind_sig,
+        plan.kind_arity,
+        plan.tpl_steps,
+        plan.tpl_role,
+        plan.tpl_ro,
+        plan.tpl_refs,
+        plan.tpl_table,
+        MAX_PINS,
+    )
+    n_orig = n_in + ops.shape[0]
+    rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 8 + 7, int_rank])
+    return _finish_mapping(
+        netlist,
+        library,
+        alias,
+        roles_arr,
+        ins_arr,
+        drv_inst,
+        drv_ro,
+        drv_net,
+        int_fanin,
+        int_table,
+        rank,
+        int(n_nets_arr[0]),
+    )
+
+
+def _finish_mapping(
+    netlist: Netlist,
+    library: CellLibrary,
+    alias: np.ndarray,
+    roles_arr: np.ndarray,
+    ins_arr: np.ndarray,
+    drv_inst: np.ndarray,
+    drv_ro: np.ndarray,
+    drv_net: np.ndarray,
+    int_fanin: np.ndarray,
+    int_table: np.ndarray,
+    rank: np.ndarray,
+    n_nets: int,
+) -> CellMapping:
+    """Loads, fan-outs, cell counts and area of a mapping (shared by both paths)."""
+    n_in = netlist.n_inputs
+    n_orig = n_in + netlist.n_gates
+    # Nets 0..n_orig-1 are numbered topologically, and a decomposition's internal
+    # nets sit between its gate's inputs and its output: rank every driven net.
+    drv_order = np.argsort(rank[drv_net], kind="stable")
+    port_nets = np.array(
+        [alias[n] for _, nets in netlist.output_ports for n in nets], dtype=np.int64
+    )
+    valid = ins_arr >= 0
+    pin_caps = library.role_pin_cap[roles_arr]
+    pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
+    port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
+    fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
+    counts = np.bincount(roles_arr, minlength=len(library.roles))
+    cells: dict[str, int] = {}
+    for r in np.flatnonzero(counts).tolist():
+        name = library.role_cell[r]
+        cells[name] = cells.get(name, 0) + int(counts[r])
+    return CellMapping(
+        library=library,
+        n_orig=n_orig,
+        n_nets=n_nets,
+        inst_role=roles_arr,
+        inst_in=ins_arr,
+        drv_inst=drv_inst,
+        drv_ro=drv_ro,
+        drv_net=drv_net,
+        port_nets=port_nets,
+        input_nets=np.arange(n_in, dtype=np.int64),
+        alias=alias,
+        int_fanin=int_fanin,
+        int_table=int_table,
+        pin_cap_ff=pin_cap,
+        fanout=fanout,
+        wire_cap_ff=library.wire_cap_ff(fanout),
+        port_count=port_count,
+        cells=cells,
+        area_um2=float(library.role_area[roles_arr].sum()),
+        drv_order=drv_order,
+    )
+
+
+def _map_reference(netlist: Netlist, library: CellLibrary) -> CellMapping:
+    """Map with numpy, one vectorised step per group kind and template step."""
     n_in = netlist.n_inputs
     ops = np.asarray(netlist.ops, dtype=np.int64)
     fanin = np.asarray(netlist.fanin, dtype=np.int64)
@@ -359,49 +567,20 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     def cat(parts: list[np.ndarray], shape: tuple[int, ...], dtype: type = np.int64) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
 
-    roles_arr = cat(inst_role, (0,))
-    ins_arr = cat(inst_in, (0, MAX_PINS))
-    n_nets = next_net
-    port_nets = np.array(
-        [alias[n] for _, nets in netlist.output_ports for n in nets], dtype=np.int64
-    )
-    drv_net_arr = cat(drv_net, (0,))
-    # Nets 0..n_orig-1 are numbered topologically, and a decomposition's internal
-    # nets sit between its gate's inputs and its output: rank every driven net.
     rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 8 + 7, *int_rank])
-    drv_order = np.argsort(rank[drv_net_arr], kind="stable")
-    valid = ins_arr >= 0
-    pin_caps = library.role_pin_cap[roles_arr]
-    pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
-    port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
-    fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
-    counts = np.bincount(roles_arr, minlength=len(library.roles))
-    cells: dict[str, int] = {}
-    for r, c in enumerate(counts):
-        if c:
-            name = library.role_cell[r]
-            cells[name] = cells.get(name, 0) + int(c)
-    return CellMapping(
-        library=library,
-        n_orig=n_orig,
-        n_nets=n_nets,
-        inst_role=roles_arr,
-        inst_in=ins_arr,
-        drv_inst=cat(drv_inst, (0,)),
-        drv_ro=cat(drv_ro, (0,)),
-        drv_net=drv_net_arr,
-        port_nets=port_nets,
-        input_nets=np.arange(n_in, dtype=np.int64),
-        alias=alias,
-        int_fanin=cat(int_fanin, (0, 4)),
-        int_table=cat(int_table, (0, 16), bool),
-        pin_cap_ff=pin_cap,
-        fanout=fanout,
-        wire_cap_ff=library.wire_cap_ff(fanout),
-        port_count=port_count,
-        cells=cells,
-        area_um2=float(library.role_area[roles_arr].sum()),
-        drv_order=drv_order,
+    return _finish_mapping(
+        netlist,
+        library,
+        alias,
+        cat(inst_role, (0,)),
+        cat(inst_in, (0, MAX_PINS)),
+        cat(drv_inst, (0,)),
+        cat(drv_ro, (0,)),
+        cat(drv_net, (0,)),
+        cat(int_fanin, (0, 4)),
+        cat(int_table, (0, 16), bool),
+        rank,
+        next_net,
     )
 
 
@@ -511,7 +690,37 @@ def estimate_power(
     if include_input_nets:
         sw_fj += 0.5 * v2 * float(np.dot(tr[m.input_nets], load[m.input_nets]))
 
+    if _kernels.HAVE_NUMBA:
+        int_fj, leak_nw = _internal_and_leakage(m, load, tr, p)
+    else:
+        int_fj, leak_nw = _internal_and_leakage_reference(m, load, tr, p)
+    in_nets = m.inst_in[m.drv_inst]
+    valid = in_nets >= 0
+
+    period = clock_period_ns
+    internal_uw = int_fj / period
+    switching_uw = sw_fj / period
+    leakage_uw = leak_nw * 1e-3
+    delay = _delay(m, load, in_nets, valid) if with_delay else float("nan")
+    dynamic = internal_uw + switching_uw
+    return PowerEstimate(
+        power_uw=dynamic + leakage_uw,
+        dynamic_uw=dynamic,
+        internal_uw=internal_uw,
+        switching_uw=switching_uw,
+        leakage_uw=leakage_uw,
+        area_um2=m.area_um2,
+        delay_ns=delay,
+        cells=dict(m.cells),
+    )
+
+
+def _internal_and_leakage_reference(
+    m: CellMapping, load: np.ndarray, tr: np.ndarray, p: np.ndarray
+) -> tuple[float, float]:
+    """Internal energy per cycle (fJ) and leakage (nW), in numpy (the reference)."""
     # internal energy per output transition, by pin, at the stated slew and actual load
+    L = m.library
     ro = m.drv_ro
     d_load = load[m.drv_net]
     j, t = _lerp_index(L.ro_energy_axis[ro], d_load)
@@ -544,23 +753,35 @@ def estimate_power(
         pk = inst_p[:, k : k + 1]
         mp = np.concatenate([mp * (1 - pk), mp * pk], axis=1)
     leak_nw = float((mp * L.role_leak_mt[m.inst_role, : mp.shape[1]]).sum())
+    return int_fj, leak_nw
 
-    period = clock_period_ns
-    internal_uw = int_fj / period
-    switching_uw = sw_fj / period
-    leakage_uw = leak_nw * 1e-3
-    delay = _delay(m, load, in_nets, valid) if with_delay else float("nan")
-    dynamic = internal_uw + switching_uw
-    return PowerEstimate(
-        power_uw=dynamic + leakage_uw,
-        dynamic_uw=dynamic,
-        internal_uw=internal_uw,
-        switching_uw=switching_uw,
-        leakage_uw=leakage_uw,
-        area_um2=m.area_um2,
-        delay_ns=delay,
-        cells=dict(m.cells),
+
+def _internal_and_leakage(
+    m: CellMapping, load: np.ndarray, tr: np.ndarray, p: np.ndarray
+) -> tuple[float, float]:
+    """:func:`_internal_and_leakage_reference` with the per-element work compiled; the
+    sums stay numpy's (``dot``, ``sum``), so both give the same floats."""
+    L = m.library
+    n_pins = int(L.role_n_inputs[m.inst_role].max()) if m.n_instances else 0
+    e_out, hid, leak = _kernels.power_kernel(
+        m.drv_ro,
+        m.drv_net,
+        m.drv_inst,
+        m.inst_in,
+        m.inst_role,
+        load,
+        tr,
+        p,
+        L.ro_energy_axis,
+        L.ro_energy,
+        L.ro_sens,
+        L.role_hidden_fj,
+        L.role_leak_mt,
+        n_pins,
     )
+    int_fj = float(np.dot(tr[m.drv_net], e_out))
+    int_fj += float(hid.sum())
+    return int_fj, float(leak.sum())
 
 
 def _delay(m: CellMapping, load: np.ndarray, in_nets: np.ndarray, valid: np.ndarray) -> float:
