@@ -43,8 +43,11 @@ class PowerConfig(_Strict):
 
 
 class BackendConfig(_Strict):
-    name: Literal["nsga2", "optuna-nsga2", "optuna-nsga3", "tpe", "gp", "random"] = "nsga2"
+    name: Literal["nsga2", "optuna-nsga2", "optuna-nsga3", "tpe", "gp", "random", "tram"] = "nsga2"
     options: dict[str, Any] = Field(default_factory=dict)
+    trials: int | None = Field(
+        None, ge=1, description="this stage's share of the budget (stages of a pipeline only)"
+    )
 
 
 class BudgetConfig(_Strict):
@@ -74,7 +77,7 @@ class StudyConfig(_Strict):
     objectives: list[str | dict[str, Any]] = Field(min_length=1)
     constraints: list[str | dict[str, Any]] = Field(default_factory=list)
     power: PowerConfig = Field(default_factory=PowerConfig)  # type: ignore[arg-type]
-    backend: BackendConfig = Field(default_factory=BackendConfig)
+    backend: BackendConfig | list[BackendConfig] = Field(default_factory=BackendConfig)  # type: ignore[arg-type]
     budget: BudgetConfig = Field(default_factory=BudgetConfig)  # type: ignore[arg-type]
     seed: int = 0
     storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
@@ -96,6 +99,16 @@ class StudyConfig(_Strict):
             parse_constraint(c, f"{self.source}: field constraints.{i}")
             for i, c in enumerate(self.constraints)
         ]
+
+    @property
+    def stages(self) -> list[BackendConfig]:
+        """The back ends in the order they run (one unless ``backend:`` is a list)."""
+        return list(self.backend) if isinstance(self.backend, list) else [self.backend]
+
+    @property
+    def backend_name(self) -> str:
+        """``nsga2``, or ``tram+nsga2`` for a pipeline."""
+        return "+".join(b.name for b in self.stages)
 
     def stored(self) -> dict[str, Any]:
         """The JSON form kept in the study's storage."""
@@ -145,6 +158,23 @@ def study_config_from_dict(
         )
     if cfg.power.distribution == "network" and not (cfg.model and cfg.data):
         raise ConfigError(f"{where}: field power.distribution: 'network' needs model: and data:")
+    stages = cfg.stages
+    if isinstance(cfg.backend, list):
+        if not stages:
+            raise ConfigError(f"{where}: field backend: give at least one back end")
+        seen: set[str] = set()
+        for i, b in enumerate(stages):
+            if b.name in seen:
+                raise ConfigError(
+                    f"{where}: field backend.{i}.name: {b.name!r} appears twice; each back end "
+                    f"may run once in a pipeline"
+                )
+            seen.add(b.name)
+    elif cfg.backend.trials is not None:
+        raise ConfigError(
+            f"{where}: field backend.trials: a single back end uses budget.trials; "
+            f"trials per back end are for a list of back ends"
+        )
     names = [o.name for o in objectives]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: field objectives: each metric may appear once, got {names}")

@@ -213,6 +213,8 @@ class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+_ACC_KEYS = ("acc_float", "acc_exact_q", "acc_axm_before", "acc_axm_after")
+
 _HW_KEYS = (
     "power_uw",
     "area_um2",
@@ -360,8 +362,15 @@ class Evaluator:
         return out
 
     # ----------------------------------------------------------- evaluate
-    def evaluate(self, genome: Genome) -> Evaluation:
-        """Both stages for one genome (deterministic for a given study seed)."""
+    def evaluate(self, genome: Genome, accuracy: Mapping[str, Any] | None = None) -> Evaluation:
+        """Both stages for one genome (deterministic for a given study seed).
+
+        ``accuracy``: accuracies obtained by the caller's own training procedure (keys
+        ``acc_float``, ``acc_exact_q``, ``acc_axm_before``, ``acc_axm_after`` as fractions,
+        optional ``finetune`` settings), used instead of the study's fine-tune and never
+        cached for other candidates — the TRAM back end, whose weights are trained together
+        with the structure, records its phase-3 accuracies this way.
+        """
         t0 = time.perf_counter()
         if _TEST_DELAY:  # testing hook: widen the window in which a worker can be killed mid-trial
             time.sleep(_TEST_DELAY)
@@ -398,7 +407,13 @@ class Evaluator:
                 metrics["accuracy_drop"] = METRICS["accuracy_drop"].worst
                 attrs["finetune_skipped"] = True
             else:
-                acc, hit = self._accuracy(design, design_hash, reports)
+                if accuracy is not None:
+                    missing = [k for k in _ACC_KEYS if k not in accuracy]
+                    if missing:
+                        raise ConfigError(f"accuracy override lacks {missing}")
+                    acc, hit = dict(accuracy), False
+                else:
+                    acc, hit = self._accuracy(design, design_hash, reports)
                 metrics["accuracy"] = 100.0 * acc["acc_axm_after"]
                 metrics["accuracy_drop"] = 100.0 * (acc["acc_exact_q"] - acc["acc_axm_after"])
                 attrs["accuracy"] = {k: v for k, v in acc.items() if k != "finetune"}

@@ -448,6 +448,60 @@ class StructureSpace(Space):
             for g in range(len(self.group_names))
         )
 
+    def cell_options(self) -> dict[str, tuple[str, ...]]:
+        """Base-graph cell → the options its gene offers (``"exact"`` first).
+
+        Only cells with a gene are listed; matrix knobs left at their defaults keep the
+        base graph's cell names, which is how designs made outside the genome (TRAM's
+        phase-2 mapping, a hand edit) are brought into the space by :meth:`encode_cells`.
+        """
+        table = self._cell_table(self.base)
+        out: dict[str, tuple[str, ...]] = {}
+        for slot in self._slots:
+            cells = table.get((slot.family, slot.column), [])
+            if slot.index < len(cells):
+                out[cells[slot.index]] = self._options[slot.family]
+        return out
+
+    def encode_cells(self, per_group: Sequence[Mapping[str, str]]) -> Genome:
+        """The genome that puts, per layer group, option ``opt`` on base cell ``node``.
+
+        ``per_group[g]`` maps base-graph cell names to option strings as listed in the
+        space (``"zero.sum"``, ``"ama1"``, ...; ``"zero.sum+cout"`` matches its ports in
+        any order). Every other gene keeps its default. Raises :class:`ConfigError`
+        naming the cell when a cell has no gene or the option is not offered.
+        """
+        if len(per_group) != len(self.group_names):
+            raise ConfigError(
+                f"{self.where}: encode_cells needs one mapping per layer group "
+                f"({len(self.group_names)}), got {len(per_group)}"
+            )
+        table = self._cell_table(self.base)
+        where_of: dict[str, int] = {}
+        first = self._per_group - len(self._slots)  # cell genes come last in a group
+        for k, slot in enumerate(self._slots):
+            cells = table.get((slot.family, slot.column), [])
+            if slot.index < len(cells):
+                where_of[cells[slot.index]] = k
+        values = list(self.exact_genome().values)
+        for g, edits in enumerate(per_group):
+            for node, option in edits.items():
+                if node not in where_of:
+                    raise ConfigError(
+                        f"{self.where}: cell {node!r} of group {self.group_names[g]!r} has no "
+                        f"gene in this space (roles {list(self._roles)}, families "
+                        f"{sorted(self._options)})"
+                    )
+                slot = self._slots[where_of[node]]
+                index = _option_index(self._options[slot.family], option)
+                if index is None:
+                    raise ConfigError(
+                        f"{self.where}: cell {node!r}: option {option!r} is not offered; "
+                        f"options are {list(self._options[slot.family])}"
+                    )
+                values[g * self._per_group + first + where_of[node]] = index
+        return Genome.of(values)
+
     def _decode_one(self, values: Sequence[int]) -> MultiplierGraph:
         from dse.arith import apply_knobs, replace_cell, set_output_constant
 
@@ -495,6 +549,18 @@ class StructureSpace(Space):
                 except KnobError:  # pragma: no cover - options are validated per family
                     continue
         return graph
+
+
+def _option_index(options: Sequence[str], option: str) -> int | None:
+    """Position of ``option`` among a slot's options (``zero.`` port sets in any order)."""
+    if option in options:
+        return list(options).index(option)
+    if option.startswith("zero."):
+        ports = set(option[5:].split("+"))
+        for i, o in enumerate(options):
+            if o.startswith("zero.") and set(o[5:].split("+")) == ports:
+                return i
+    return None
 
 
 def _pp_order(node: str) -> tuple[int, ...]:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import ConfigError, StudyStateError
-from dse.search._backends import Backend, make_backend
+from dse.search._backends import Backend
+from dse.search._backends._factory import make_backend_of
 from dse.search._config import StudyConfig, config_from_stored, load_study_config
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._objectives import Evaluation, Evaluator
@@ -168,6 +169,8 @@ class StudySession:
         from optuna.trial import TrialState
 
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.user_attrs.get("accuracy_source") == "backend":
+                continue  # trained by the back end itself (TRAM): not the study's fine-tune
             if t.user_attrs.get("structural_hash") == design_hash and "accuracy" in t.user_attrs:
                 return {**t.user_attrs["accuracy"], "finetune": t.user_attrs.get("finetune", {})}
         return None
@@ -179,6 +182,7 @@ class StudySession:
         backend: str,
         user_attrs: dict[str, Any] | None = None,
         system_attrs: dict[str, Any] | None = None,
+        accuracy: Mapping[str, Any] | None = None,
     ) -> Evaluation:
         from optuna.storages._heartbeat import get_heartbeat_thread
         from optuna.trial import TrialState
@@ -192,6 +196,8 @@ class StudySession:
             "seed": self.seed,
             **(user_attrs or {}),
         }
+        if accuracy is not None:
+            attrs["accuracy_source"] = "backend"
         trial = create_running_trial(
             self.study,
             self.space.to_params(genome),
@@ -202,7 +208,7 @@ class StudySession:
         heartbeat = get_heartbeat_thread(trial._trial_id, self.study._storage)
         heartbeat.start()
         try:
-            evaluation = self.evaluator.evaluate(genome)
+            evaluation = self.evaluator.evaluate(genome, accuracy=accuracy)
             finish_trial(self.study, trial, evaluation)
         except BaseException as exc:
             try:
@@ -238,9 +244,7 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     _quiet_optuna()
     url = _storage_url(storage_url, cfg)
     space = _space_of(cfg)  # validates the space before anything is written
-    backend = make_backend(
-        cfg.backend.name, cfg.backend.options, where=f"{cfg.source}: field backend"
-    )
+    backend = make_backend_of(cfg.stages, where=f"{cfg.source}: field backend")
     objectives = cfg.parsed_objectives()
     storage = open_storage(
         url,
@@ -261,7 +265,7 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
         study.set_metric_names([o.name for o in objectives])
         study.set_user_attr(CONFIG_ATTR, stored)
         study.set_user_attr("dse:format", FORMAT_VERSION)
-        study.set_user_attr("dse:backend", {"name": cfg.backend.name, **backend.settings()})
+        study.set_user_attr("dse:backend", {"name": cfg.backend_name, **backend.settings()})
         _ensure_exact(study, _evaluator(cfg, space))
     else:
         keys = (
@@ -311,7 +315,7 @@ def open_session(
         heartbeat_interval=cfg.storage.heartbeat_interval,
         grace_period=cfg.storage.grace_period,
     )
-    backend = make_backend(cfg.backend.name, cfg.backend.options)
+    backend = make_backend_of(cfg.stages)
     sampler = backend.sampler(cfg.seed + worker_index)
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     space = _space_of(cfg)
@@ -386,7 +390,7 @@ def study_summary(study: Any) -> StudySummary:
         hv = hypervolume([t.values for t in front], objectives, ref, scale)
     return StudySummary(
         name=study.study_name,
-        backend=cfg.backend.name if cfg else "?",
+        backend=cfg.backend_name if cfg else "?",
         complete=by[TrialState.COMPLETE],
         running=by[TrialState.RUNNING],
         failed=by[TrialState.FAIL],

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,6 +276,39 @@ class MappingResult:
     moves: str
     alternatives: dict[str, float] = field(default_factory=dict)  # base -> final mse
 
+    def cell_options(self) -> dict[str, str]:
+        """Accepted edits as one option string per cell (``"zero.sum"``, ``"zero.sum+cout"``,
+        ``"ama1"``), the vocabulary of a search space's cell genes."""
+        return {cell: _option_of(edits) for cell, edits in _edits_by_cell(self.edits).items()}
+
+
+def _edits_by_cell(edits: Sequence[tuple[str, str, str]]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for kind, cell, arg in edits:
+        out.setdefault(cell, []).append((kind, arg))
+    return out
+
+
+def _option_of(edits: Sequence[tuple[str, str]]) -> str:
+    """The single option string of a cell's edits; an approximate swap followed by a tied
+    output has no single option and is written ``kind+zero.port`` (never offered by a space)."""
+    approx = [a for k, a in edits if k == "approx"]
+    zeros = [a for k, a in edits if k == "zero"]
+    if approx and not zeros and len(approx) == 1:
+        return approx[0]
+    if not approx:
+        return "zero." + "+".join(zeros)
+    return "+".join([*approx, *(f"zero.{z}" for z in zeros)])
+
+
+def _offered(option: str, offered: Sequence[str]) -> bool:
+    if option in offered:
+        return True
+    if option.startswith("zero.") and "+" in option:
+        ports = set(option[5:].split("+"))
+        return any(o.startswith("zero.") and set(o[5:].split("+")) == ports for o in offered)
+    return False
+
 
 def _cells_in_column_order(graph: MultiplierGraph) -> list[str]:
     topo = {n: k for k, n in enumerate(graph.topological_order)}
@@ -294,8 +327,24 @@ def _moves_for(graph: MultiplierGraph, name: str, moves: str) -> list[tuple[str,
 
 
 def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves: str,
+          allowed: Mapping[str, Sequence[str]] | None = None,
           ) -> tuple[float, float, list[float], list[tuple[str, str, str]], int]:
     wsum = float(weights.sum()) if weights is not None else float(ref.size)
+    per_cell: dict[str, list[tuple[str, str]]] = {}
+
+    def candidates(name: str) -> list[tuple[str, str]]:
+        """The cell's moves; with ``allowed``, only those whose resulting cell state is one
+        of the cell's offered options (so the design stays expressible in a genome)."""
+        out = _moves_for(sim.graph, name, moves)
+        if allowed is None:
+            return out
+        offered = allowed.get(name, ())
+        if moves == "rich":
+            extra = [o for o in offered if o != "exact" and not o.startswith("zero.")]
+            out = [m for m in out if m[0] != "approx"] + [("approx", k) for k in extra
+                                                          if sim.graph[name].kind != k]
+        done = per_cell.get(name, [])
+        return [m for m in out if _offered(_option_of([*done, m]), offered)]
 
     def mse_of(err: np.ndarray) -> float:
         return float(((err * err) if weights is None else (weights * err * err)).sum() / wsum)
@@ -306,9 +355,13 @@ def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves:
     edits: list[tuple[str, str, str]] = []
     tried = 0
     for name in _cells_in_column_order(sim.graph):
+        if allowed is not None and name not in allowed:
+            continue
         if moves == "published":
             # TRAM: each output separately, keep each change that lowers the MSE
-            for kind, arg in _moves_for(sim.graph, name, moves):
+            for kind, arg in candidates(name):
+                if allowed is not None and (kind, arg) not in candidates(name):
+                    continue  # an accepted edit on this cell changed what is expressible
                 new = set_output_constant(sim.graph, name, arg)
                 delta, overlay = sim.try_edit(new)
                 tried += 1
@@ -319,12 +372,13 @@ def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves:
                     cur = m
                     trace.append(cur)
                     edits.append((kind, name, arg))
+                    per_cell.setdefault(name, []).append((kind, arg))
             continue
         # rich: all alternatives of the cell, keep the best if it lowers the MSE; repeat on
         # the edited cell (e.g. zero a second output) while it keeps improving
         while True:
             best: tuple[float, Any, Any, Any, tuple[str, str, str]] | None = None
-            for kind, arg in _moves_for(sim.graph, name, moves):
+            for kind, arg in candidates(name):
                 new = (set_output_constant(sim.graph, name, arg) if kind == "zero"
                        else replace_cell(sim.graph, name, arg))
                 delta, overlay = sim.try_edit(new)
@@ -340,12 +394,14 @@ def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves:
             cur = m
             trace.append(cur)
             edits.append(edit)
+            per_cell.setdefault(name, []).append((edit[0], edit[2]))
     return start, cur, trace, edits, tried
 
 
 def map_theta(theta: Any, width_a: int = 8, width_b: int | None = None, *,
               moves: str = "published", bases: Sequence[str] = ("array",),
-              weights: np.ndarray | None = None, adder: str = "ripple") -> MappingResult:
+              weights: np.ndarray | None = None, adder: str = "ripple",
+              allowed: Mapping[str, Sequence[str]] | None = None) -> MappingResult:
     """Map one layer's ``θ*`` to a :class:`MultiplierGraph` (TRAM phase 2).
 
     Args:
@@ -357,6 +413,11 @@ def map_theta(theta: Any, width_a: int = 8, width_b: int | None = None, *,
             ``alternatives``).
         weights: optional ``(2**wa, 2**wb)`` non-negative weights of the MSE (e.g. the
             outer product of the layer's operand histograms); uniform when ``None``.
+        adder: the final adder of the base structures.
+        allowed: optional cell name → offered options (e.g. a search space's
+            :meth:`~dse.search.StructureSpace.cell_options`): only those cells are edited,
+            and only into states that are one of their options, so the result is a genome
+            of that space (give a single base, the space's).
     """
     wb = width_a if width_b is None else width_b
     if moves not in MOVES:
@@ -378,7 +439,7 @@ def map_theta(theta: Any, width_a: int = 8, width_b: int | None = None, *,
     for base in bases:
         graph = generate(base, width_a, wb, signed=False, adder=adder)
         sim = BitSimulator(graph)
-        start, final, trace, edits, tried = _walk(sim, ref, weights, moves)
+        start, final, trace, edits, tried = _walk(sim, ref, weights, moves, allowed)
         alternatives[base] = final
         total += tried
         if best is None or final < best.mse:

@@ -74,6 +74,8 @@ class TramDesign:
     mapping_seconds: dict[str, float]
     phase1_seconds: float
     phase3_seconds: dict[str, float]
+    #: layer name → the key of ``graphs``/``reports`` it uses (itself without groups)
+    layers: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -87,7 +89,10 @@ class TramDesign:
 
     def multipliers(self) -> dict[str, AxMultiplier]:
         """Per-layer :class:`~dse.nn.AxMultiplier` of the mapped designs."""
-        return {n: AxMultiplier.from_report(r, name=f"tram[{n}]") for n, r in self.reports.items()}
+        per_unit = {n: AxMultiplier.from_report(r, name=f"tram[{n}]")
+                    for n, r in self.reports.items()}
+        layers = self.layers or {n: n for n in per_unit}
+        return {layer: per_unit[unit] for layer, unit in layers.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no graphs or LUTs)."""
@@ -109,6 +114,7 @@ class TramDesign:
             "mapping_seconds": self.mapping_seconds,
             "phase1_seconds": self.phase1_seconds,
             "phase3_seconds": self.phase3_seconds,
+            "layers": self.layers,
         }
 
 
@@ -143,6 +149,11 @@ def run_tram(
     batch_size: int = 128,
     seed: int = 0,
     progress: Progress | None = None,
+    groups: Mapping[str, str] | None = None,
+    allowed: Mapping[str, Sequence[str]] | None = None,
+    adder: str = "ripple",
+    on_design: Callable[[TramDesign], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[TramDesign]:
     """TRAM (Meng et al., DAC 2026) on dse's parts: a λ sweep of phases 1–3.
 
@@ -164,6 +175,13 @@ def run_tram(
             is weighted by the layer's operand histograms (see :func:`map_theta`).
         grads: phase-3 gradient estimators (each gives one accuracy per design).
         optimizer: phase-3 optimiser factory (e.g. ``lambda p: LogDomainSGD(p, lr=...)``).
+        groups: layer name → group name. Layers of a group share one θ in phase 1 and one
+            mapped multiplier (a search space's layer groups); layers in no group stay
+            float. Default: every layer its own θ and multiplier.
+        allowed: base cell → offered options (phase 2 stays inside a search space's genome;
+            see :func:`map_theta`); ``adder``: the base structures' final adder.
+        on_design: called with each design as soon as it exists (e.g. to record it).
+        should_stop: polled before each phase-1 run; ``True`` ends the sweep early.
 
     Returns the designs sorted by λ; designs that coincide structurally are kept (the
     caller may dedupe with :attr:`TramDesign.key`).
@@ -189,13 +207,33 @@ def run_tram(
     if not isinstance(n_designs, int) or n_designs < 2:
         raise ConfigError(f"n_designs must be an int >= 2, got {n_designs!r}")
     say = progress or (lambda _m: None)
+    stop = should_stop or (lambda: False)
     act_mode = "signed" if signed else "auto"
 
-    # -- the network's operand histograms and the cost models (once)
+    # -- which layers are trained, and which share θ (one unit = one mapped multiplier)
     probe = copy.deepcopy(model)
-    tramify(probe, (wa, wb), act_mode=act_mode)
+    names = [n for n, _ in tramify(copy.deepcopy(model), (wa, wb), act_mode=act_mode)]
+    if groups is not None:
+        unknown = sorted(set(groups) - set(names))
+        if unknown:
+            raise ConfigError(f"groups names layers that are not multiplier layers: {unknown}")
+        if not groups:
+            raise ConfigError("groups: no layer is in any group")
+    unit_of = dict(groups) if groups is not None else {n: n for n in names}
+    skip = tuple(n for n in names if n not in unit_of)
+    units: dict[str, list[str]] = {}
+    for n in names:
+        if n in unit_of:
+            units.setdefault(unit_of[n], []).append(n)
+
+    # -- the network's operand histograms and the cost models (once)
+    tramify(probe, (wa, wb), act_mode=act_mode, skip=skip)
     calibrate_ranges(probe, data, batch=batch_size, seed=seed)
-    hists = operand_histograms(probe, data)
+    layer_hists = operand_histograms(probe, data)
+    hists: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        u: (np.sum([layer_hists[n][0] for n in ls], axis=0),
+            np.sum([layer_hists[n][1] for n in ls], axis=0))
+        for u, ls in units.items()}
     ratio = ratio_costs(wa, wb)
     calibrated: CostModel | None = None
     if power == "calibrated":
@@ -207,7 +245,7 @@ def run_tram(
         say(f"calibrated cost model: fit rms {calibrated.fit_rmse:.3f} of P_exact, "
             f"{calibrated.seconds:.1f}s")
     train_costs = calibrated if calibrated is not None else ratio
-    exact_graph = generate("array", wa, wb)
+    exact_graph = generate("array", wa, wb)  # the reference of every power fraction
     dists = {n: OperandDistribution(h[0] + 1e-9, h[1] + 1e-9) for n, h in hists.items()}
     exact_power = {n: evaluate(exact_graph, distribution=d).power_uw for n, d in dists.items()}
     weights = {n: np.multiply.outer(h[0], h[1]) for n, h in hists.items()} if weighted_mse else {}
@@ -215,19 +253,24 @@ def run_tram(
     def one(lam: float) -> TramDesign:
         t0 = time.perf_counter()
         net = copy.deepcopy(model)
-        tramify(net, (wa, wb), act_mode=act_mode)
+        tramify(net, (wa, wb), act_mode=act_mode, skip=skip)
+        layers = dict(tram_layers(net))
+        for members in units.values():  # one θ per unit: the layers share the Parameter
+            for n in members[1:]:
+                layers[n].theta = layers[members[0]].theta
         set_costs(net, train_costs)
         calibrate_ranges(net, data, batch=batch_size, seed=seed)
-        thetas = train_phase1(net, data, lam=lam, steps=phase1_steps, lr=phase1_lr,
-                              theta_lr=theta_lr, batch_size=batch_size, seed=seed)
+        layer_thetas = train_phase1(net, data, lam=lam, steps=phase1_steps, lr=phase1_lr,
+                                    theta_lr=theta_lr, batch_size=batch_size, seed=seed)
         acc1 = evaluate_accuracy(net, data)
-        mults = {n: m.mults_per_sample for n, m in tram_layers(net)}
+        thetas = {u: layer_thetas[ls[0]] for u, ls in units.items()}
+        mults = {u: sum(layers[n].mults_per_sample for n in ls) for u, ls in units.items()}
         t1 = time.perf_counter() - t0
         mapped: dict[str, MappingResult] = {}
         reports: dict[str, HardwareReport] = {}
         for n, th in thetas.items():
             mapped[n] = map_theta(th, wa, wb, moves=moves, bases=tuple(bases),
-                                  weights=weights.get(n))
+                                  weights=weights.get(n), adder=adder, allowed=allowed)
             reports[n] = evaluate(mapped[n].graph, distribution=dists[n])
         float_net = untramify(net)
         gate = {n: reports[n].power_uw / exact_power[n] for n in reports}
@@ -237,7 +280,8 @@ def run_tram(
         acc: dict[str, float] = {}
         t3: dict[str, float] = {}
         before = float("nan")
-        mults_ax = {n: AxMultiplier.from_report(r, name=f"tram[{n}]") for n, r in reports.items()}
+        per_unit = {n: AxMultiplier.from_report(r, name=f"tram[{n}]") for n, r in reports.items()}
+        mults_ax = {layer: per_unit[u] for layer, u in unit_of.items()}
         for g in grads:
             s = time.perf_counter()
             before, after, _ = finetune_mapped(float_net, mults_ax, data, steps=phase3_steps,
@@ -257,8 +301,10 @@ def run_tram(
             gate_power_uw=_weighted({n: r.power_uw for n, r in reports.items()}, mults),
             accuracy=acc, accuracy_before=before, accuracy_phase1=acc1,
             mapping_seconds={n: m.seconds for n, m in mapped.items()},
-            phase1_seconds=t1, phase3_seconds=t3,
+            phase1_seconds=t1, phase3_seconds=t3, layers=dict(unit_of),
         )
+        if on_design is not None:
+            on_design(d)
         say(f"λ={lam:.4g}: gate power {d.gate_power:.3f}, analytic {d.analytic_power:.3f}, "
             f"acc {acc}")
         return d
@@ -266,27 +312,32 @@ def run_tram(
     designs: dict[float, TramDesign] = {}
     if schedule == "list":
         for lam in lambdas or ():
+            if stop():
+                break
             if float(lam) not in designs:
                 designs[float(lam)] = one(float(lam))
         return [designs[k] for k in sorted(designs)]
 
     budget = max_runs if max_runs is not None else 2 * n_designs
-    designs[lo] = one(lo)
-    designs[hi] = one(hi)
+    for end in (lo, hi):
+        if stop():
+            return [designs[k] for k in sorted(designs)]
+        designs[end] = one(end)
     # widen the range while it does not bracket the front (≤ 4 extensions each way): the
     # smallest λ should leave the network nearly exact, the largest should cut deep
     for _ in range(4):
-        if len(designs) >= budget or designs[min(designs)].gate_power >= 0.9:
+        if len(designs) >= budget or designs[min(designs)].gate_power >= 0.9 or stop():
             break
         lo = lo / 10
         designs[lo] = one(lo)
     for _ in range(4):
-        if len(designs) >= budget or designs[max(designs)].gate_power <= 0.3:
+        if len(designs) >= budget or designs[max(designs)].gate_power <= 0.3 or stop():
             break
         hi = hi * 10
         designs[hi] = one(hi)
     saturated: set[tuple[float, float]] = set()
-    while len(designs) < budget and len({d.key for d in designs.values()}) < n_designs:
+    while (len(designs) < budget and len({d.key for d in designs.values()}) < n_designs
+           and not stop()):
         lams = sorted(designs)
         gaps = []
         for a, b in itertools.pairwise(lams):

@@ -137,7 +137,8 @@ def train_phase1(model: nn.Module, data: Any, *, lam: float, steps: int, lr: flo
     layers = [m for _, m in tram_layers(model)]
     if not layers:
         raise ConfigError("model has no TRAM layers; call dse.tram.tramify(model) first")
-    thetas = [m.theta for m in layers]
+    # layers of one group share their θ Parameter: each Parameter goes to Adam once
+    thetas = list({id(m.theta): m.theta for m in layers}.values())
     ids = {id(t) for t in thetas}
     weights = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
     opt = torch.optim.Adam([{"params": weights, "lr": lr}, {"params": thetas, "lr": theta_lr}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -49,8 +50,13 @@ class Session(Protocol):
         backend: str,
         user_attrs: dict[str, Any],
         system_attrs: dict[str, Any],
+        accuracy: Mapping[str, Any] | None = None,
     ) -> Evaluation:
-        """Create a RUNNING trial for ``genome`` (with a heartbeat), evaluate, complete it."""
+        """Create a RUNNING trial for ``genome`` (with a heartbeat), evaluate, complete it.
+
+        ``accuracy``: the back end's own accuracies for this design (see
+        :meth:`Evaluator.evaluate`); the study's fine-tune is skipped.
+        """
 
     def notify(self) -> None:
         """Progress hook, called after each recorded evaluation."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dse.errors import ConfigError
 from dse.search._backends._base import Backend
 
-__all__ = ["BACKENDS", "make_backend"]
+__all__ = ["BACKENDS", "make_backend", "make_backend_of"]
 
 
 def _pymoo(**options: Any) -> Backend:
@@ -26,6 +26,12 @@ def _optuna(kind: str) -> Callable[..., Backend]:
     return make
 
 
+def _tram(**options: Any) -> Backend:
+    from dse.search._backends._tram import TramBackend
+
+    return TramBackend(**options)
+
+
 #: Back-end names accepted in ``backend.name``.
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "nsga2": _pymoo,
@@ -34,6 +40,7 @@ BACKENDS: dict[str, Callable[..., Backend]] = {
     "tpe": _optuna("tpe"),
     "gp": _optuna("gp"),
     "random": _optuna("random"),
+    "tram": _tram,
 }
 
 
@@ -47,3 +54,16 @@ def make_backend(
         return BACKENDS[name](**dict(options or {}))
     except ConfigError as exc:
         raise ConfigError(f"{where}.options: {exc}") from None
+
+
+def make_backend_of(stages: Sequence[Any], *, where: str = "backend") -> Backend:
+    """The back end of a study's ``backend:`` section: one back end, or a
+    :class:`~dse.search._backends._pipeline.Pipeline` when it lists several."""
+    if len(stages) == 1 and stages[0].trials is None:
+        return make_backend(stages[0].name, stages[0].options, where=where)
+    from dse.search._backends._pipeline import Pipeline
+
+    built = [
+        make_backend(s.name, s.options, where=f"{where}.{i}") for i, s in enumerate(stages)
+    ]
+    return Pipeline(built, [s.trials for s in stages], where=where)

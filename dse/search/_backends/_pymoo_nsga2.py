@@ -78,15 +78,21 @@ def canonical(space: Space, genome: Genome) -> Genome:
 
 
 class GenomeSampling(Sampling):
-    """Initial population: the exact design, then random genomes of density ~U(lo, hi)."""
+    """Initial population: the exact design, then the seeds (designs of an earlier back
+    end, ``seed_from``), then random genomes of density ~U(lo, hi)."""
 
     def __init__(
-        self, genes: Sequence[Gene], defaults: Sequence[int], density: tuple[float, float]
+        self,
+        genes: Sequence[Gene],
+        defaults: Sequence[int],
+        density: tuple[float, float],
+        seeds: Sequence[Genome] = (),
     ) -> None:
         super().__init__()
         self.genes = tuple(genes)
         self.defaults = tuple(defaults)
         self.density = density
+        self.seeds = tuple(seeds)
 
     def _do(
         self,
@@ -99,8 +105,11 @@ class GenomeSampling(Sampling):
         rng = random_state if random_state is not None else np.random.default_rng()
         X = np.full((n_samples, 1), None, dtype=object)
         X[0, 0] = Genome.of(self.defaults)
+        seeds = [g for g in getattr(self, "seeds", ()) if g.values != self.defaults]
+        for k, g in enumerate(seeds[: n_samples - 1], start=1):
+            X[k, 0] = g
         lo, hi = self.density
-        for k in range(1, n_samples):
+        for k in range(1 + min(len(seeds), n_samples - 1), n_samples):
             d = rng.uniform(lo, hi)
             vals = [
                 int(rng.integers(g.low, g.high + 1)) if rng.random() < d else self.defaults[i]
@@ -233,6 +242,10 @@ class PymooNSGA2(Backend):
         mutation_rate: expected number of mutated genes per child (>= 0.1).
         init_density: ``[lo, hi]`` range of the fraction of genes the initial random
             genomes change.
+        seed_from: back-end name(s) (e.g. ``tram``) whose recorded designs start the
+            initial population (the non-dominated feasible ones first, then the rest by
+            rank; at most ``population_size - 1``, after the exact design). Their recorded
+            figures are reused, not re-evaluated. Typical in a pipeline after ``tram``.
     """
 
     name: ClassVar[str] = "nsga2"
@@ -245,6 +258,7 @@ class PymooNSGA2(Backend):
         crossover_prob: float = 0.9,
         mutation_rate: float = 1.0,
         init_density: Sequence[float] = (0.02, 0.4),
+        seed_from: str | Sequence[str] | None = None,
     ) -> None:
         if not isinstance(population_size, int) or population_size < 4:
             raise ConfigError(f"population_size must be an integer >= 4, got {population_size!r}")
@@ -257,6 +271,22 @@ class PymooNSGA2(Backend):
             raise ConfigError(
                 f"init_density must be [lo, hi] with 0 <= lo <= hi <= 1, got {init_density!r}"
             )
+        if seed_from is None:
+            sources: tuple[str, ...] = ()
+        elif isinstance(seed_from, str):
+            sources = (seed_from,)
+        elif isinstance(seed_from, (list, tuple)) and all(isinstance(x, str) for x in seed_from):
+            sources = tuple(seed_from)
+        else:
+            raise ConfigError(f"seed_from must be a back-end name or a list of them, got {seed_from!r}")
+        from dse.search._backends._factory import BACKENDS
+
+        unknown = [x for x in sources if x not in BACKENDS]
+        if unknown:
+            raise ConfigError(
+                f"seed_from: unknown back end {unknown[0]!r}; known: {', '.join(BACKENDS)}"
+            )
+        self.seed_from = sources
         self.population_size = population_size
         self.crossover_prob = float(crossover_prob)
         self.mutation_rate = float(mutation_rate)
@@ -270,10 +300,13 @@ class PymooNSGA2(Backend):
             "crossover_prob": self.crossover_prob,
             "mutation_rate": self.mutation_rate,
             "init_density": list(self.init_density),
+            "seed_from": list(self.seed_from),
         }
 
     # ------------------------------------------------------------ algorithm
-    def _algorithm(self, space: Space, n_obj: int, n_constr: int, seed: int) -> Any:
+    def _algorithm(
+        self, space: Space, n_obj: int, n_constr: int, seed: int, seeds: Sequence[Genome] = ()
+    ) -> Any:
         from pymoo.algorithms.moo.nsga2 import NSGA2
         from pymoo.core.problem import Problem
 
@@ -281,7 +314,7 @@ class PymooNSGA2(Backend):
         width_p = space.width_a + space.width_b
         alg = NSGA2(
             pop_size=self.population_size,
-            sampling=GenomeSampling(space.genes, defaults, self.init_density),
+            sampling=GenomeSampling(space.genes, defaults, self.init_density, seeds),
             crossover=ColumnRangeCrossover(space.genes, width_p, prob=self.crossover_prob),
             mutation=StructureMutation(space.genes, rate=self.mutation_rate),
             eliminate_duplicates=StructuralDuplicateElimination(),
@@ -337,7 +370,8 @@ class PymooNSGA2(Backend):
         n_con = len(ev.constraints)
         alg = self.load(study)
         if alg is None:
-            alg = self._algorithm(space, n_obj, n_con, session.seed)
+            seeds = _seeds(study, self.seed_from, ev, self.population_size - 1)
+            alg = self._algorithm(space, n_obj, n_con, session.seed, seeds)
         self._attach(alg, space)
         cache = _completed(study)
         while not session.should_stop():
@@ -372,6 +406,40 @@ class PymooNSGA2(Backend):
             PymooEvaluator().eval(StaticProblem(alg.problem, F=F, G=G), pop)
             alg.tell(infills=pop)
             self.save(study, alg)
+
+
+def _seeds(study: Any, sources: Sequence[str], ev: Any, limit: int) -> list[Genome]:
+    """Genomes recorded by the back ends ``sources``, best first (feasible before
+    infeasible, then by non-domination rank of the minimisation objectives)."""
+    if not sources or limit <= 0:
+        return []
+    from optuna.trial import TrialState
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    def from_source(tag: str) -> bool:
+        return any(tag == s or tag.endswith("." + s) for s in sources)
+
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if from_source(str(t.user_attrs.get("backend", ""))) and t.user_attrs.get("genome")
+    ]
+    if not trials:
+        return []
+    feasible = [all(v <= 0 for v in t.constraints.values()) for t in trials]
+    F = np.asarray([ev.minimization_matrix(t.values) for t in trials], float)
+    rank = np.zeros(len(trials), int)
+    for r, front in enumerate(NonDominatedSorting().do(F)):
+        rank[front] = r
+    order = sorted(range(len(trials)), key=lambda i: (not feasible[i], rank[i], trials[i].number))
+    out: list[Genome] = []
+    keys: set[str] = set()
+    for i in order:
+        g = Genome.from_json(trials[i].user_attrs["genome"])
+        if g.key not in keys:
+            keys.add(g.key)
+            out.append(g)
+    return out[:limit]
 
 
 def _fg(
