@@ -109,14 +109,19 @@ def _gate_cell(
     )
 
 
+_HA_OPS = (int(Op.XOR), int(Op.AND))
+_FA_OPS = (int(Op.XOR3), int(Op.MAJ))
+
+
 def _lower_ha(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
-    s, c = b.gate(Op.XOR, n[0], n[1]), b.gate(Op.AND, n[0], n[1])
+    # gates_over(ops, n) is gate(op, *n) per op, with the shared checks done once
+    s, c = b.gates_over(_HA_OPS, n)
     b.group("HA", (s, c))
     return s, c
 
 
 def _lower_fa(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
-    s, c = b.gate(Op.XOR3, *n), b.gate(Op.MAJ, *n)
+    s, c = b.gates_over(_FA_OPS, n)
     b.group("FA", (s, c))
     return s, c
 

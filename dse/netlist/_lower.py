@@ -8,6 +8,7 @@ product bit depends on. The result is deterministic for a given graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from dse.errors import GraphError
@@ -35,23 +36,30 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
     products: dict[int, int] = {}
     nodes = graph.nodes
     const0 = builder.const0
+    # per cell kind met: (lowering, output ports), looked up once per call
+    kinds: dict[str, tuple[Callable[..., Sequence[int]], tuple[str, ...]]] = {}
     for node_id in graph.topological_order:
         node = nodes[node_id]
         if node.role == "input":
             nets[(node_id, "y")] = (a_nets if node.operand == "a" else b_nets)[node.bit]
             continue
         ins = [nets[sig] for sig in node.inputs]
-        if node.kind == "output":
+        kind = node.kind
+        if kind == "output":
             products[node.bit] = ins[0]
             continue
-        ct = CELL_TYPES.get(node.kind)
-        if ct is None:
-            raise GraphError(f"node {node_id!r} has unknown cell kind {node.kind!r}")
-        outs = ct.lower(builder, ins)
-        if len(outs) != len(ct.outputs):
-            raise GraphError(f"lowering of {node.kind!r} returned {len(outs)} nets")
+        info = kinds.get(kind)
+        if info is None:
+            ct = CELL_TYPES.get(kind)
+            if ct is None:
+                raise GraphError(f"node {node_id!r} has unknown cell kind {kind!r}")
+            info = kinds[kind] = (ct.lower, ct.outputs)
+        low, outputs = info
+        outs = low(builder, ins)
+        if len(outs) != len(outputs):
+            raise GraphError(f"lowering of {kind!r} returned {len(outs)} nets")
         forced = node.forced
-        for port, net in zip(ct.outputs, outs, strict=True):
+        for port, net in zip(outputs, outs, strict=True):
             if forced and port in forced:
                 net = const0
             nets[(node_id, port)] = net

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.errors import NetlistError
+from dse.netlist import _kernels
 
 __all__ = [
     "ARITY",
@@ -97,6 +98,7 @@ _SYMMETRIC = {
 }
 
 _ARITY_INT = [ARITY[Op(i)] for i in range(len(Op))]
+_ARITY_NP = np.array(_ARITY_INT, dtype=np.int64)
 _SYMMETRIC_INT = frozenset(int(o) for o in _SYMMETRIC)
 
 # Multi-output library cells a group of gates may be costed as: the member gates'
@@ -256,7 +258,9 @@ class NetlistBuilder:
         self.input_ports = tuple((str(p), int(w)) for p, w in input_ports)
         self._n_in = sum(w for _, w in self.input_ports)
         self._ops: list[int] = []
-        self._fanin: list[tuple[int, ...]] = []
+        # fan-in nets of all gates back to back (each gate has its op's arity): one
+        # list of ints becomes an array much faster than a list of tuples
+        self._flat: list[int] = []
         self._table: dict[tuple[int, tuple[int, ...]], int] = {}
         self._const: dict[int, int] = {}  # net -> constant value, for folding
         self._inverse: dict[int, int] = {}  # net -> the net it inverts
@@ -275,23 +279,6 @@ class NetlistBuilder:
 
     def constant(self, value: int) -> int:
         return self.const1 if value else self.const0
-
-    def _raw(self, op: Op | int, ins: tuple[int, ...]) -> int:
-        o = int(op)
-        key = (o, ins)
-        net = self._table.get(key)
-        if net is None:
-            net = self._n_in + len(self._ops)
-            self._ops.append(o)
-            self._fanin.append(ins)
-            self._table[key] = net
-            if o == 0:
-                self._const[net] = 0
-            elif o == 1:
-                self._const[net] = 1
-            elif o == 3:
-                self._inverse[net] = ins[0]
-        return net
 
     def inv(self, a: int) -> int:
         return self.gate(Op.INV, a)
@@ -317,10 +304,42 @@ class NetlistBuilder:
             ins = tuple(sorted(ins))
         elif o == 17 and ins[0] == ins[1]:  # MUX(x, x, s) = x
             return ins[0]
-        net = self._table.get((o, ins))
+        key = (o, ins)
+        net = self._table.get(key)
         if net is None:
-            net = self._raw(o, ins)
+            # _raw inlined: this is the commonest path of lowering (a new gate)
+            net = self._n_in + len(self._ops)
+            self._ops.append(o)
+            self._flat.extend(ins)
+            self._table[key] = net
+            if o == 3:
+                self._inverse[net] = ins[0]
+            elif o <= 1:
+                self._const[net] = o
         return net
+
+    def gates_over(self, ops: Sequence[int], ins: Sequence[int]) -> tuple[int, ...]:
+        """``tuple(self.gate(op, *ins) for op in ops)`` for symmetric ``ops``, sorting and
+        checking the shared fan-in once (the half/full-adder hot path of lowering)."""
+        t = tuple(ins)
+        const = self._const
+        if any(o not in _SYMMETRIC_INT or len(t) != _ARITY_INT[o] for o in ops) or not (
+            const.keys().isdisjoint(t)
+        ):
+            return tuple(self.gate(o, *t) for o in ops)
+        t = tuple(sorted(t))
+        table = self._table
+        out = []
+        for o in ops:
+            key = (o, t)
+            net = table.get(key)
+            if net is None:
+                net = self._n_in + len(self._ops)
+                self._ops.append(o)
+                self._flat.extend(t)
+                table[key] = net
+            out.append(net)
+        return tuple(out)
 
     def _fold(self, op: Op, ins: tuple[int, ...], consts: list[int | None]) -> int | None:
         """Simplify a gate with some constant inputs into a smaller gate."""
@@ -403,9 +422,67 @@ class NetlistBuilder:
 
     def build(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
         """Drop gates no output depends on, renumber, and return the netlist."""
+        if _kernels.HAVE_NUMBA:
+            return self._build_compiled(output_ports)
+        return self._build_reference(output_ports)
+
+    def _rows(self) -> list[tuple[int, ...]]:
+        """Each gate's fan-in nets, unpacked from the flat list."""
+        rows: list[tuple[int, ...]] = []
+        flat = self._flat
+        pos = 0
+        for o in self._ops:
+            k = _ARITY_INT[o]
+            rows.append(tuple(flat[pos : pos + k]))
+            pos += k
+        return rows
+
+    def _build_compiled(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
+        """:meth:`_build_reference` with the per-gate loops compiled (same netlist)."""
+        n_in = self._n_in
+        src_ops = np.array(self._ops, dtype=np.uint8)
+        flat = np.array(self._flat, dtype=np.int64)
+        ports = [(str(p), list(nets)) for p, nets in output_ports]
+        out_nets = np.array([n for _, nets in ports for n in nets], dtype=np.int64)
+        n_grp = len(self._groups)
+        grp_sig = np.full((n_grp, 2), -1, dtype=np.int64)
+        grp_nets = np.zeros((n_grp, 2), dtype=np.int64)
+        for i, (kind, nets) in enumerate(self._groups):
+            sig = _GROUP_SIGNATURES_INT.get(kind)
+            if sig is not None and len(sig) == len(nets) == 2:
+                grp_sig[i] = sig
+                grp_nets[i] = nets
+        ops, new_fanin, new_id, keep = _kernels.build_kernel(
+            src_ops, flat, _ARITY_NP, n_in, out_nets, grp_sig, grp_nets
+        )
+        groups: list[tuple[str, tuple[int, ...]]] = []
+        if n_grp:
+            kept = new_id[grp_nets[keep.astype(bool)]] - n_in
+            names = [kind for (kind, _), k in zip(self._groups, keep.tolist(), strict=True) if k]
+            groups = [(kind, (g0, g1)) for kind, (g0, g1) in zip(names, kept.tolist(), strict=True)]
+        ids = new_id.tolist()
+        out_ids = new_id[out_nets].tolist() if out_nets.size else []
+        output: list[tuple[str, tuple[int, ...]]] = []
+        pos = 0
+        for p, port_nets in ports:
+            output.append((p, tuple(out_ids[pos : pos + len(port_nets)])))
+            pos += len(port_nets)
+        names_map = {ids[n]: s for n, s in self.net_names.items() if ids[n] >= 0}
+        return Netlist(
+            name=self.name,
+            input_ports=self.input_ports,
+            output_ports=tuple(output),
+            ops=ops,
+            fanin=new_fanin,
+            groups=tuple(groups),
+            net_names=names_map,
+        )
+
+    def _build_reference(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
+        """:meth:`build` in plain Python (the reference, and the path without numba)."""
         n_in = self._n_in
         src_ops = self._ops
-        src_fanin = self._fanin
+        src_fanin = self._rows()
         n_gates = len(src_ops)
         live = bytearray(n_in + n_gates)
         stack = [n for _, nets in output_ports for n in nets]
