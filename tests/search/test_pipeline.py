@@ -151,8 +151,8 @@ def test_tram_then_nsga2_per_layer_groups_end_to_end(tmp_path: Path, unique_name
     from click.testing import CliRunner
 
     from dse.cli import cli
-    from dse.netlist import read_verilog
     from dse.eval import product_table
+    from dse.netlist import read_verilog
 
     p = tmp_path / "tn.yaml"
     p.write_text(
