@@ -280,6 +280,22 @@ class NetlistBuilder:
     def constant(self, value: int) -> int:
         return self.const1 if value else self.const0
 
+    def _raw(self, op: Op | int, ins: tuple[int, ...]) -> int:
+        """Add (or reuse) a gate exactly as given: no folding, no sorting."""
+        o = int(op)
+        key = (o, ins)
+        net = self._table.get(key)
+        if net is None:
+            net = self._n_in + len(self._ops)
+            self._ops.append(o)
+            self._flat.extend(ins)
+            self._table[key] = net
+            if o <= 1:
+                self._const[net] = o
+            elif o == 3:
+                self._inverse[net] = ins[0]
+        return net
+
     def inv(self, a: int) -> int:
         return self.gate(Op.INV, a)
 
