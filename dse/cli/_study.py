@@ -249,13 +249,55 @@ def plot_command(name: str, storage: str | None, output: Path) -> None:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
 
-            ax = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=names)
-            mfig: Any = ax.figure
+            if len(names) == 2:
+                mfig: Any = _plot_by_backend(study, names)
+            else:
+                ax = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=names)
+                mfig = ax.figure
             mfig.set_size_inches(7, 5)
             mfig.tight_layout()
             mfig.savefig(output, dpi=130)
             plt.close(mfig)
     click.echo(f"wrote {output}")
+
+
+def _plot_by_backend(study: Any, names: list[str]) -> Any:
+    """Two objectives: every complete trial coloured by the back end that recorded it,
+    infeasible ones as grey crosses, the Pareto front joined as a step line."""
+    import matplotlib.pyplot as plt
+    from optuna.trial import TrialState
+
+    from dse.search._front import pareto_trials
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    front = {t.number for t in pareto_trials(study)}
+    fig, ax = plt.subplots()
+    infeasible = [t for t in trials if any(v > 0 for v in t.constraints.values())]
+    if infeasible:
+        ax.scatter([t.values[0] for t in infeasible], [t.values[1] for t in infeasible],
+                   marker="x", c="0.7", s=14, label="infeasible")
+    backends = sorted({str(t.user_attrs.get("backend", "?")) for t in trials})
+    markers = "osD^vP*"
+    for k, b in enumerate(backends):
+        pts = [t for t in trials if str(t.user_attrs.get("backend", "?")) == b
+               and t not in infeasible]
+        if not pts:
+            continue
+        ax.scatter([t.values[0] for t in pts], [t.values[1] for t in pts], s=18, alpha=0.45,
+                   marker=markers[k % len(markers)], color=f"C{k}", label=b)
+        on = [t for t in pts if t.number in front]
+        if on:
+            ax.scatter([t.values[0] for t in on], [t.values[1] for t in on], s=60,
+                       marker=markers[k % len(markers)], color=f"C{k}", edgecolors="k",
+                       label=f"{b} (Pareto)")
+    line = sorted((t.values[0], t.values[1]) for t in trials if t.number in front)
+    if line:
+        ax.step([x for x, _ in line], [y for _, y in line], where="post", color="k", lw=0.8)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title(f"{study.study_name}: {len(front)} Pareto designs of {len(trials)} trials")
+    ax.legend(fontsize=8)
+    return fig
 
 
 # ------------------------------------------------------------------ export
