@@ -11,7 +11,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -65,10 +65,13 @@ class FinetuneResult:
     act_hist: np.ndarray = field(repr=False)
     weight_hist: np.ndarray = field(repr=False)
     losses: list[float] = field(default_factory=list, repr=False)
+    #: the fine-tuned network (only with ``keep_model=True``)
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self, histograms: bool = False) -> dict[str, Any]:
         """JSON-ready dict; histograms as lists only when asked."""
-        d = asdict(self)
+        # not dataclasses.asdict: it would deep-copy the model
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         if histograms:
             d["act_hist"] = self.act_hist.tolist()
             d["weight_hist"] = self.weight_hist.tolist()
@@ -261,6 +264,7 @@ class PreparedBaseline:
                  epochs: float = 1.0, steps: int | None = None, grad: str = "ste",
                  axtrain: str = "none", axtrain_lambda: float = 0.1, lr: float = 3e-4,
                  seed: int = 0, freeze_bn: bool = False, optimizer: OptimizerFactory | None = None,
+                 reference: bool = True, keep_model: bool = False,
                  progress: Progress | None = None, **options: Any) -> FinetuneResult:
         """Convert a copy of the baseline to ``multiplier``, fine-tune it and measure.
 
@@ -271,7 +275,10 @@ class PreparedBaseline:
         estimator; ``axtrain`` in none/passive/active/both. ``optimizer``: a factory
         ``params -> torch.optim.Optimizer`` (default Adam at ``lr``; e.g. the log-domain
         hardware model :class:`dse.optim.LogDomainSGD`), always under the cosine schedule.
-        Other keyword arguments are layer options (see :func:`dse.nn.convert`).
+        ``reference=False`` skips measuring the exact-multiplier accuracy (``acc_exact_q``
+        is NaN then); ``keep_model=True`` returns the fine-tuned network in
+        ``result.model``. Other keyword arguments are layer options (see
+        :func:`dse.nn.convert`).
         """
         if isinstance(multiplier, Mapping):
             if not multiplier:
@@ -299,7 +306,8 @@ class PreparedBaseline:
         if not (isinstance(axtrain_lambda, (int, float)) and axtrain_lambda >= 0):
             raise ConfigError(f"axtrain_lambda must be >= 0, got {axtrain_lambda!r}")
         start = time.perf_counter()
-        acc_exact = self.exact_quantized_accuracy(multiplier, seed, **options)
+        acc_exact = (self.exact_quantized_accuracy(multiplier, seed, **options) if reference
+                     else float("nan"))
         torch.manual_seed(seed)
         model = self._calibrated(multiplier, seed, grad=grad, **options)
         acc_before = evaluate_accuracy(model, self.data.test())
@@ -319,7 +327,7 @@ class PreparedBaseline:
             axtrain=axtrain, seed=seed,
             multiplier=(multiplier.name if isinstance(multiplier, AxMultiplier)
                         else ",".join(f"{n}={m.name}" for n, m in multiplier.items())), act_hist=act_hist,
-            weight_hist=weight_hist, losses=losses,
+            weight_hist=weight_hist, losses=losses, model=model if keep_model else None,
         )
 
     def _train(self, model: nn.Module, steps: int, lr: float, seed: int, active: bool,

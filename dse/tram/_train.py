@@ -6,16 +6,16 @@ per-layer power ``1 − Σ_c θ_c P_c / P_exact`` (the cost model decides ``P_c`
 θ is kept in [0, 1] by projection after each step.
 
 Phase 3: the network's layers become :mod:`dse.nn` LUT layers with each layer's mapped
-multiplier and are fine-tuned with any of dse.nn's gradient estimators (``ste`` as in the
+multiplier and are fine-tuned by dse.nn's own fine-tune (:class:`dse.nn.PreparedBaseline`)
+with any of its gradient estimators (``ste`` as in the
 published code; ``lut1d``/``lut2d``, Meng et al. DATE 2025 / arXiv 2509.10519). The
 optimiser is pluggable (``optimizer=`` a factory), e.g. :class:`dse.optim.LogDomainSGD`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from dse.errors import ConfigError, DataError
-from dse.nn import AxMultiplier, calibrate, convert
+from dse.nn import AxMultiplier, OptimizerFactory, PreparedBaseline
 from dse.tram._layers import clamp_thetas, tram_calibrating, tram_layers, tram_recording
 from dse.tram._power import CostModel
 
@@ -37,8 +37,6 @@ __all__ = [
     "set_costs",
     "train_phase1",
 ]
-
-OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator | None
@@ -164,46 +162,24 @@ def train_phase1(model: nn.Module, data: Any, *, lam: float, steps: int, lr: flo
 def finetune_mapped(model: nn.Module, multipliers: Mapping[str, AxMultiplier] | AxMultiplier,
                     data: Any, *, steps: int, grad: str = "ste", lr: float = 3e-4,
                     optimizer: OptimizerFactory | None = None, batch_size: int = 128,
-                    seed: int = 0, calib_batches: int = 4, **options: Any
-                    ) -> tuple[float, float, nn.Module]:
-    """Phase 3: convert a copy of the float ``model`` to per-layer LUT layers and fine-tune.
+                    seed: int = 0, calib_batches: int = 4, axtrain: str = "none",
+                    **options: Any) -> tuple[float, float, nn.Module]:
+    """Phase 3: fine-tune a copy of the float ``model`` on per-layer LUT layers.
 
-    ``multipliers``: layer name → :class:`~dse.nn.AxMultiplier` (or one for every layer).
-    ``optimizer``: factory ``params -> torch.optim.Optimizer`` (default Adam at ``lr`` with a
-    cosine decay). Returns ``(accuracy before, accuracy after, fine-tuned model)``.
+    This is :meth:`dse.nn.PreparedBaseline.finetune` (the training issue's fine-tune:
+    same calibration, Adam or ``optimizer`` under a cosine schedule, any gradient
+    estimator, AxTrain) started from ``model`` — phase 1's jointly trained weights —
+    instead of the cached float baseline. ``multipliers``: layer name →
+    :class:`~dse.nn.AxMultiplier` (or one for every layer). Returns ``(accuracy before,
+    accuracy after, fine-tuned model)``.
     """
     _check_data(data)
     if not isinstance(steps, int) or steps < 0:
         raise ConfigError(f"steps must be an int >= 0, got {steps!r}")
-    net = copy.deepcopy(model)
-    convert(net, dict(multipliers) if isinstance(multipliers, Mapping) else multipliers,
-            grad=grad, **options)
-    dev = next(net.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    net.eval()
-    with torch.no_grad(), calibrate(net):
-        for i, (x, _) in enumerate(_batches(data.x_train, data.y_train, batch_size, gen)):
-            if i >= calib_batches:
-                break
-            net(x.to(dev))
-    before = evaluate_accuracy(net, data)
-    if steps == 0:
-        return before, before, net
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = optimizer(params) if optimizer is not None else torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    loss_fn = nn.CrossEntropyLoss()
-    torch.manual_seed(seed)
-    net.train()
-    stream = _stream(data, batch_size, seed + 1)
-    for _ in range(steps):
-        x, y = next(stream)
-        opt.zero_grad(set_to_none=True)
-        loss_fn(net(x.to(dev)), y.to(dev)).backward()
-        opt.step()
-        sched.step()
-    net.eval()
-    return before, evaluate_accuracy(net, data), net
-
-
+    prepared = PreparedBaseline(model, data, acc_float=float("nan"), batch_size=batch_size,
+                                calib_batches=calib_batches, name="tram-phase1")
+    res = prepared.finetune(dict(multipliers) if isinstance(multipliers, Mapping) else multipliers,
+                            steps=steps, grad=grad, lr=lr, seed=seed, optimizer=optimizer,
+                            axtrain=axtrain, reference=False, keep_model=True, **options)
+    assert res.model is not None
+    return res.acc_axm_before, res.acc_axm_after, res.model
