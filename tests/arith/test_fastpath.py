@@ -1,0 +1,79 @@
+"""Fast paths of the structure IR agree with the plain definitions."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import pickle
+import random
+
+from dse.arith import CELL_TYPES, apply_knobs, generate
+from dse.arith._cells import cell_type
+from dse.arith._graph import MultiplierGraph, Node
+
+
+def _reference_hash(graph: MultiplierGraph) -> str:
+    """The structural hash as first written: no caches, one f-string per node."""
+    digests: dict[str, bytes] = {}
+    nodes = graph.nodes
+    for name in graph.topological_order:
+        node = nodes[name]
+        if node.role == "input":
+            digests[name] = f"in:{node.operand}{node.bit}".encode()
+            continue
+        ins = [digests[src] + port.encode() for src, port in node.inputs]
+        if cell_type(node.kind).symmetric:
+            ins.sort()
+        head = f"{node.kind}|{node.column}|{','.join(sorted(node.forced))}|".encode()
+        digests[name] = hashlib.blake2b(head + b"".join(ins), digest_size=16).digest()
+    top = hashlib.blake2b(digest_size=20)
+    top.update(f"{graph.width_a}x{graph.width_b}:{int(graph.signed)}".encode())
+    outs = sorted((n.bit, name) for name, n in nodes.items() if n.kind == "output")
+    for _, name in outs:
+        top.update(digests[name])
+    return top.hexdigest()
+
+
+def test_structural_hash_matches_reference() -> None:
+    rng = random.Random(0)
+    approx = sorted(k for k, ct in CELL_TYPES.items() if ct.family == "fa" and not ct.exact)
+    for _ in range(25):
+        g = generate(
+            rng.choice(["dadda", "wallace", "array", "booth"]),
+            rng.choice([4, 6, 8]),
+            adder=rng.choice(["ripple", "kogge-stone"]),
+            signed=rng.random() < 0.5,
+        )
+        g = apply_knobs(g, {"truncate": rng.randint(0, 4)})
+        fas = [x for x in g.nodes_of(role="tree") if g[x].kind == "fa"]
+        if fas and approx:
+            g = apply_knobs(g, {"approx": [f"{fas[0]}:{rng.choice(approx)}"]})
+        cells = [x for x in g.nodes_of(role="tree") if g[x].kind in ("fa", "ha")]
+        if cells:
+            g = apply_knobs(g, {"zero": [f"{cells[-1]}.sum", f"{cells[0]}.cout"]})
+        assert g.structural_hash == _reference_hash(g)
+
+
+def test_node_constructor_is_the_dataclass_one() -> None:
+    n = Node("fa", (("a", "y"), ("b", "y"), ("c", "y")), 3, role="tree")
+    assert n == Node(
+        kind="fa",
+        inputs=(("a", "y"), ("b", "y"), ("c", "y")),
+        column=3,
+        forced=frozenset(),
+        role="tree",
+        operand="",
+        bit=-1,
+        row=-1,
+    )
+    assert Node("input") == Node("input", (), None, frozenset(), "logic", "", -1, -1)
+    assert [f.name for f in dataclasses.fields(Node)] == list(vars(n))
+    m = dataclasses.replace(n, forced=frozenset({"sum"}))
+    assert m.forced == {"sum"} and m.inputs == n.inputs and hash(m) != hash(n)
+    assert pickle.loads(pickle.dumps(n)) == n and hash(pickle.loads(pickle.dumps(n))) == hash(n)
+    try:
+        n.kind = "ha"  # type: ignore[misc]
+    except dataclasses.FrozenInstanceError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("Node must stay frozen")
