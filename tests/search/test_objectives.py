@@ -113,3 +113,23 @@ def test_lookup_reuses_stored_fine_tunes(small_space) -> None:
 def test_accuracy_objective_needs_a_model(small_space) -> None:
     with pytest.raises(ConfigError, match="need a model and data"):
         Evaluator(small_space, [parse_objective("accuracy_drop", "s")])
+
+
+def test_back_end_accuracies_override_the_fine_tune_without_caching(small_space) -> None:
+    """A back end that trains the network itself (TRAM) hands its accuracies over; the
+    study's fine-tune is not run, and the figures are not reused for the same structure."""
+    acc = FakeAccuracy()
+    ev = Evaluator(
+        small_space,
+        [parse_objective("accuracy_drop", "s"), parse_objective("power_uw", "s")],
+        accuracy=acc,
+    )
+    own = {"acc_float": 0.95, "acc_exact_q": 0.94, "acc_axm_before": 0.5, "acc_axm_after": 0.92}
+    genome = small_space.exact_genome()
+    e = ev.evaluate(genome, accuracy=own)
+    assert acc.calls == 0 and e.values[0] == pytest.approx(2.0)
+    assert e.attrs["accuracy"]["acc_axm_before"] == 0.5 and not e.attrs["finetune_cache_hit"]
+    again = ev.evaluate(genome)  # the study's own fine-tune of the same structure
+    assert acc.calls == 1 and again.values[0] == pytest.approx(0.0)
+    with pytest.raises(ConfigError, match="lacks"):
+        ev.evaluate(genome, accuracy={"acc_float": 0.9})
