@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dse.errors import ConfigError
-from dse.netlist._netlist import NetlistBuilder, Op
+from dse.netlist._netlist import _SYMMETRIC_INT, ARITY, NetlistBuilder, Op
 
 __all__ = [
     "CELL_TYPES",
@@ -75,6 +75,19 @@ class CellType:
 
 CELL_TYPES: dict[str, CellType] = {}
 
+#: Lowerings that are exactly ``tuple(b.gate(op, *inputs) for op in ops)`` with every
+#: op symmetric (then, if ``group`` is set, ``b.group(group, outputs)``), keyed by the
+#: lowering function: ``lower`` inlines them, skipping two Python calls per node. A
+#: cell type re-registered with another lowering simply misses this table.
+SAME_FANIN: dict[Lowering, tuple[tuple[int, ...], int, str | None]] = {}
+
+
+def _same_fanin(low: Lowering, ops: Sequence[Op], group: str | None = None) -> Lowering:
+    arity = {ARITY[o] for o in ops}
+    assert len(arity) == 1 and all(int(o) in _SYMMETRIC_INT for o in ops)
+    SAME_FANIN[low] = (tuple(int(o) for o in ops), arity.pop(), group)
+    return low
+
 
 def register_cell_type(cell: CellType, *, replace: bool = False) -> CellType:
     """Add a cell type to the registry (``replace=True`` to redefine one)."""
@@ -98,13 +111,18 @@ def cell_type(kind: str) -> CellType:
 def _gate_cell(
     name: str, op: Op, inputs: tuple[str, ...], fn: Callable[..., int], symmetric: bool = True
 ) -> CellType:
+    def low(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
+        return (b.gate(op, *n),)
+
+    if int(op) in _SYMMETRIC_INT:
+        _same_fanin(low, (op,))
     return CellType(
         name=name,
         inputs=inputs,
         outputs=("y",),
         offsets=(0,),
         function=lambda v: (fn(*v) & 1,),
-        lower=lambda b, n: (b.gate(op, *n),),
+        lower=low,
         symmetric=symmetric,
     )
 
@@ -124,6 +142,17 @@ def _lower_fa(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
     s, c = b.gates_over(_FA_OPS, n)
     b.group("FA", (s, c))
     return s, c
+
+
+_same_fanin(_lower_ha, (Op.XOR, Op.AND), "HA")
+_same_fanin(_lower_fa, (Op.XOR3, Op.MAJ), "FA")
+
+
+def _lower_pg(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
+    return b.gate(Op.AND, *n), b.gate(Op.XOR, *n)
+
+
+_same_fanin(_lower_pg, (Op.AND, Op.XOR))
 
 
 def _lower_c42(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
@@ -248,7 +277,7 @@ def _register_builtins() -> None:
             ("g", "p"),
             (None, None),
             lambda v: (v[0] & v[1], v[0] ^ v[1]),
-            lambda b, n: (b.gate(Op.AND, *n), b.gate(Op.XOR, *n)),
+            _lower_pg,
             symmetric=True,
             citation="generate/propagate of a parallel-prefix adder",
         )

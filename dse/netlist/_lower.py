@@ -27,7 +27,7 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
         net_names: keep ``node_port`` names for the nets (readable Verilog); the
             evaluator turns this off, since names cost time and it never prints them.
     """
-    from dse.arith._cells import CELL_TYPES  # dse.arith itself builds on dse.netlist
+    from dse.arith._cells import CELL_TYPES, SAME_FANIN  # dse.arith builds on dse.netlist
 
     builder = NetlistBuilder(name, [("a", graph.width_a), ("b", graph.width_b)])
     a_nets = builder.input("a")
@@ -36,8 +36,22 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
     products: dict[int, int] = {}
     nodes = graph.nodes
     const0 = builder.const0
-    # per cell kind met: (lowering, output ports), looked up once per call
-    kinds: dict[str, tuple[Callable[..., Sequence[int]], tuple[str, ...]]] = {}
+    # per cell kind met: (lowering, output ports, same-fan-in form), looked up once
+    kinds: dict[
+        str,
+        tuple[
+            Callable[..., Sequence[int]],
+            tuple[str, ...],
+            tuple[tuple[int, ...], int, str | None] | None,
+        ],
+    ] = {}
+    # The builder's tables, for the inlined same-fan-in path below: exactly what
+    # NetlistBuilder.gates_over does, without a method call per node.
+    const_nets = builder._const.keys()
+    table = builder._table
+    gate_ops = builder._ops
+    flat = builder._flat
+    n_in = builder._n_in
     for node_id in graph.topological_order:
         node = nodes[node_id]
         if node.role == "input":
@@ -53,9 +67,25 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
             ct = CELL_TYPES.get(kind)
             if ct is None:
                 raise GraphError(f"node {node_id!r} has unknown cell kind {kind!r}")
-            info = kinds[kind] = (ct.lower, ct.outputs)
-        low, outputs = info
-        outs = low(builder, ins)
+            info = kinds[kind] = (ct.lower, ct.outputs, SAME_FANIN.get(ct.lower))
+        low, outputs, same = info
+        if same is not None and len(ins) == same[1] and const_nets.isdisjoint(ins):
+            t = tuple(sorted(ins))
+            new: list[int] = []
+            for o in same[0]:
+                key = (o, t)
+                net = table.get(key)
+                if net is None:
+                    net = n_in + len(gate_ops)
+                    gate_ops.append(o)
+                    flat.extend(t)
+                    table[key] = net
+                new.append(net)
+            outs: Sequence[int] = new
+            if same[2] is not None:
+                builder.group(same[2], tuple(new))
+        else:
+            outs = low(builder, ins)
         if len(outs) != len(outputs):
             raise GraphError(f"lowering of {kind!r} returned {len(outs)} nets")
         forced = node.forced

@@ -145,6 +145,13 @@ def _bit_eval(op: Op, ins: Sequence[int]) -> int:
     return table[op]
 
 
+#: ``_TRUTH[op][m]``: :func:`_bit_eval` of ``op`` on the inputs whose bit ``k`` is bit
+#: ``k`` of ``m`` (folding all-constant gates without building its table each time).
+_TRUTH = [
+    [_bit_eval(op, [(m >> k) & 1 for k in range(ARITY[op])]) for m in range(16)] for op in Op
+]
+
+
 @dataclass(frozen=True, eq=False)
 class Netlist:
     """A combinational gate-level netlist in levelised array form.
@@ -308,7 +315,10 @@ class NetlistBuilder:
         if ins and not self._const.keys().isdisjoint(ins):
             consts = [self._const.get(i) for i in ins]
             if all(c is not None for c in consts):
-                return self.constant(_bit_eval(Op(o), [int(c) for c in consts]))  # type: ignore[arg-type]
+                m = 0
+                for k, c in enumerate(consts):
+                    m |= int(c) << k  # type: ignore[arg-type]
+                return self.constant(_TRUTH[o][m])
             folded = self._fold(Op(o), ins, consts)
             if folded is not None:
                 return folded

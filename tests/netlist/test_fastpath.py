@@ -106,3 +106,23 @@ def test_gates_over_equals_gate_calls(steps: list) -> None:
             slow.group("FA", want)
     ports = [("p", outs[-8:] or [fast.const0])]
     _same(fast.build(ports), slow.build(ports))
+
+
+def test_inlined_same_fanin_lowering_matches_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dse.arith._cells as cells
+
+    for graph in _graphs(30, seed=2):
+        fast = lower(graph, net_names=True)
+        with monkeypatch.context() as mp:
+            mp.setattr(cells, "SAME_FANIN", {})
+            ref = lower(graph, net_names=True)
+        _same(fast, ref)
+
+
+def test_truth_table_matches_bit_eval() -> None:
+    from dse.netlist._netlist import _TRUTH, _bit_eval
+
+    for op in Op:
+        for m in range(1 << ARITY[op]):
+            bits = [(m >> k) & 1 for k in range(ARITY[op])]
+            assert _TRUTH[op][m] == _bit_eval(op, bits)
