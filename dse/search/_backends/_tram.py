@@ -176,13 +176,25 @@ class TramBackend(Backend):
         space, prepared = self._check(session)
         acc_model = session.evaluator.accuracy
         assert acc_model is not None
-        layer_names = acc_model.layer_names()
         groups: dict[str, str] = {}
-        for layer in layer_names:
-            for gname, patterns in zip(space.group_names, space.group_layers, strict=True):
-                if any(fnmatch.fnmatchcase(layer, p) for p in patterns):
-                    groups[layer] = gname
-                    break
+        if len(space.group_names) == 1:
+            # one multiplier for every layer, as the study's fine-tune converts them
+            # (attention matmuls of a ViT included)
+            import copy
+
+            from dse.tram import tramify
+
+            probe = tramify(copy.deepcopy(prepared.model), (space.width_a, space.width_b))
+            layer_names = [n for n, _ in probe]
+            groups = {n: space.group_names[0] for n in layer_names}
+        else:
+            # as the study's fine-tune: conv/linear layers matched by the groups' patterns
+            layer_names = acc_model.layer_names()
+            for layer in layer_names:
+                for gname, patterns in zip(space.group_names, space.group_layers, strict=True):
+                    if any(fnmatch.fnmatchcase(layer, p) for p in patterns):
+                        groups[layer] = gname
+                        break
         missing = [g for g in space.group_names if g not in groups.values()]
         if missing:
             raise ConfigError(f"backend tram: layer group {missing[0]!r} matches no layer of the "
