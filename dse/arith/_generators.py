@@ -22,13 +22,14 @@ so the tree is rebuilt over the bits that remain, as a designer would.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from dse.arith._graph import GraphBuilder, MultiplierGraph, Node, Signal
-from dse.errors import ConfigError
+from dse.errors import ConfigError, GraphError
 
 __all__ = [
     "ADDERS",
@@ -168,31 +169,48 @@ def _operand_inputs(gb: GraphBuilder) -> None:
         gb.add(f"b{j}", Node("input", role="input", operand="b", bit=j))
 
 
-def _and_matrix(gb: GraphBuilder, spec: MultiplierSpec) -> _Matrix:
-    n, m = spec.width_a, spec.width_b
-    mat = _Matrix()
+@functools.lru_cache(maxsize=64)
+def _and_cells(
+    n: int, m: int, signed: bool
+) -> tuple[tuple[int, int, int, bool, str, str, Node], ...]:
+    """Per AND-matrix bit ``a_i b_j`` in generation order: ``(i, j, column, negative,
+    name, the const-1 name if pruned, node)``. The same for every build of one shape, and
+    nodes are immutable, so rebuilds (every matrix knob) share them."""
+    out = []
     for j in range(m):
         for i in range(n):
             col = i + j
-            negative = spec.signed and ((i == n - 1) != (j == m - 1))
-            if not spec.keeps((i, j), col):
-                # Pruned: a_i b_j counts as 0. A Baugh-Wooley term then contributes
-                # NAND(0) 2^k - 2^k = 0: its bit becomes a constant 1 in place, so the
-                # tree keeps its shape and only simplifies (and the -2^k stays).
-                mat.removed_expectation += (-0.25 if negative else 0.25) * (1 << col)
-                if negative and col >= spec.truncate:
-                    name = gb.add(f"one_pp_{i}_{j}", Node("const1", (), col, role="const", row=j))
-                    mat.bits[col].append(((name, "y"), j))
-                    mat.constant -= 1 << col
-                continue
+            negative = signed and ((i == n - 1) != (j == m - 1))
             kind = "pp_nand" if negative else "pp_and"
-            name = gb.add(
-                f"pp_{i}_{j}",
-                Node(kind, ((f"a{i}", "y"), (f"b{j}", "y")), col, role="pp", row=j),
-            )
-            mat.bits[col].append(((name, "y"), j))
-            if negative:
+            node = Node(kind, ((f"a{i}", "y"), (f"b{j}", "y")), col, role="pp", row=j)
+            out.append((i, j, col, negative, f"pp_{i}_{j}", f"one_pp_{i}_{j}", node))
+    return tuple(out)
+
+
+def _and_matrix(gb: GraphBuilder, spec: MultiplierSpec) -> _Matrix:
+    mat = _Matrix()
+    bits = mat.bits
+    nodes = gb.nodes
+    keeps = spec.keeps
+    for i, j, col, negative, name, one_name, node in _and_cells(
+        spec.width_a, spec.width_b, spec.signed
+    ):
+        if not keeps((i, j), col):
+            # Pruned: a_i b_j counts as 0. A Baugh-Wooley term then contributes
+            # NAND(0) 2^k - 2^k = 0: its bit becomes a constant 1 in place, so the
+            # tree keeps its shape and only simplifies (and the -2^k stays).
+            mat.removed_expectation += (-0.25 if negative else 0.25) * (1 << col)
+            if negative and col >= spec.truncate:
+                gb.add(one_name, Node("const1", (), col, role="const", row=j))
+                bits[col].append(((one_name, "y"), j))
                 mat.constant -= 1 << col
+            continue
+        if name in nodes:
+            raise GraphError(f"node {name!r} added twice")
+        nodes[name] = node
+        bits[col].append(((name, "y"), j))
+        if negative:
+            mat.constant -= 1 << col
     return mat
 
 

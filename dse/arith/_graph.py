@@ -535,7 +535,16 @@ class GraphBuilder:
     def cell(
         self, prefix: str, kind: str, inputs: tuple[Signal, ...], column: int | None, role: str
     ) -> str:
-        return self.add(self.fresh(prefix), Node(kind, inputs, column, role=role))
+        # fresh() and add() inlined: generators call this for every cell of a tree
+        counter = self._counter
+        k = counter.get(prefix, 0)
+        counter[prefix] = k + 1
+        name = f"{prefix}_{k}"
+        nodes = self.nodes
+        if name in nodes:
+            raise GraphError(f"node {name!r} added twice")
+        nodes[name] = Node(kind, inputs, column, role=role)
+        return name
 
     def freeze(self, info: Mapping[str, Any]) -> MultiplierGraph:
         return MultiplierGraph(self.width_a, self.width_b, self.signed, self.nodes, info)
