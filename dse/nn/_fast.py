@@ -38,9 +38,16 @@ from dse.errors import ConfigError
 from dse.nn._multiplier import AxMultiplier
 from dse.nn._quant import Encoding
 
-__all__ = ["GradFactors", "Plan", "ProductTable", "product_table"]
+__all__ = ["GradFactors", "IntGroup", "Plan", "ProductTable", "product_table"]
 
 FLOAT32_EXACT = 2**24
+INT32_EXACT = 2**31 - 1  # an int32 accumulator holds every integer up to this
+FLOAT64_EXACT = 2**53
+INT8_MIN, INT8_MAX = -128, 127
+# Measured cost of one int8 GEMM term (packing and im2col included) relative to one float32
+# term on a CPU with VNNI/AMX-INT8: an int8 plan is used when it is cheaper than the float32
+# plan by this estimate (ResNet-20 training step, see docs/training.md).
+INT8_TERM_COST = 0.5
 PlanMode = Literal["exact", "bounded"]
 
 
@@ -116,12 +123,35 @@ def product_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> Produ
 
 # --------------------------------------------------------------------------- plans
 @dataclass(eq=False)
+class IntGroup:
+    """Terms that share one int8 GEMM: ``acc += coef · Σ_red Σ_k a_feats[k, a]·b_feats[k, b]``.
+
+    The ``r`` terms are interleaved into the reduction (``K·r`` long), so one int8×int8→int32
+    GEMM evaluates them all; ``r`` is padded with zero features to 1, 2, 4 or a multiple of 8
+    so that a value's features pack into one int8/int16/int32/int64 word (see
+    :meth:`dse.nn._ops.BilinearOp.apply_int8`). Every feature lies in ``[-128, 127]`` and
+    ``K·Σ_k max|φ_k|·max|ψ_k| <= 2**31 - 1``, so the int32 accumulator is exact.
+    """
+
+    a_feats: np.ndarray  # int8 (r, Na)
+    b_feats: np.ndarray  # int8 (r, Nb)
+    coef: int
+
+    @property
+    def rank(self) -> int:
+        """Features per operand value, padding included."""
+        return int(self.a_feats.shape[0])
+
+
+@dataclass(eq=False)
 class Plan:
     """``acc = Σ_k coef_k · GEMM(φ_k(a), ψ_k(b))``, or the gather when ``method == "gather"``.
 
     ``a_feats``/``b_feats`` hold ``φ_k``/``ψ_k`` as tables over operand values ``(r, N)``.
     ``exact`` says whether the result equals the integer gather bit for bit; otherwise
-    ``bound`` is the largest possible ``|acc - acc_exact|`` for one output.
+    ``bound`` is the largest possible ``|acc - acc_exact|`` for one output. ``int_groups``,
+    when not empty, is the same exact sum as int8 GEMMs (:class:`IntGroup`), preferred
+    wherever the op and device support them; the float32 terms remain the fallback.
     """
 
     method: Literal["lowrank", "gather"]
@@ -132,6 +162,7 @@ class Plan:
     exact: bool
     bound: float
     description: str
+    int_groups: tuple[IntGroup, ...] = ()
 
     @property
     def rank(self) -> int:
@@ -148,6 +179,19 @@ class Plan:
                 torch.as_tensor(self.b_feats.T.copy(), dtype=torch.float32, device=device),
                 torch.as_tensor(self.coef, dtype=torch.float64, device=device),
             )
+        return cache[key]
+
+    def torch_int_feats(self, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+        """``(a_feats.T, b_feats.T, coef)`` per int group, int8 ``(N, r)`` on ``device`` (cached)."""
+        cache = self.__dict__.setdefault("_dev_int", {})
+        key = str(device)
+        if key not in cache:
+            cache[key] = [
+                (torch.as_tensor(g.a_feats.T.copy(), dtype=torch.int8, device=device),
+                 torch.as_tensor(g.b_feats.T.copy(), dtype=torch.int8, device=device),
+                 g.coef)
+                for g in self.int_groups
+            ]
         return cache[key]
 
 
@@ -237,6 +281,73 @@ def _fit_float32(terms: list[Term], reduction: int) -> list[Term]:
     return [t for t in reversed(done) if t[0].any() and t[1].any()]
 
 
+def _int8_digits(x: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """``x = Σ_j d_j·2**s_j`` with every digit ``d_j`` in ``[-128, 127]``.
+
+    Base-128 digits: ``lo = x mod 128`` lies in ``[0, 127]`` and the (signed) rest is split
+    again until it fits, so a 9-bit sign-magnitude value takes two digits.
+    """
+    digits: list[tuple[np.ndarray, int]] = []
+    shift = 0
+    while int(x.min()) < INT8_MIN or int(x.max()) > INT8_MAX:
+        lo = np.mod(x, 128)
+        digits.append((lo, shift))
+        x = (x - lo) >> 7
+        shift += 7
+    digits.append((x, shift))
+    return [(d, s) for d, s in digits if d.any()]
+
+
+def _packed_rank(r: int) -> int:
+    """Features padded to 1, 2, 4 or a multiple of 8, so they pack into one integer word."""
+    for size in (1, 2, 4):
+        if r <= size:
+            return size
+    return -(-r // 8) * 8
+
+
+def _fit_int8(terms: list[Term], reduction: int) -> tuple[IntGroup, ...]:
+    """The exact terms as int8 GEMM groups, or ``()`` if int32 accumulators cannot be exact.
+
+    Each operand feature is written in base-128 digits so that it fits int8; terms with equal
+    coefficients share a GEMM while their summed worst case ``K·Σ max|φ|·max|ψ|`` stays within
+    int32. The groups are combined in float64, so the whole sum must stay below 2**53.
+    """
+    split: list[Term] = []
+    for phi, psi, coef in terms:
+        for dphi, sphi in _int8_digits(phi):
+            for dpsi, spsi in _int8_digits(psi):
+                split.append((dphi, dpsi, coef << (sphi + spsi)))
+    groups: list[IntGroup] = []
+    total = 0
+    for coef in sorted({c for _, _, c in split}, key=abs):
+        pending = [(p, q, reduction * int(np.abs(p).max()) * int(np.abs(q).max()))
+                   for p, q, c in split if c == coef]
+        while pending:
+            chosen: list[tuple[np.ndarray, np.ndarray]] = []
+            rest: list[tuple[np.ndarray, np.ndarray, int]] = []
+            bound = 0
+            for p, q, worst in pending:
+                if bound + worst <= INT32_EXACT:
+                    chosen.append((p, q))
+                    bound += worst
+                else:
+                    rest.append((p, q, worst))
+            if not chosen:
+                return ()  # a single term overflows int32 at this reduction length
+            pending = rest
+            r = _packed_rank(len(chosen))
+            a = np.zeros((r, chosen[0][0].shape[0]), dtype=np.int8)
+            b = np.zeros((r, chosen[0][1].shape[0]), dtype=np.int8)
+            for k, (p, q) in enumerate(chosen):
+                a[k], b[k] = p, q
+            groups.append(IntGroup(a, b, int(coef)))
+            total += abs(int(coef)) * bound
+    if total >= FLOAT64_EXACT:
+        return ()
+    return tuple(groups)
+
+
 def _exact_terms(table: ProductTable) -> tuple[list[Term], str] | None:
     """The fewest-term integer decomposition over either operand's bits, if one exists."""
     best: tuple[list[Term], str] | None = None
@@ -281,9 +392,19 @@ def _build_plan(table: ProductTable, reduction: int, mode: PlanMode, rank: int) 
                         np.zeros(0), True, True, 0.0,
                         "gather (table is not affine in either operand's bits)")
         terms, how = found
-        terms = _fit_float32(terms, reduction)
-        return _lowrank_plan(terms, None, reduction, True, 0.0,
-                             f"exact, {how}: {len(terms)} float32 GEMM terms for K={reduction}")
+        float_terms = _fit_float32(terms, reduction)
+        groups = _fit_int8(terms, reduction)
+        int_rank = sum(g.rank for g in groups)
+        desc = f"exact, {how}: {len(float_terms)} float32 GEMM terms for K={reduction}"
+        if groups and INT8_TERM_COST * int_rank < len(float_terms):
+            desc = (f"exact, {how}: int8 GEMM, {len(groups)} group(s) of "
+                    f"{'+'.join(str(g.rank) for g in groups)} terms for K={reduction} "
+                    f"(else {len(float_terms)} float32 GEMM terms)")
+        else:
+            groups = ()
+        plan = _lowrank_plan(float_terms, None, reduction, True, 0.0, desc)
+        plan.int_groups = groups
+        return plan
     if not isinstance(rank, int) or rank < 0:
         raise ConfigError(f"rank must be an int >= 0, got {rank!r}")
     exact_product = _affine_terms(table.exact_part, _bit_basis(table.enc_a))
