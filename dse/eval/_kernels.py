@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "HAVE_NUMBA",
     "delay_kernel",
+    "lut_kernel",
     "map_kernel",
     "metrics_kernel",
     "power_kernel",
@@ -123,6 +124,32 @@ def _sim(ops: np.ndarray, fanin: np.ndarray, n_in: int, vals: np.ndarray) -> Non
                 vals[o, w] = vals[f0, w]
 
 
+_sim_inner: Any = _sim  # the compiled _sim once numba is there (see the end)
+
+
+def _bits(vals: np.ndarray, nets: np.ndarray, out: np.ndarray) -> None:
+    """OR bit ``k`` of net ``nets[k]`` into ``out[64 w + lane]`` for every word ``w``.
+
+    (Indices built from loop counters only: with an offset argument the compiler
+    cannot prove them non-negative and the loop runs several times slower.)
+    """
+    width = nets.shape[0]
+    one = np.uint64(1)
+    for w in range(vals.shape[1]):
+        base = w * 64
+        for k in range(width):
+            word = vals[nets[k], w]
+            if word == 0:
+                continue
+            bit = np.int64(1) << k
+            for lane in range(64):
+                if (word >> np.uint64(lane)) & one:
+                    out[base + lane] |= bit
+
+
+_bits_inner: Any = _bits
+
+
 def _read(vals: np.ndarray, nets: np.ndarray, signed: bool, n_vectors: int) -> np.ndarray:
     width = nets.shape[0]
     n_words = vals.shape[1]
@@ -138,6 +165,45 @@ def _read(vals: np.ndarray, nets: np.ndarray, signed: bool, n_vectors: int) -> n
             for lane in range(64):
                 if (word >> np.uint64(lane)) & one:
                     out[base + lane] |= bit
+    res = out[:n_vectors]
+    if signed and width > 0:
+        half = np.int64(1) << (width - 1)
+        full = np.int64(1) << width
+        for i in range(n_vectors):
+            if res[i] >= half:
+                res[i] -= full
+    return res
+
+
+def _lut(
+    ops: np.ndarray,
+    fanin: np.ndarray,
+    n_in: int,
+    words: np.ndarray,
+    nets: np.ndarray,
+    signed: bool,
+    n_vectors: int,
+    chunk: int,
+) -> np.ndarray:
+    """``_read(_sim(...))`` over ``chunk`` words at a time: the net values of one chunk
+    stay in the first-level cache instead of the whole table's streaming through it.
+    Word ``w`` of every net depends on word ``w`` of the inputs only, so chunks are
+    independent and the result is the same table."""
+    n_words = words.shape[1]
+    n_nets = n_in + ops.shape[0]
+    width = nets.shape[0]
+    out = np.zeros(n_words * 64, dtype=np.int64)
+    buf = np.empty((n_nets, chunk), dtype=np.uint64)
+    for start in range(0, n_words, chunk):
+        stop = min(start + chunk, n_words)
+        span = stop - start
+        # a contiguous block (a column slice of buf would defeat vectorisation)
+        vals = buf if span == chunk else np.empty((n_nets, span), dtype=np.uint64)
+        for r in range(n_in):
+            for w in range(span):
+                vals[r, w] = words[r, start + w]
+        _sim_inner(ops, fanin, n_in, vals)
+        _bits_inner(vals, nets, out[start * 64 :])
     res = out[:n_vectors]
     if signed and width > 0:
         half = np.int64(1) << (width - 1)
@@ -592,9 +658,12 @@ def _power(
 
 if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compiled first
     _seg = _jit(_seg)
+    _sim_inner = _jit(_sim)
+    _bits_inner = _jit(_bits)
     _popcount = _jit(_popcount)
 
-sim_kernel = _jit(_sim)
+sim_kernel: Any = _sim_inner if HAVE_NUMBA else None
+lut_kernel = _jit(_lut)
 delay_kernel = _jit(_delay)
 toggle_kernel = _jit(_toggles)
 map_kernel = _jit(_map)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dse.errors import ConfigError
+from dse.eval import _kernels
 from dse.eval._metrics import ErrorMetrics, error_metrics, exact_table, operand_values
 from dse.eval._sim import (
     MAX_EXHAUSTIVE_BITS,
@@ -41,6 +42,9 @@ __all__ = [
 
 #: Exhaustive simulation is done in chunks of this many 64-vector words (bounded memory).
 _CHUNK_WORDS = 4096
+#: Words per block of the fused simulate-and-read kernel: the net values of a block
+#: (a few hundred nets x 64 words x 8 bytes) stay in the first-level caches.
+_LUT_CHUNK_WORDS = 64
 #: Operand pairs sampled for the error metrics when the input space is too large.
 SAMPLED_PAIRS = 1 << 20
 
@@ -143,7 +147,20 @@ def product_table(netlist: Netlist, width_a: int, width_b: int, *, signed: bool)
     _check_ports(netlist, width_a, width_b)
     words = exhaustive_input_words(width_a, width_b)
     n_vec = 1 << total
-    if words.shape[1] <= _CHUNK_WORDS:
+    nets = netlist.output_ports[0][1]
+    if _kernels.HAVE_NUMBA and netlist.n_inputs == total and len(nets) <= 62:
+        # simulation and read-out fused, a few words at a time (cache-resident)
+        flat = _kernels.lut_kernel(
+            netlist.ops,
+            netlist.fanin,
+            total,
+            words,
+            np.asarray(nets, dtype=np.int64),
+            signed,
+            n_vec,
+            _LUT_CHUNK_WORDS,
+        )
+    elif words.shape[1] <= _CHUNK_WORDS:
         vals = simulate(netlist, words)
         flat = read_outputs(netlist, vals, n_vec, signed=signed)
     else:

@@ -145,3 +145,21 @@ def test_power_figures_match_reference(
             _power._CACHE.pop(netlist, None)
             ref = _power.estimate_power(netlist, tr, p1, lib, output_load_ff=2.0)
         assert fast == ref  # every figure, bit for bit
+
+
+@needs_numba
+@pytest.mark.parametrize("signed", [False, True])
+def test_fused_product_table_matches_simulate_and_read(signed: bool) -> None:
+    from dse.eval._report import product_table
+    from dse.eval._sim import exhaustive_input_words, read_outputs, simulate_reference
+
+    rng = random.Random(6)
+    for _ in range(12):
+        w = rng.choice([2, 3, 5, 8])
+        graph = generate(rng.choice(["dadda", "array"]), w, signed=signed)
+        graph = apply_knobs(graph, {"truncate": rng.randint(0, w)})
+        netlist = lower(graph, net_names=False)
+        fast = product_table(netlist, w, w, signed=signed)
+        vals = simulate_reference(netlist, exhaustive_input_words(w, w))
+        ref = read_outputs(netlist, vals, 1 << (2 * w), signed=signed).reshape(1 << w, 1 << w)
+        assert fast.dtype == ref.dtype and np.array_equal(fast, ref)
