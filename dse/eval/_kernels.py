@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "HAVE_NUMBA",
     "delay_kernel",
+    "loads_kernel",
     "lut_kernel",
     "map_kernel",
     "metrics_kernel",
@@ -587,6 +588,42 @@ def _map(
     )
 
 
+def _loads(
+    ins: np.ndarray,
+    roles: np.ndarray,
+    pin_cap_of: np.ndarray,
+    alias: np.ndarray,
+    out_nets: np.ndarray,
+    n_nets: int,
+    drv_net: np.ndarray,
+    rank: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-net loads of a mapping as ``_finish_mapping`` computes them with numpy:
+    pin capacitance summed in instance-then-pin order (``bincount``'s order), port
+    and pin fan-outs, aliased port nets, and the drivers sorted by rank (ranks are
+    distinct, so any sort gives the stable order)."""
+    pin_cap = np.zeros(n_nets)
+    pin_count = np.zeros(n_nets)
+    for i in range(ins.shape[0]):
+        r = roles[i]
+        for k in range(ins.shape[1]):
+            f = ins[i, k]
+            if f >= 0:
+                pin_cap[f] += pin_cap_of[r, k]
+                pin_count[f] += 1.0
+    port_nets = np.empty(out_nets.shape[0], dtype=np.int64)
+    port_count = np.zeros(n_nets)
+    for i in range(out_nets.shape[0]):
+        n = alias[out_nets[i]]
+        port_nets[i] = n
+        port_count[n] += 1.0
+    fanout = pin_count + port_count
+    keys = np.empty(drv_net.shape[0], dtype=np.int64)
+    for d in range(drv_net.shape[0]):
+        keys[d] = rank[drv_net[d]]
+    return pin_cap, port_count, fanout, port_nets, np.argsort(keys), keys
+
+
 def _power(
     drv_ro: np.ndarray,
     drv_net: np.ndarray,
@@ -668,5 +705,6 @@ delay_kernel = _jit(_delay)
 toggle_kernel = _jit(_toggles)
 map_kernel = _jit(_map)
 power_kernel = _jit(_power)
+loads_kernel = _jit(_loads)
 read_kernel = _jit(_read)
 metrics_kernel = _jit(_metrics)

@@ -276,6 +276,7 @@ class _Plan:
 
 
 _KINDS = ("FA", "HA")
+_KIND_ID = {k: i for i, k in enumerate(_KINDS)}
 _PLANS: weakref.WeakKeyDictionary[CellLibrary, _Plan] = weakref.WeakKeyDictionary()
 
 
@@ -346,20 +347,18 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     n_in = netlist.n_inputs
     groups = netlist.groups
     n_grp = len(groups)
-    grp_kind = np.full(n_grp, -1, dtype=np.int64)
-    grp_gates = np.zeros((n_grp, 2), dtype=np.int64)
-    grp_len = np.zeros(n_grp, dtype=np.int64)
-    kind_seq: list[int] = []
-    for i, (kind, gates) in enumerate(groups):
-        k = _KINDS.index(kind) if kind in _KINDS else -1
-        if k < 0:
-            continue
-        if k not in kind_seq:
-            kind_seq.append(k)
-        grp_kind[i] = k
-        grp_len[i] = len(gates)
-        if len(gates) == 2:
-            grp_gates[i] = gates
+    kinds = [_KIND_ID.get(kind, -1) for kind, _ in groups]
+    lens = [len(gates) for _, gates in groups]
+    grp_kind = np.array(kinds, dtype=np.int64)
+    grp_len = np.array(lens, dtype=np.int64)
+    if lens.count(2) == n_grp:  # the usual case: whole arrays, no per-group stores
+        grp_gates = np.array([gates for _, gates in groups], dtype=np.int64).reshape(n_grp, 2)
+    else:
+        grp_gates = np.zeros((n_grp, 2), dtype=np.int64)
+        for i, (_, gates) in enumerate(groups):
+            if len(gates) == 2:
+                grp_gates[i] = gates
+    kind_seq = list(dict.fromkeys(k for k in kinds if k >= 0))  # first appearance order
     (
         alias,
         roles_arr,
@@ -392,20 +391,38 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
         MAX_PINS,
     )
     n_orig = n_in + ops.shape[0]
+    n_nets = int(n_nets_arr[0])
     rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 8 + 7, int_rank])
-    return _finish_mapping(
-        netlist,
-        library,
-        alias,
-        roles_arr,
-        ins_arr,
-        drv_inst,
-        drv_ro,
-        drv_net,
-        int_fanin,
-        int_table,
-        rank,
-        int(n_nets_arr[0]),
+    out_nets = np.array([n for _, nets in netlist.output_ports for n in nets], dtype=np.int64)
+    pin_cap, port_count, fanout, port_nets, drv_order, _ = _kernels.loads_kernel(
+        ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
+    )
+    counts = np.bincount(roles_arr, minlength=len(library.roles))
+    cells: dict[str, int] = {}
+    for r in np.flatnonzero(counts).tolist():
+        name = library.role_cell[r]
+        cells[name] = cells.get(name, 0) + int(counts[r])
+    return CellMapping(
+        library=library,
+        n_orig=n_orig,
+        n_nets=n_nets,
+        inst_role=roles_arr,
+        inst_in=ins_arr,
+        drv_inst=drv_inst,
+        drv_ro=drv_ro,
+        drv_net=drv_net,
+        port_nets=port_nets,
+        input_nets=np.arange(n_in, dtype=np.int64),
+        alias=alias,
+        int_fanin=int_fanin,
+        int_table=int_table,
+        pin_cap_ff=pin_cap,
+        fanout=fanout,
+        wire_cap_ff=library.wire_cap_ff(fanout),
+        port_count=port_count,
+        cells=cells,
+        area_um2=float(library.role_area[roles_arr].sum()),
+        drv_order=drv_order,
     )
 
 
