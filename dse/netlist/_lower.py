@@ -35,6 +35,7 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
     nets: dict[tuple[str, str], int] = {}
     products: dict[int, int] = {}
     nodes = graph.nodes
+    node_of = nodes.__getitem__
     const0 = builder.const0
     # per cell kind met: (lowering, output ports, same-fan-in form), looked up once
     kinds: dict[
@@ -52,12 +53,14 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
     gate_ops = builder._ops
     flat = builder._flat
     n_in = builder._n_in
+    groups = builder._groups
+    net_of = nets.__getitem__
     for node_id in graph.topological_order:
-        node = nodes[node_id]
+        node = node_of(node_id)
         if node.role == "input":
             nets[(node_id, "y")] = (a_nets if node.operand == "a" else b_nets)[node.bit]
             continue
-        ins = [nets[sig] for sig in node.inputs]
+        ins = list(map(net_of, node.inputs))
         kind = node.kind
         if kind == "output":
             products[node.bit] = ins[0]
@@ -83,12 +86,16 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
                 new.append(net)
             outs: Sequence[int] = new
             if same[2] is not None:
-                builder.group(same[2], tuple(new))
+                groups.append((same[2], tuple(new)))  # builder.group, inlined
         else:
             outs = low(builder, ins)
         if len(outs) != len(outputs):
             raise GraphError(f"lowering of {kind!r} returned {len(outs)} nets")
         forced = node.forced
+        if not forced and not net_names:
+            for port, net in zip(outputs, outs, strict=False):  # lengths checked above
+                nets[(node_id, port)] = net
+            continue
         for port, net in zip(outputs, outs, strict=True):
             if forced and port in forced:
                 net = const0
