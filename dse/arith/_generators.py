@@ -162,11 +162,17 @@ class _Matrix:
     removed_expectation: float = 0.0
 
 
+@functools.lru_cache(maxsize=64)
+def _input_nodes(width_a: int, width_b: int) -> tuple[tuple[str, Node], ...]:
+    """Operand-bit nodes by name (immutable, so every build of one shape shares them)."""
+    a = [(f"a{i}", Node("input", role="input", operand="a", bit=i)) for i in range(width_a)]
+    b = [(f"b{j}", Node("input", role="input", operand="b", bit=j)) for j in range(width_b)]
+    return (*a, *b)
+
+
 def _operand_inputs(gb: GraphBuilder) -> None:
-    for i in range(gb.width_a):
-        gb.add(f"a{i}", Node("input", role="input", operand="a", bit=i))
-    for j in range(gb.width_b):
-        gb.add(f"b{j}", Node("input", role="input", operand="b", bit=j))
+    for name, node in _input_nodes(gb.width_a, gb.width_b):
+        gb.add(name, node)
 
 
 @functools.lru_cache(maxsize=64)
