@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "HAVE_NUMBA",
+    "activity_kernel",
     "delay_kernel",
     "loads_kernel",
     "lut_kernel",
@@ -588,6 +589,97 @@ def _map(
     )
 
 
+def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise float64 sum of ``a[lo:lo+n]`` for ``n <= 128`` (``pairwise_sum``
+    in its ``loops_utils``: a plain loop below 8 terms, else eight accumulators)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+_pairwise_block_inner: Any = _pairwise_block
+
+
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's ``sum`` of a contiguous ``a[lo:lo+n]``, bit for bit, for the sizes used
+    here (16 and 256 terms; above 128 numpy halves at a multiple of 8). Written
+    without recursion, which compiled and cached kernels handle badly."""
+    if n <= 128:
+        return _pairwise_block_inner(a, lo, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_block_inner(a, lo, n2) + _pairwise_block_inner(a, lo + n2, n - n2)
+
+
+_pairwise_inner: Any = _pairwise
+
+
+def _activity(
+    fanin: np.ndarray, table: np.ndarray, tr: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_internal_activity`` of :mod:`dse.eval._power`, element by element in the
+    reference's operation order and with its (pairwise) sums."""
+    n = fanin.shape[0]
+    toggle = np.empty(n)
+    prob = np.empty(n)
+    jk = np.empty((4, 2, 2))
+    pair = np.empty(256)
+    row = np.empty(16)
+    for q in range(n):
+        for k in range(4):
+            f = fanin[q, k]
+            pk = p[f] if f >= 0 else 0.0
+            tk = tr[f] if f >= 0 else 0.0
+            tk = min(tk, 2 * min(pk, 1 - pk))
+            j01 = tk / 2
+            jk[k, 0, 0] = 1 - pk - tk / 2
+            jk[k, 0, 1] = j01
+            jk[k, 1, 0] = j01
+            jk[k, 1, 1] = pk - tk / 2
+        for m in range(16):
+            for m2 in range(16):
+                v = 1.0
+                for k in range(4):
+                    v *= jk[k, (m >> k) & 1, (m2 >> k) & 1]
+                pair[m * 16 + m2] = v
+        for m in range(16):
+            row[m] = _pairwise_inner(pair, m * 16, 16) * (1.0 if table[q, m] else 0.0)
+        prob[q] = _pairwise_inner(row, 0, 16)
+        for m in range(16):
+            for m2 in range(16):
+                if table[q, m] == table[q, m2]:
+                    pair[m * 16 + m2] = 0.0
+        toggle[q] = _pairwise_inner(pair, 0, 256)
+    return toggle, prob
+
+
 def _loads(
     ins: np.ndarray,
     roles: np.ndarray,
@@ -696,6 +788,8 @@ def _power(
 if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compiled first
     _seg = _jit(_seg)
     _sim_inner = _jit(_sim)
+    _pairwise_block_inner = _jit(_pairwise_block)
+    _pairwise_inner = _jit(_pairwise)
     _bits_inner = _jit(_bits)
     _popcount = _jit(_popcount)
 
@@ -706,5 +800,6 @@ toggle_kernel = _jit(_toggles)
 map_kernel = _jit(_map)
 power_kernel = _jit(_power)
 loads_kernel = _jit(_loads)
+activity_kernel = _jit(_activity)
 read_kernel = _jit(_read)
 metrics_kernel = _jit(_metrics)

@@ -695,7 +695,10 @@ def estimate_power(
         p = np.empty(m.n_nets)
         tr[: m.n_orig] = tr0
         p[: m.n_orig] = p0
-        ti, pi = _internal_activity(m, tr0, p0)
+        if _kernels.HAVE_NUMBA:
+            ti, pi = _kernels.activity_kernel(m.int_fanin, m.int_table, tr0, p0)
+        else:
+            ti, pi = _internal_activity(m, tr0, p0)
         tr[m.n_orig :] = ti
         p[m.n_orig :] = pi
     else:

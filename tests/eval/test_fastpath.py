@@ -163,3 +163,24 @@ def test_fused_product_table_matches_simulate_and_read(signed: bool) -> None:
         vals = simulate_reference(netlist, exhaustive_input_words(w, w))
         ref = read_outputs(netlist, vals, 1 << (2 * w), signed=signed).reshape(1 << w, 1 << w)
         assert fast.dtype == ref.dtype and np.array_equal(fast, ref)
+
+
+@needs_numba
+def test_activity_kernel_matches_reference() -> None:
+    # Decomposition-internal nets (a library without FA/HA/AOI222 has many), with
+    # random activities: the kernel replays numpy's products and pairwise sums.
+    lib = CellLibrary.default()
+    table = {
+        **lib.table,
+        "roles": {r: v for r, v in lib.table["roles"].items() if r not in ("FA", "HA", "AOI222")},
+    }
+    small = CellLibrary.from_table(table)
+    rng = np.random.default_rng(0)
+    for graph in _candidates(10, seed=8):
+        m = _power._map(lower(graph, net_names=False), small)
+        for _ in range(3):
+            p = rng.random(m.n_orig)
+            tr = rng.random(m.n_orig) * 2 * np.minimum(p, 1 - p)
+            fast = _kernels.activity_kernel(m.int_fanin, m.int_table, tr, p)
+            ref = _power._internal_activity(m, tr, p)
+            assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
