@@ -17,6 +17,19 @@ order; the terms are combined in float64 (exact below 2**53) unless float32 prov
 suffices. The result is bit-identical to the integer gather. Tables that are not
 bit-affine (e.g. Mitchell's, whose error has rank 127 on 8x8) fall back to the gather.
 
+Int8 evaluation of exact plans (CPU): the same integer terms, written in base-128 digits
+so that every feature fits int8, are evaluated as int8×int8→int32 GEMMs
+(``torch._int_mm``, oneDNN with VNNI/AMX-INT8 where the CPU has them), several times faster
+per multiply-accumulate than float32 and exact while ``K·Σ_k max|φ_k|·max|ψ_k| < 2**31``,
+a far looser limit than float32's 2**24, so fewer digit splits are needed. Terms with equal
+coefficients share one GEMM with the terms interleaved into the reduction (an
+:class:`IntGroup`); convolutions go through an im2col of the int8 features, see
+:meth:`dse.nn._ops.ConvOp.apply_int8`. The 8-column truncated 8x8 multiplier is one group
+of 7 bit-plane terms (padded to 8). A plan keeps its float32 terms as the fallback, used
+on CUDA (where ``_int_mm`` has shape constraints and float32 GEMMs are already fast), for
+grouped convolutions, where ``_int_mm`` is missing, and when the float32 plan is cheaper
+(the accurate multiplier's single term), by the cost estimate ``INT8_TERM_COST``.
+
 Bounded plans (``mode="bounded"``, rank r): the accurate product exactly as above plus a
 rank-r truncated SVD of the error table ``E = P - a·b`` (Eckart–Young). The plan states a
 bound on ``|acc_fast - acc_exact|`` per output: ``K·max|E - E_r|`` plus the float32
