@@ -136,6 +136,47 @@ class HardwareReport:
         return out
 
 
+class _DeferredHash:
+    """A graph's structural hash, computed when first read.
+
+    Most callers of :func:`evaluate` never read the report's hash (a search keys its
+    cache by the graph's hash, computed before evaluating), so the report asks the
+    graph only on demand. Pickled or copied, it is the hash string itself.
+    """
+
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: MultiplierGraph) -> None:
+        self.graph = graph
+
+    def __call__(self) -> str:
+        return self.graph.structural_hash
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return (str, (self(),))
+
+
+class _HashField:
+    """Data descriptor behind :attr:`HardwareReport.structural_hash` (installed after
+    the dataclass is built, so the field keeps its plain ``str`` signature): stores
+    the value, and resolves a :class:`_DeferredHash` on first read."""
+
+    def __get__(self, obj: object, objtype: type | None = None) -> str:
+        if obj is None:
+            raise AttributeError("structural_hash")  # no class-level default
+        d = obj.__dict__
+        value = d["_structural_hash"]
+        if isinstance(value, _DeferredHash):
+            value = d["_structural_hash"] = value()
+        return str(value)
+
+    def __set__(self, obj: object, value: str | _DeferredHash) -> None:
+        obj.__dict__["_structural_hash"] = value
+
+
+setattr(HardwareReport, "structural_hash", _HashField())  # noqa: B010 - see _HashField
+
+
 def product_table(netlist: Netlist, width_a: int, width_b: int, *, signed: bool) -> np.ndarray:
     """The exhaustive product table ``[a, b]`` of a netlist (up to 2**24 pairs)."""
     total = width_a + width_b
@@ -268,6 +309,33 @@ def evaluate_netlist(
             (a multiple of 64). The same seed gives every candidate the same trace.
         clock_period_ns: one multiplication per clock period.
     """
+    return _evaluate_netlist(
+        netlist,
+        signed=signed,
+        library=library,
+        distribution=distribution,
+        trace_vectors=trace_vectors,
+        seed=seed,
+        clock_period_ns=clock_period_ns,
+        structural_hash=structural_hash,
+        source=source,
+        keep_lut=keep_lut,
+    )
+
+
+def _evaluate_netlist(
+    netlist: Netlist,
+    *,
+    signed: bool,
+    library: CellLibrary | None,
+    distribution: OperandDistribution | None,
+    trace_vectors: int,
+    seed: int,
+    clock_period_ns: float,
+    structural_hash: str | _DeferredHash | None,
+    source: str,
+    keep_lut: bool,
+) -> HardwareReport:
     from dse.eval._library import CellLibrary
     from dse.eval._power import estimate_power
 
@@ -320,7 +388,7 @@ def evaluate_netlist(
         dynamic_uw=power.dynamic_uw,
         leakage_uw=power.leakage_uw,
         metrics=metrics,
-        structural_hash=structural_hash or _netlist_hash(netlist),
+        structural_hash=structural_hash or _netlist_hash(netlist),  # type: ignore[arg-type]
         exhaustive=lut is not None,
         clock_period_ns=clock_period_ns,
         cells=dict(power.cells),
@@ -345,7 +413,9 @@ def evaluate(
     from dse.netlist._lower import lower
 
     netlist = lower(graph, net_names=False)
-    return evaluate_netlist(
+    # the graph's hash if it has one already, else computed when the report is asked
+    known = graph.__dict__.get("structural_hash")
+    return _evaluate_netlist(
         netlist,
         signed=graph.signed,
         library=library,
@@ -353,7 +423,7 @@ def evaluate(
         trace_vectors=trace_vectors,
         seed=seed,
         clock_period_ns=clock_period_ns,
-        structural_hash=graph.structural_hash,
+        structural_hash=known if known else _DeferredHash(graph),
         source=source or str(graph.info.get("generator", "")),
         keep_lut=keep_lut,
     )

@@ -184,3 +184,28 @@ def test_activity_kernel_matches_reference() -> None:
             fast = _kernels.activity_kernel(m.int_fanin, m.int_table, tr, p)
             ref = _power._internal_activity(m, tr, p)
             assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
+
+
+def test_report_hash_is_computed_on_demand() -> None:
+    import copy
+    import pickle
+
+    from dse.eval import evaluate
+
+    graph = generate("dadda", 4, knobs={"truncate": 2})
+    report = evaluate(graph)
+    assert "structural_hash" not in graph.__dict__  # nobody asked yet
+    assert report.structural_hash == graph.structural_hash
+    assert report.to_dict()["structural_hash"] == graph.structural_hash
+    # a fresh report, never read, pickles and copies as the hash string
+    fresh = evaluate(generate("dadda", 4, knobs={"truncate": 2}))
+    clone = pickle.loads(pickle.dumps(fresh))
+    assert clone.structural_hash == graph.structural_hash
+    assert copy.copy(evaluate(generate("dadda", 4, knobs={"truncate": 2}))).structural_hash == (
+        graph.structural_hash
+    )
+    assert dataclasses.replace(report, gates=0).structural_hash == graph.structural_hash
+    # a graph that knows its hash hands it over at once
+    known = generate("wallace", 4)
+    _ = known.structural_hash
+    assert evaluate(known).__dict__["_structural_hash"] == known.structural_hash
