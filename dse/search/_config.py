@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dse.errors import ConfigError
 from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
@@ -82,6 +82,16 @@ class StudyConfig(_Strict):
     seed: int = 0
     storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
     hypervolume: HypervolumeConfig = Field(default_factory=HypervolumeConfig)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend_shorthand(cls, v: Any) -> Any:
+        """``backend: tpe`` is ``backend: {name: tpe}`` (also inside a list)."""
+        if isinstance(v, str):
+            return {"name": v}
+        if isinstance(v, list):
+            return [{"name": x} if isinstance(x, str) else x for x in v]
+        return v
 
     # filled in by load_study_config: where the file was, the space's content
     source: str = ""

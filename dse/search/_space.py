@@ -155,9 +155,24 @@ class LibrarySpaceConfig(_Strict):
 
 
 def format_validation_error(exc: ValidationError, where: str, prefix: str = "") -> str:
-    """One line: ``where: field a.b.c: message`` for the first error of ``exc``."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+    """One line: ``where: field a.b.c: message`` for the first error of ``exc``.
+
+    A field typed as a union (``backend``: one back end or a list) makes pydantic report
+    every branch, with the branch's type name in the location; the branch whose shape
+    the input has is the one the user meant, and type names are not field names.
+    """
+    errors = exc.errors()
+
+    def branch(part: Any) -> bool:
+        return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+
+    shape_only = {"list_type", "model_type", "dict_type", "model_attributes_type"}
+    meant = [
+        e for e in errors if not (any(branch(x) for x in e["loc"]) and e["type"] in shape_only)
+    ]
+    err = (meant or errors)[0]
+    parts = [x for x in err["loc"] if not branch(x)]
+    loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *parts))
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         parent = ".".join(loc.split(".")[:-1])

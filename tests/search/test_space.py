@@ -31,10 +31,14 @@ def test_shipped_space_loads_and_decodes(path: Path) -> None:
     rng = np.random.default_rng(0)
     for _ in range(5):
         g = space.random_genome(rng, density=0.3)
-        (graph,) = space.decode(g)
-        graph.validate()
-        # deterministic: decoding twice gives the same structure
-        assert space.decode(g)[0].structural_hash == graph.structural_hash
+        graphs = space.decode(g)
+        assert len(graphs) == len(space.group_names)  # one multiplier per layer group
+        for graph in graphs:
+            graph.validate()
+        # deterministic: decoding twice gives the same structures
+        assert [x.structural_hash for x in space.decode(g)] == [
+            x.structural_hash for x in graphs
+        ]
 
 
 def test_booth_space_is_signed() -> None:
