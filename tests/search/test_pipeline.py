@@ -193,3 +193,19 @@ def test_tram_then_nsga2_per_layer_groups_end_to_end(tmp_path: Path, unique_name
         (v,) = bundle.glob(f"*_{group}.v")
         lut = np.load(next(bundle.glob(f"*_{group}.npy")))
         assert np.array_equal(product_table(read_verilog([v]), 8, 8, signed=False), lut)
+
+
+def test_backend_shorthand_and_error_locations() -> None:
+    from dse.search._config import study_config_from_dict
+
+    base = {
+        "space": {"base": {"generator": "dadda", "width": 4}, "knobs": {"truncate": {"high": 3}}},
+        "objectives": ["power_uw"],
+    }
+    cfg = study_config_from_dict({**base, "backend": ["random", {"name": "nsga2"}]}, where="s")
+    assert [b.name for b in cfg.stages] == ["random", "nsga2"] and cfg.backend_name == "random+nsga2"
+    assert study_config_from_dict({**base, "backend": "tpe"}, where="s").backend_name == "tpe"
+    with pytest.raises(ConfigError, match=r"^s: field backend\.1\.name: .*'cmaes'"):
+        study_config_from_dict({**base, "backend": ["random", {"name": "cmaes"}]}, where="s")
+    with pytest.raises(ConfigError, match=r"^s: field backend\.0\.trials: "):
+        study_config_from_dict({**base, "backend": [{"name": "random", "trials": 0}]}, where="s")
