@@ -106,6 +106,8 @@ class MultiplierGraph:
         self.signed = bool(signed)
         self._nodes: dict[str, Node] = dict(nodes)
         self.info: Mapping[str, Any] = MappingProxyType(dict(info or {}))
+        # set by replace_nodes when this graph's order follows from its parent's
+        self._order_parent: MultiplierGraph | None = None
 
     # ------------------------------------------------------------------ access
     @property
@@ -164,14 +166,52 @@ class MultiplierGraph:
                 nodes.pop(name, None)
             else:
                 nodes[name] = node
-        return MultiplierGraph(
+        graph = MultiplierGraph(
             self.width_a, self.width_b, self.signed, nodes, self.info if info is None else info
         )
+        # Knobs replace a few nodes, each reading only what it read before or a new
+        # constant (placed first). Then, if this graph's insertion order is
+        # topological, so is the new one's, and it need not be checked again.
+        safe = True
+        for name, node in changes.items():
+            if node is None:
+                safe = False
+                break
+            if not node.inputs:
+                continue
+            old = self._nodes.get(name)
+            if old is None:
+                safe = False
+                break
+            before = {src for src, _ in old.inputs}
+            for src, _ in node.inputs:
+                if src not in before and not (src in changes and src not in self._nodes):
+                    safe = False
+                    break
+            if not safe:
+                break
+        if safe:
+            graph._order_parent = self
+        return graph
 
     # --------------------------------------------------------------- structure
+    def _insertion_topological(self) -> bool:
+        """Whether the insertion order is a topological order (then it is the order)."""
+        order = self.topological_order
+        return len(order) == len(self._nodes) and all(
+            a == b for a, b in zip(order, self._nodes, strict=False)
+        )
+
     @cached_property
     def topological_order(self) -> tuple[str, ...]:
         """Node ids, every node after its drivers; ties broken by insertion order."""
+        # A graph made by replace_nodes from one whose insertion order is topological
+        # keeps that property (see there): no check needed.
+        parent = self._order_parent
+        if parent is not None:
+            self._order_parent = None  # do not keep the parent alive any longer
+            if parent._insertion_topological():
+                return tuple(self._nodes)
         # Generators insert nodes in a topological order already: check it in one pass
         # and fall back to Kahn's algorithm only when it does not hold.
         seen: set[str] = set()

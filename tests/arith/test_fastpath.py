@@ -77,3 +77,29 @@ def test_node_constructor_is_the_dataclass_one() -> None:
         pass
     else:  # pragma: no cover
         raise AssertionError("Node must stay frozen")
+
+
+def test_topological_order_shortcut_after_cell_knobs() -> None:
+    """Graphs made by cell knobs take their order from their parent's; it must be the
+    order a fresh check finds, and a real reordering must still be caught."""
+    rng = random.Random(1)
+    approx = sorted(k for k, ct in CELL_TYPES.items() if ct.family == "fa" and not ct.exact)
+    for _ in range(20):
+        g = generate(rng.choice(["dadda", "wallace", "array"]), 6, adder="kogge-stone")
+        g = apply_knobs(g, {"truncate": rng.randint(0, 4)})
+        for _step in range(3):
+            fas = [x for x in g.nodes_of(role="tree") if g[x].kind == "fa"]
+            cells = [x for x in g.nodes_of(role="tree") if g[x].kind in ("fa", "ha")]
+            if rng.random() < 0.5 and fas:
+                g = apply_knobs(g, {"approx": [f"{rng.choice(fas)}:{rng.choice(approx)}"]})
+            elif cells:
+                g = apply_knobs(g, {"zero": [f"{rng.choice(cells)}.cout"]})
+            fresh = MultiplierGraph(g.width_a, g.width_b, g.signed, g.nodes, g.info)
+            assert g.topological_order == fresh.topological_order
+    # a replacement that reads a later node is not taken on trust
+    g = generate("array", 4)
+    order = g.topological_order
+    first_fa = next(n for n in order if g[n].kind == "fa")
+    last = order[-1]
+    bad = g.replace_nodes({first_fa: dataclasses.replace(g[first_fa], inputs=((last, "y"),) * 3)})
+    assert bad._order_parent is None
