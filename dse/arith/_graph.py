@@ -197,10 +197,7 @@ class MultiplierGraph:
     # --------------------------------------------------------------- structure
     def _insertion_topological(self) -> bool:
         """Whether the insertion order is a topological order (then it is the order)."""
-        order = self.topological_order
-        return len(order) == len(self._nodes) and all(
-            a == b for a, b in zip(order, self._nodes, strict=False)
-        )
+        return self.topological_order == tuple(self._nodes)
 
     @cached_property
     def topological_order(self) -> tuple[str, ...]:

@@ -147,9 +147,7 @@ def _bit_eval(op: Op, ins: Sequence[int]) -> int:
 
 #: ``_TRUTH[op][m]``: :func:`_bit_eval` of ``op`` on the inputs whose bit ``k`` is bit
 #: ``k`` of ``m`` (folding all-constant gates without building its table each time).
-_TRUTH = [
-    [_bit_eval(op, [(m >> k) & 1 for k in range(ARITY[op])]) for m in range(16)] for op in Op
-]
+_TRUTH = [[_bit_eval(op, [(m >> k) & 1 for k in range(ARITY[op])]) for m in range(16)] for op in Op]
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,8 +190,8 @@ class Netlist:
     @property
     def gate_count(self) -> int:
         """Gates excluding constants and buffers (what a synthesis tool would keep)."""
-        ops = self.ops
-        return int(np.count_nonzero((ops != Op.CONST0) & (ops != Op.CONST1) & (ops != Op.BUF)))
+        # CONST0, CONST1 and BUF are ops 0, 1 and 2: everything above counts
+        return int(np.count_nonzero(self.ops > Op.BUF))
 
     def input_nets(self, port: str) -> tuple[int, ...]:
         """The nets of input port ``port``, LSB first."""
