@@ -1,9 +1,12 @@
 """Compiled inner loops of the evaluator (numba), with numpy fall-backs.
 
-The numpy implementations in :mod:`dse.eval._sim` and :mod:`dse.eval._metrics` are
-the reference; these kernels do the same work without per-gate Python overhead and
-are tested to agree with them bit for bit. When numba is not installed, or
-``DSE_NO_NUMBA=1`` is set, the reference implementations run instead.
+The numpy implementations in :mod:`dse.eval._sim`, :mod:`dse.eval._metrics` and
+:mod:`dse.eval._power` (the ``*_reference`` functions) are the reference; these
+kernels do the same work without per-gate Python overhead and are tested to agree
+with them bit for bit: floating-point work is written in the reference's operation
+order, and sums the reference leaves to numpy stay numpy's (or replay its pairwise
+order). When numba is not installed, or ``DSE_NO_NUMBA=1`` is set, the reference
+implementations run instead.
 """
 
 from __future__ import annotations
