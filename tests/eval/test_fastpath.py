@@ -209,3 +209,43 @@ def test_report_hash_is_computed_on_demand() -> None:
     known = generate("wallace", 4)
     _ = known.structural_hash
     assert evaluate(known).__dict__["_structural_hash"] == known.structural_hash
+
+
+def _metrics_every_pair(approx: np.ndarray, exact: np.ndarray, inv_abs: np.ndarray) -> np.ndarray:
+    """The metrics loop as first written (every pair added, float counters)."""
+    n_err = s_abs = s_e = s_e2 = m_abs = s_rel = n_nz = m_rel = 0.0
+    for i in range(approx.shape[0]):
+        e = float(approx[i] - exact[i])
+        d = abs(e)
+        if d > 0:
+            n_err += 1.0
+        s_abs += d
+        s_e += e
+        s_e2 += e * e
+        if d > m_abs:
+            m_abs = d
+        iv = inv_abs[i]
+        if iv > 0:
+            n_nz += 1.0
+            r = d * iv
+            s_rel += r
+            if r > m_rel:
+                m_rel = r
+    return np.array([n_err, s_abs, s_e, s_e2, m_abs, s_rel, n_nz, m_rel])
+
+
+@needs_numba
+@pytest.mark.parametrize("signed", [False, True])
+def test_metrics_kernel_matches_every_pair_loop(signed: bool) -> None:
+    from dse.eval._metrics import _inverse_magnitude, exact_table
+    from dse.eval._report import product_table
+
+    exact = exact_table(6, 6, signed)
+    inv = _inverse_magnitude(exact).ravel()
+    rng = random.Random(9)
+    for _ in range(8):
+        graph = generate(rng.choice(["dadda", "wallace"]), 6, signed=signed)
+        graph = apply_knobs(graph, {"truncate": rng.randint(0, 6)})
+        approx = product_table(lower(graph, net_names=False), 6, 6, signed=signed).ravel()
+        fast = _kernels.metrics_kernel(approx, exact.ravel(), inv)
+        assert np.array_equal(fast, _metrics_every_pair(approx, exact.ravel(), inv))
