@@ -213,21 +213,24 @@ class _Logic:
             above = self.or_(above, bits[i])
         return onehot, above
 
-    def encode(self, onehot: Sequence[Signal], value: Callable[[int], int], width: int) -> list[Signal]:
+    def encode(
+        self, onehot: Sequence[Signal], value: Callable[[int], int], width: int
+    ) -> list[Signal]:
         """Binary code of ``value(i)`` for the hot position ``i`` (priority encoder)."""
         return [
             self.or_all([h for i, h in enumerate(onehot) if (value(i) >> j) & 1])
             for j in range(width)
         ]
 
-    def shift_left(self, bits: Sequence[Signal], amount: Sequence[Signal], width: int) -> list[Signal]:
+    def shift_left(
+        self, bits: Sequence[Signal], amount: Sequence[Signal], width: int
+    ) -> list[Signal]:
         """Barrel shifter: ``bits << amount`` kept to ``width`` bits (mux2 stages)."""
         cur = list(bits[:width]) + [self.zero] * max(0, width - len(bits))
         for j, s in enumerate(amount):
             step = 1 << j
             cur = [
-                self.mux(cur[i], cur[i - step] if i >= step else self.zero, s)
-                for i in range(width)
+                self.mux(cur[i], cur[i - step] if i >= step else self.zero, s) for i in range(width)
             ]
         return cur
 
@@ -316,8 +319,10 @@ def _check_widths(width_a: int, width_b: int) -> None:
 
 
 def _check_corrections(corrections: int) -> None:
-    if isinstance(corrections, bool) or not isinstance(corrections, int) or not (
-        0 <= corrections <= MAX_CORRECTIONS
+    if (
+        isinstance(corrections, bool)
+        or not isinstance(corrections, int)
+        or not (0 <= corrections <= MAX_CORRECTIONS)
     ):
         raise ConfigError(
             f"corrections must be an integer in [0, {MAX_CORRECTIONS}], got {corrections!r}"

@@ -73,7 +73,9 @@ def test_exhaustive_netlist_equals_reference(
 
 
 @pytest.mark.parametrize("name", ["mitchell", "ilm"])
-@pytest.mark.parametrize(("wa", "wb", "signed"), [(12, 12, False), (16, 16, False), (16, 16, True), (16, 9, False)])
+@pytest.mark.parametrize(
+    ("wa", "wb", "signed"), [(12, 12, False), (16, 16, False), (16, 16, True), (16, 9, False)]
+)
 def test_random_wide(name: str, wa: int, wb: int, signed: bool) -> None:
     g = generate(name, wa, wb, signed=signed)
     nl = lower(g)
