@@ -4,15 +4,33 @@ One pass in topological order: each cell type's ``lower`` emits gates into a
 :class:`NetlistBuilder`, which folds constants (pruned inputs, outputs tied to 0 by
 knobs) and shares equal gates; :meth:`NetlistBuilder.build` then drops gates that no
 product bit depends on. The result is deterministic for a given graph.
+
+With numba, :func:`lower` without net names (the evaluator's call) runs that pass
+compiled: each cell kind's lowering is recorded once as a gate template (the
+sequence of builder calls it makes, over symbolic inputs), and a kernel replays the
+templates node by node with the builder's own folding and hashing, so the gates, their
+numbering and the groups are those of the Python loop (tests compare the two).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from dse.errors import GraphError
-from dse.netlist._netlist import Netlist, NetlistBuilder
+from dse.netlist import _kernels
+from dse.netlist._netlist import (
+    _ARITY_INT,
+    _ARITY_NP,
+    _GROUP_SIGNATURES_INT,
+    _SYMMETRIC_INT,
+    _TRUTH,
+    Netlist,
+    NetlistBuilder,
+    _finish_compiled,
+)
 
 if TYPE_CHECKING:
     from dse.arith._graph import MultiplierGraph
@@ -27,6 +45,15 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
         net_names: keep ``node_port`` names for the nets (readable Verilog); the
             evaluator turns this off, since names cost time and it never prints them.
     """
+    if not net_names and _kernels.HAVE_NUMBA:
+        netlist = _lower_compiled(graph, name)
+        if netlist is not None:
+            return netlist
+    return _lower_python(graph, name, net_names=net_names)
+
+
+def _lower_python(graph: MultiplierGraph, name: str, *, net_names: bool) -> Netlist:
+    """:func:`lower` in Python (the reference, and the path that keeps net names)."""
     from dse.arith._cells import CELL_TYPES, SAME_FANIN  # dse.arith builds on dse.netlist
 
     builder = NetlistBuilder(name, [("a", graph.width_a), ("b", graph.width_b)])
@@ -107,3 +134,211 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
     if missing:
         raise GraphError(f"product bit p{missing[0]} is not driven")
     return builder.build([("p", [products[k] for k in range(width_p)])])
+
+
+# ----------------------------------------------------------------- compiled lowering
+# Template references: cell input k is k (< 8), const0/const1 are 8/9, the result of
+# template step j is 16 + j.
+_MAX_PORTS = 8  # distinct output-port names the node table has room for
+_GROUP_NAMES = list(_GROUP_SIGNATURES_INT)
+_GROUP_SIG = np.array(
+    [list(_GROUP_SIGNATURES_INT[k]) for k in _GROUP_NAMES], dtype=np.int64
+).reshape(-1, 2)
+_SYM_NP = np.array([i in _SYMMETRIC_INT for i in range(len(_ARITY_INT))], dtype=np.bool_)
+_TRUTH_NP = np.array(_TRUTH, dtype=np.int64)
+
+
+class _Untraceable(Exception):
+    pass
+
+
+class _Tracer:
+    """Stands in for a :class:`NetlistBuilder` while a lowering runs once on symbolic
+    inputs, recording the gate calls; anything else a lowering might touch fails."""
+
+    __slots__ = ("groups", "steps")
+    const0 = 8
+    const1 = 9
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, int, int, int, int]] = []
+        self.groups: list[tuple[int, int, int]] = []
+
+    def constant(self, value: int) -> int:
+        return 9 if value else 8
+
+    def gate(self, op: Any, *ins: int) -> int:
+        o = int(op)
+        if len(ins) != _ARITY_INT[o] or not all(type(i) is int for i in ins):
+            raise _Untraceable
+        self.steps.append((o, *ins, *([-1] * (4 - len(ins)))))  # type: ignore[arg-type]
+        return 16 + len(self.steps) - 1
+
+    def inv(self, a: int) -> int:
+        return self.gate(3, a)
+
+    def gates_over(self, ops: Sequence[int], ins: Sequence[int]) -> tuple[int, ...]:
+        return tuple(self.gate(o, *ins) for o in ops)
+
+    def group(self, kind: str, nets: Sequence[int]) -> None:
+        sig = _GROUP_SIGNATURES_INT.get(kind)
+        if sig is not None and len(sig) == len(nets) == 2:
+            self.groups.append((_GROUP_NAMES.index(kind), int(nets[0]), int(nets[1])))
+        else:  # kept in the list (as the builder does), never as a cell
+            self.groups.append((-1, 8, 8))
+
+    def name_net(self, net: int, name: str) -> None:
+        pass
+
+
+class _Templates:
+    """Gate templates per cell kind, as the arrays the kernel reads."""
+
+    def __init__(self) -> None:
+        self.port_slot: dict[str, int] = {"y": 0}  # operand bits drive slot 0
+        self.code: dict[str, tuple[object, int]] = {}  # kind -> (its CellType, code)
+        self.rows: list[tuple[int, list, list, list, list]] = []
+        self.arrays: tuple[np.ndarray, ...] = ()
+        self.n_steps = np.zeros(0, dtype=np.int64)
+
+    def add(self, kind: str, ct: Any) -> int:
+        """Trace ``ct``'s lowering; its code, or -1 when the kernel cannot replay it."""
+        code = -1
+        low = ct.lower
+        # Only dse's own lowerings are known to be straight-line (no decisions on the
+        # nets they get); other cell types keep the Python loop.
+        if getattr(low, "__module__", "").startswith("dse."):
+            tr = _Tracer()
+            n_in = len(ct.inputs)
+            try:
+                outs = list(low(tr, list(range(n_in))))
+                ok = (
+                    n_in <= 8
+                    and len(outs) == len(ct.outputs)
+                    and all(type(r) is int and r != -1 for r in outs)
+                )
+            except Exception:
+                ok = False
+            if ok:
+                slots = []
+                for port in ct.outputs:
+                    if port not in self.port_slot:
+                        self.port_slot[port] = len(self.port_slot)
+                    slots.append(self.port_slot[port])
+                if len(self.port_slot) <= _MAX_PORTS:
+                    code = len(self.rows)
+                    self.rows.append((n_in, tr.steps, outs, slots, tr.groups))
+                    self._pack()
+        self.code[kind] = (ct, code)
+        return code
+
+    def _pack(self) -> None:
+        steps = [s for _, st, _, _, _ in self.rows for s in st]
+        outs = [r for _, _, o, _, _ in self.rows for r in o]
+        slots = [p for _, _, _, sl, _ in self.rows for p in sl]
+        grps = [g for *_, gr in self.rows for g in gr]
+
+        def ptr(lengths: list[int]) -> np.ndarray:
+            return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+        # gates a template can make: a step folds into at most 4 new gates (AOI/OAI
+        # with a constant input), else 2 (e.g. XNOR3 -> XOR + INV, MUX -> INV + OR)
+        self.n_steps = np.array(
+            [sum(4 if 18 <= s[0] <= 21 else 2 for s in st) for _, st, *_ in self.rows],
+            dtype=np.int64,
+        )
+        self.arrays = (
+            np.array([r[0] for r in self.rows], dtype=np.int64),
+            ptr([len(r[1]) for r in self.rows]),
+            np.array(steps, dtype=np.int64).reshape(-1, 5),
+            ptr([len(r[2]) for r in self.rows]),
+            np.array(outs, dtype=np.int64),
+            np.array(slots, dtype=np.int64),
+            ptr([len(r[4]) for r in self.rows]),
+            np.array(grps, dtype=np.int64).reshape(-1, 3),
+        )
+
+
+_TEMPLATES = _Templates()
+
+
+def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
+    """:func:`lower` (without net names) by the kernel, or ``None`` where the Python
+    loop must run: a cell kind without a template, or a malformed graph (the loop then
+    raises its own error)."""
+    from dse.arith._cells import CELL_TYPES
+
+    tpl = _TEMPLATES
+    order = graph.topological_order
+    nodes = graph._nodes
+    nl = [nodes[n] for n in order]
+    codes: dict[str, int] = {}
+    for kind in {n.kind for n in nl if n.role != "input"}:
+        ct = CELL_TYPES.get(kind)
+        known = tpl.code.get(kind)
+        if kind == "output":
+            codes[kind] = -2
+        elif ct is None:
+            return None
+        elif known is not None and known[0] is ct:
+            codes[kind] = known[1]
+        else:
+            codes[kind] = tpl.add(kind, ct)
+        if codes[kind] == -1:
+            return None
+    K = _MAX_PORTS
+    index = dict(zip(order, range(0, K * len(order), K), strict=True))
+    port_slot = tpl.port_slot
+    try:
+        in_slot = [index[s] + port_slot[p] for n in nl for s, p in n.inputs]
+    except KeyError:
+        return None
+    # -1/-3: an operand-a/b bit (whatever its kind, as the Python loop)
+    node_code = np.array(
+        [(-1 if n.operand == "a" else -3) if n.role == "input" else codes[n.kind] for n in nl],
+        dtype=np.int64,
+    )
+    in_ptr = np.zeros(len(nl) + 1, dtype=np.int64)
+    np.cumsum([len(n.inputs) for n in nl], out=in_ptr[1:])
+    node_bit = np.array([n.bit for n in nl], dtype=np.int64)
+    node_forced = np.zeros(len(nl), dtype=np.int64)
+    for i, n in enumerate(nl):
+        if n.forced and node_code[i] >= 0:
+            outs = CELL_TYPES[n.kind].outputs
+            node_forced[i] = sum(1 << k for k, p in enumerate(outs) if p in n.forced)
+    cells = node_code[node_code >= 0]
+    cap = 2 + int(tpl.n_steps[cells].sum()) + 4  # + the kernel's per-step margin
+    n_in = graph.width_a + graph.width_b
+    width_p = graph.width_p
+    status, ops, flat, grp_code, grp_sig, grp_nets, products = _kernels.lower_kernel(
+        n_in,
+        graph.width_a,
+        graph.width_b,
+        width_p,
+        K * len(nl),
+        node_code,
+        node_bit,
+        node_forced,
+        in_ptr,
+        np.array(in_slot, dtype=np.int64),
+        *tpl.arrays,
+        _ARITY_NP,
+        _SYM_NP,
+        _TRUTH_NP,
+        cap,
+        _GROUP_SIG,
+    )
+    if status or (products < 0).any():
+        return None
+    group_kinds = [_GROUP_NAMES[c] if c >= 0 else "" for c in grp_code.tolist()]
+    return _finish_compiled(
+        name,
+        (("a", graph.width_a), ("b", graph.width_b)),
+        ops,
+        flat,
+        [("p", products.tolist())],
+        group_kinds,
+        grp_sig,
+        grp_nets,
+        {},
+    )

@@ -463,11 +463,6 @@ class NetlistBuilder:
 
     def _build_compiled(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
         """:meth:`_build_reference` with the per-gate loops compiled (same netlist)."""
-        n_in = self._n_in
-        src_ops = np.array(self._ops, dtype=np.uint8)
-        flat = np.array(self._flat, dtype=np.int64)
-        ports = [(str(p), list(nets)) for p, nets in output_ports]
-        out_nets = np.array([n for _, nets in ports for n in nets], dtype=np.int64)
         n_grp = len(self._groups)
         grp_sig = np.full((n_grp, 2), -1, dtype=np.int64)
         grp_nets = np.zeros((n_grp, 2), dtype=np.int64)
@@ -476,30 +471,16 @@ class NetlistBuilder:
             if sig is not None and len(sig) == len(nets) == 2:
                 grp_sig[i] = sig
                 grp_nets[i] = nets
-        ops, new_fanin, new_id, keep = _kernels.build_kernel(
-            src_ops, flat, _ARITY_NP, n_in, out_nets, grp_sig, grp_nets
-        )
-        groups: list[tuple[str, tuple[int, ...]]] = []
-        if n_grp:
-            kept = new_id[grp_nets[keep.astype(bool)]] - n_in
-            names = [kind for (kind, _), k in zip(self._groups, keep.tolist(), strict=True) if k]
-            groups = [(kind, (g0, g1)) for kind, (g0, g1) in zip(names, kept.tolist(), strict=True)]
-        ids = new_id.tolist()
-        out_ids = new_id[out_nets].tolist() if out_nets.size else []
-        output: list[tuple[str, tuple[int, ...]]] = []
-        pos = 0
-        for p, port_nets in ports:
-            output.append((p, tuple(out_ids[pos : pos + len(port_nets)])))
-            pos += len(port_nets)
-        names_map = {ids[n]: s for n, s in self.net_names.items() if ids[n] >= 0}
-        return Netlist(
-            name=self.name,
-            input_ports=self.input_ports,
-            output_ports=tuple(output),
-            ops=ops,
-            fanin=new_fanin,
-            groups=tuple(groups),
-            net_names=names_map,
+        return _finish_compiled(
+            self.name,
+            self.input_ports,
+            np.array(self._ops, dtype=np.uint8),
+            np.array(self._flat, dtype=np.int64),
+            output_ports,
+            [kind for kind, _ in self._groups],
+            grp_sig,
+            grp_nets,
+            self.net_names,
         )
 
     def _build_reference(self, output_ports: Sequence[tuple[str, Sequence[int]]]) -> Netlist:
@@ -561,6 +542,51 @@ class NetlistBuilder:
             net_names=names,
         )
         return netlist
+
+
+def _finish_compiled(
+    name: str,
+    input_ports: tuple[tuple[str, int], ...],
+    src_ops: np.ndarray,
+    flat: np.ndarray,
+    output_ports: Sequence[tuple[str, Sequence[int]]],
+    group_kinds: Sequence[str],
+    grp_sig: np.ndarray,
+    grp_nets: np.ndarray,
+    net_names: Mapping[int, str],
+) -> Netlist:
+    """The compiled end of :meth:`NetlistBuilder.build` on the builder's state as
+    arrays (also the end of compiled lowering, which never holds a builder)."""
+    n_in = sum(w for _, w in input_ports)
+    ports = [(str(p), list(nets)) for p, nets in output_ports]
+    out_nets = np.array([n for _, nets in ports for n in nets], dtype=np.int64)
+    ops, new_fanin, new_id, keep = _kernels.build_kernel(
+        src_ops, flat, _ARITY_NP, n_in, out_nets, grp_sig, grp_nets
+    )
+    groups: list[tuple[str, tuple[int, ...]]] = []
+    if len(group_kinds):
+        kept = new_id[grp_nets[keep.astype(bool)]] - n_in
+        names = [kind for kind, k in zip(group_kinds, keep.tolist(), strict=True) if k]
+        groups = [(kind, (g0, g1)) for kind, (g0, g1) in zip(names, kept.tolist(), strict=True)]
+    out_ids = new_id[out_nets].tolist() if out_nets.size else []
+    output: list[tuple[str, tuple[int, ...]]] = []
+    pos = 0
+    for p, port_nets in ports:
+        output.append((p, tuple(out_ids[pos : pos + len(port_nets)])))
+        pos += len(port_nets)
+    names_map: dict[int, str] = {}
+    if net_names:
+        ids = new_id.tolist()
+        names_map = {ids[n]: s for n, s in net_names.items() if ids[n] >= 0}
+    return Netlist(
+        name=name,
+        input_ports=input_ports,
+        output_ports=tuple(output),
+        ops=ops,
+        fanin=new_fanin,
+        groups=tuple(groups),
+        net_names=names_map,
+    )
 
 
 def netlist_from_gates(

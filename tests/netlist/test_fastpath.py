@@ -126,3 +126,45 @@ def test_truth_table_matches_bit_eval() -> None:
         for m in range(1 << ARITY[op]):
             bits = [(m >> k) & 1 for k in range(ARITY[op])]
             assert _TRUTH[op][m] == _bit_eval(op, bits)
+
+
+def _more_graphs(n: int, seed: int) -> list:
+    """Graphs that exercise every template: Booth, 4:2 trees, log multipliers, every
+    approximate cell, tied-off outputs (folding) and signed constants."""
+    from dse.arith._catalogue import APPROXIMATE_CELLS
+
+    rng = random.Random(seed)
+    out = _graphs(n, seed)
+    for _ in range(n):
+        gen = rng.choice(["booth", "c42tree", "dadda", "array"])
+        w = rng.choice([4, 6, 8])
+        g = generate(gen, w, signed=rng.random() < 0.5)
+        cells = [x for x in g.nodes_of(role="tree")]
+        if cells:
+            for x in rng.sample(cells, min(3, len(cells))):
+                fam = g[x].kind if g[x].kind in ("fa", "ha", "c42") else None
+                alts = [k for k, c in APPROXIMATE_CELLS.items() if c.family == fam]
+                if alts and rng.random() < 0.7:
+                    g = apply_knobs(g, {"approx": [f"{x}:{rng.choice(alts)}"]})
+            x = rng.choice(cells)
+            ports = CELL_TYPES[g[x].kind].outputs
+            g = apply_knobs(g, {"zero": [f"{x}.{rng.choice(ports)}"]})
+        out.append(g)
+    return out
+
+
+@needs_numba
+def test_compiled_lowering_matches_python() -> None:
+    from dse.netlist._lower import _lower_compiled, _lower_python
+
+    graphs = _more_graphs(40, seed=3)
+    graphs += [
+        generate(kind, w, signed=s)
+        for kind in ("mitchell", "ilm")
+        for w in (4, 8)
+        for s in (False, True)
+    ]
+    for graph in graphs:
+        fast = _lower_compiled(graph, "mul")
+        assert fast is not None, graph
+        _same(fast, _lower_python(graph, "mul", net_names=False))
