@@ -108,6 +108,8 @@ class MultiplierGraph:
         self.info: Mapping[str, Any] = MappingProxyType(dict(info or {}))
         # set by replace_nodes when this graph's order follows from its parent's
         self._order_parent: MultiplierGraph | None = None
+        # set by generators whose nodes are inserted after every node they read
+        self._insertion_is_topological = False
 
     # ------------------------------------------------------------------ access
     @property
@@ -202,6 +204,8 @@ class MultiplierGraph:
     @cached_property
     def topological_order(self) -> tuple[str, ...]:
         """Node ids, every node after its drivers; ties broken by insertion order."""
+        if self._insertion_is_topological:
+            return tuple(self._nodes)
         # A graph made by replace_nodes from one whose insertion order is topological
         # keeps that property (see there): no check needed.
         parent = self._order_parent

@@ -103,3 +103,41 @@ def test_topological_order_shortcut_after_cell_knobs() -> None:
     last = order[-1]
     bad = g.replace_nodes({first_fa: dataclasses.replace(g[first_fa], inputs=((last, "y"),) * 3)})
     assert bad._order_parent is None
+
+
+def test_generated_insertion_order_is_topological() -> None:
+    """``build`` marks its graphs' insertion order as topological without checking it;
+    the full check agrees on random specs (every encoding, reduction, adder, knob)."""
+    from dse.arith._generators import MultiplierSpec, build
+    from dse.errors import ConfigError
+
+    rng = random.Random(11)
+    built = 0
+    for _ in range(400):
+        w, m = rng.randint(2, 9), rng.randint(2, 9)
+        signed = rng.random() < 0.5
+        encoding = rng.choice(["booth", "baugh-wooley" if signed else "unsigned"])
+        try:
+            spec = MultiplierSpec(
+                width_a=w,
+                width_b=m,
+                signed=signed,
+                encoding=encoding,  # type: ignore[arg-type]
+                reduction=rng.choice(["array", "wallace", "dadda"]),  # type: ignore[arg-type]
+                adder=rng.choice(["ripple", "kogge-stone"]),  # type: ignore[arg-type]
+                pruned=frozenset(
+                    (rng.randrange(w), rng.randrange(m)) for _ in range(rng.randint(0, 6))
+                ),
+                truncate=rng.randint(0, w),
+                compensate=rng.random() < 0.3,
+                bam=(rng.randint(0, 2), rng.randint(0, w)) if rng.random() < 0.3 else (0, 0),
+                loa=rng.randint(0, w) if rng.random() < 0.3 else 0,
+            )
+        except ConfigError:  # e.g. a pruned term outside a Booth grid
+            continue
+        graph = build(spec)
+        assert graph._insertion_is_topological
+        fresh = MultiplierGraph(graph.width_a, graph.width_b, graph.signed, graph.nodes)
+        assert fresh.topological_order == tuple(graph.nodes) == graph.topological_order
+        built += 1
+    assert built > 200
