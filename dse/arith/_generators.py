@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from dse.arith._graph import GraphBuilder, MultiplierGraph, Node, Signal
+from dse.arith._graph import GraphBuilder, MultiplierGraph, Node, Signal, node_factory
 from dse.errors import ConfigError, GraphError
 
 __all__ = [
@@ -178,10 +178,11 @@ def _operand_inputs(gb: GraphBuilder) -> None:
 @functools.lru_cache(maxsize=64)
 def _and_cells(
     n: int, m: int, signed: bool
-) -> tuple[tuple[int, int, int, bool, str, str, Node], ...]:
+) -> tuple[tuple[int, int, int, bool, PPId, str, str, Node, tuple[Signal, int]], ...]:
     """Per AND-matrix bit ``a_i b_j`` in generation order: ``(i, j, column, negative,
-    name, the const-1 name if pruned, node)``. The same for every build of one shape, and
-    nodes are immutable, so rebuilds (every matrix knob) share them."""
+    (i, j), name, the const-1 name if pruned, node, its matrix entry)``. The same for
+    every build of one shape, and nodes are immutable, so rebuilds (every matrix knob)
+    share them."""
     out = []
     for j in range(m):
         for i in range(n):
@@ -189,7 +190,10 @@ def _and_cells(
             negative = signed and ((i == n - 1) != (j == m - 1))
             kind = "pp_nand" if negative else "pp_and"
             node = Node(kind, ((f"a{i}", "y"), (f"b{j}", "y")), col, role="pp", row=j)
-            out.append((i, j, col, negative, f"pp_{i}_{j}", f"one_pp_{i}_{j}", node))
+            name = f"pp_{i}_{j}"
+            out.append(
+                (i, j, col, negative, (i, j), name, f"one_pp_{i}_{j}", node, ((name, "y"), j))
+            )
     return tuple(out)
 
 
@@ -197,26 +201,33 @@ def _and_matrix(gb: GraphBuilder, spec: MultiplierSpec) -> _Matrix:
     mat = _Matrix()
     bits = mat.bits
     nodes = gb.nodes
-    keeps = spec.keeps
-    for i, j, col, negative, name, one_name, node in _and_cells(
+    # spec.keeps inlined (an AND matrix is never Booth): this runs for every bit of
+    # every rebuild
+    pruned = spec.pruned
+    truncate = spec.truncate
+    hbl, vbl = spec.bam
+    bam = bool(hbl or vbl)
+    constant = 0
+    for i, j, col, negative, pp, name, one_name, node, entry in _and_cells(
         spec.width_a, spec.width_b, spec.signed
     ):
-        if not keeps((i, j), col):
+        if pp in pruned or col < truncate or (bam and (j < hbl or i + j < vbl)):
             # Pruned: a_i b_j counts as 0. A Baugh-Wooley term then contributes
             # NAND(0) 2^k - 2^k = 0: its bit becomes a constant 1 in place, so the
             # tree keeps its shape and only simplifies (and the -2^k stays).
             mat.removed_expectation += (-0.25 if negative else 0.25) * (1 << col)
-            if negative and col >= spec.truncate:
+            if negative and col >= truncate:
                 gb.add(one_name, Node("const1", (), col, role="const", row=j))
                 bits[col].append(((one_name, "y"), j))
-                mat.constant -= 1 << col
+                constant -= 1 << col
             continue
         if name in nodes:
             raise GraphError(f"node {name!r} added twice")
         nodes[name] = node
-        bits[col].append(((name, "y"), j))
+        bits[col].append(entry)
         if negative:
-            mat.constant -= 1 << col
+            constant -= 1 << col
+    mat.constant += constant
     return mat
 
 
@@ -273,55 +284,116 @@ def _add_constant(gb: GraphBuilder, mat: _Matrix, width_p: int, truncate: int) -
             mat.bits[col].append(((name, "y"), row))
 
 
+class _CellNames(dict[tuple[str, int, int], list[str]]):
+    """``(tag, x, c)`` -> the names ``f"{tag}{x}_c{c}_{k}"`` for ``k = 0, 1, ...``.
+
+    The reductions name cells as :meth:`GraphBuilder.cell` does (a counter per prefix,
+    and each prefix names one stage or row in one column, so its counter starts at
+    0); formatting two f-strings per cell was a good part of a rebuild's time.
+    """
+
+    def __missing__(self, key: tuple[str, int, int]) -> list[str]:
+        tag, x, c = key
+        names = [f"{tag}{x}_c{c}_{k}" for k in range(_NAMES_PER_PREFIX)]
+        self[key] = names
+        return names
+
+
+_NAMES_PER_PREFIX = 24  # more cells than this for one prefix fall back to formatting
+_CELL_NAMES = _CellNames()
+
+
+def _cell_name(tag: str, x: int, c: int, k: int) -> str:
+    names = _CELL_NAMES[(tag, x, c)]
+    return names[k] if k < _NAMES_PER_PREFIX else f"{tag}{x}_c{c}_{k}"
+
+
 def _reduce_dadda(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int) -> None:
     max_h = max((len(v) for v in cols.values()), default=0)
     targets = [2]
     while targets[-1] < max_h:
         targets.append(targets[-1] * 3 // 2)
+    nodes = gb.nodes
+    make_fa = node_factory("fa", "tree")
+    make_ha = node_factory("ha", "tree")
     for stage, target in enumerate(reversed(targets[:-1])):
-        new: dict[int, list[Signal]] = defaultdict(list)
+        new: dict[int, list[Signal]] = {}
         carry_in: list[Signal] = []
         for c in range(width_p):
-            avail = list(cols.get(c, []))
-            h = len(avail) + len(carry_in)
+            # the column's bits are taken from the front (index pos), as the
+            # reference pops them
+            avail = cols.get(c, [])
+            n = len(avail)
+            h = n + len(carry_in)
+            if h <= target or n < 2:
+                new[c] = avail + carry_in
+                carry_in = []
+                continue
+            pos = 0
             out: list[Signal] = []
             carries: list[Signal] = []
-            while h > target and len(avail) >= 2:
-                if h - target >= 2 and len(avail) >= 3:
-                    trio = (avail.pop(0), avail.pop(0), avail.pop(0))
-                    cell = gb.cell(f"fa_s{stage}_c{c}", "fa", trio, c, "tree")
+            n_fa = n_ha = 0
+            while h > target and n - pos >= 2:
+                if h - target >= 2 and n - pos >= 3:
+                    name = _cell_name("fa_s", stage, c, n_fa)
+                    n_fa += 1
+                    node = make_fa((avail[pos], avail[pos + 1], avail[pos + 2]), c)
+                    pos += 3
                     h -= 2
                 else:
-                    pair = (avail.pop(0), avail.pop(0))
-                    cell = gb.cell(f"ha_s{stage}_c{c}", "ha", pair, c, "tree")
+                    name = _cell_name("ha_s", stage, c, n_ha)
+                    n_ha += 1
+                    node = make_ha((avail[pos], avail[pos + 1]), c)
+                    pos += 2
                     h -= 1
-                out.append((cell, "sum"))
-                carries.append((cell, "cout"))
-            new[c] = avail + out + carry_in
+                if name in nodes:
+                    raise GraphError(f"node {name!r} added twice")
+                nodes[name] = node
+                out.append((name, "sum"))
+                carries.append((name, "cout"))
+            new[c] = avail[pos:] + out + carry_in
             carry_in = carries if c + 1 < width_p else []
         cols.clear()
         cols.update(new)
 
 
 def _reduce_wallace(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int) -> None:
+    nodes = gb.nodes
+    make_fa = node_factory("fa", "tree")
+    make_ha = node_factory("ha", "tree")
     stage = 0
     while any(len(v) > 2 for v in cols.values()):
-        new: dict[int, list[Signal]] = defaultdict(list)
+        new: dict[int, list[Signal]] = {c: [] for c in range(width_p)}
         for c in range(width_p):
-            avail = list(cols.get(c, []))
-            while len(avail) >= 3:
-                trio = (avail.pop(0), avail.pop(0), avail.pop(0))
-                cell = gb.cell(f"fa_s{stage}_c{c}", "fa", trio, c, "tree")
-                new[c].append((cell, "sum"))
-                if c + 1 < width_p:
-                    new[c + 1].append((cell, "cout"))
-            if len(avail) == 2 and len(cols.get(c, [])) > 2:
-                pair = (avail.pop(0), avail.pop(0))
-                cell = gb.cell(f"ha_s{stage}_c{c}", "ha", pair, c, "tree")
-                new[c].append((cell, "sum"))
-                if c + 1 < width_p:
-                    new[c + 1].append((cell, "cout"))
-            new[c].extend(avail)
+            avail = cols.get(c, [])
+            n = len(avail)
+            dst = new[c]
+            if n < 3:
+                dst.extend(avail)
+                continue
+            up = new[c + 1] if c + 1 < width_p else None
+            pos = 0
+            k = 0
+            while n - pos >= 3:
+                name = _cell_name("fa_s", stage, c, k)
+                k += 1
+                if name in nodes:
+                    raise GraphError(f"node {name!r} added twice")
+                nodes[name] = make_fa((avail[pos], avail[pos + 1], avail[pos + 2]), c)
+                pos += 3
+                dst.append((name, "sum"))
+                if up is not None:
+                    up.append((name, "cout"))
+            if n - pos == 2:
+                name = _cell_name("ha_s", stage, c, 0)
+                if name in nodes:
+                    raise GraphError(f"node {name!r} added twice")
+                nodes[name] = make_ha((avail[pos], avail[pos + 1]), c)
+                pos += 2
+                dst.append((name, "sum"))
+                if up is not None:
+                    up.append((name, "cout"))
+            dst.extend(avail[pos:])
         cols.clear()
         cols.update(new)
         stage += 1
@@ -331,32 +403,85 @@ def _reduce_array(
     gb: GraphBuilder, bits: dict[int, list[tuple[Signal, int]]], width_p: int
 ) -> dict[int, list[Signal]]:
     """Carry-save array: add the rows one after another, carries to the next row."""
-    rows: dict[int, dict[int, list[Signal]]] = defaultdict(lambda: defaultdict(list))
+    rows: dict[int, dict[int, list[Signal]]] = {}
     for col, entries in bits.items():
         for sig, row in entries:
-            rows[row][col].append(sig)
-    acc: dict[int, list[Signal]] = defaultdict(list)
+            by_col = rows.get(row)
+            if by_col is None:
+                by_col = rows[row] = {}
+            lst = by_col.get(col)
+            if lst is None:
+                by_col[col] = [sig]
+            else:
+                lst.append(sig)
+    nodes = gb.nodes
+    make_fa = node_factory("fa", "tree")
+    make_ha = node_factory("ha", "tree")
+    acc: dict[int, list[Signal]] = {}
+    empty: list[Signal] = []
     for r in sorted(rows):
         row_bits = rows[r]
         new: dict[int, list[Signal]] = defaultdict(list)
-        for c in range(width_p):
-            ins = acc.get(c, []) + row_bits.get(c, [])
-            while len(ins) >= 2:
-                if len(ins) >= 3:
-                    trio = (ins.pop(0), ins.pop(0), ins.pop(0))
-                    cell = gb.cell(f"fa_r{r}_c{c}", "fa", trio, c, "tree")
+        # Only columns with bits do anything (carries go to the next row's `new`,
+        # filled before its column is reached), so the others are skipped.
+        for c in sorted({*acc, *row_bits}):
+            ins = acc.get(c, empty) + row_bits.get(c, empty)
+            if len(ins) < 2:
+                new[c].extend(ins)
+                continue
+            # bits are taken from the front (index pos) and sums appended at the
+            # back, as the reference's pop(0)/append
+            pos = 0
+            n_fa = n_ha = 0
+            up = new[c + 1] if c + 1 < width_p else None
+            while len(ins) - pos >= 2:
+                if len(ins) - pos >= 3:
+                    name = _cell_name("fa_r", r, c, n_fa)
+                    n_fa += 1
+                    node = make_fa((ins[pos], ins[pos + 1], ins[pos + 2]), c)
+                    pos += 3
                 else:
-                    pair = (ins.pop(0), ins.pop(0))
-                    cell = gb.cell(f"ha_r{r}_c{c}", "ha", pair, c, "tree")
-                if len(ins) == 0:
-                    new[c].append((cell, "sum"))
+                    name = _cell_name("ha_r", r, c, n_ha)
+                    n_ha += 1
+                    node = make_ha((ins[pos], ins[pos + 1]), c)
+                    pos += 2
+                if name in nodes:
+                    raise GraphError(f"node {name!r} added twice")
+                nodes[name] = node
+                if len(ins) == pos:
+                    new[c].append((name, "sum"))
                 else:
-                    ins.append((cell, "sum"))
-                if c + 1 < width_p:
-                    new[c + 1].append((cell, "cout"))
-            new[c].extend(ins)
+                    ins.append((name, "sum"))
+                if up is not None:
+                    up.append((name, "cout"))
+            new[c].extend(ins[pos:])
         acc = new
     return acc
+
+
+_ZERO_NODE = Node("const0", role="const")
+
+
+class _AdderNames:
+    """The final adder's cell names for one product width, as :meth:`GraphBuilder.cell`
+    gives them: every prefix of the final adder names one cell, so each ends in ``_0``."""
+
+    def __init__(self, width_p: int) -> None:
+        cols = range(width_p)
+        self.loa_or = [f"loa_or_c{c}_0" for c in cols]
+        self.loa_and = [f"loa_and_c{c}_0" for c in cols]
+        self.cpa = {k: [f"cpa_{k}_c{c}_0" for c in cols] for k in ("fa", "ha")}
+        self.pg = [f"pg_c{c}_0" for c in cols]
+        self.sum = [f"sum_c{c}_0" for c in cols]
+        # prefix positions: at most one per column plus the carry-in
+        dists = [1 << k for k in range(width_p.bit_length() + 1)]
+        self.gray = {d: [f"ks_gray_d{d}_i{i}_0" for i in range(width_p + 1)] for d in dists}
+        self.black = {d: [f"ks_black_d{d}_i{i}_0" for i in range(width_p + 1)] for d in dists}
+
+
+@functools.lru_cache(maxsize=64)
+def _adder_names(width_p: int) -> _AdderNames:
+    return _AdderNames(width_p)
 
 
 def _final_adder(
@@ -364,27 +489,42 @@ def _final_adder(
 ) -> list[Signal]:
     width_p = spec.width_a + spec.width_b
     zero = "zero"
-    if zero not in gb.nodes:
-        gb.add(zero, Node("const0", role="const"))
+    nodes = gb.nodes
+    if zero not in nodes:
+        nodes[zero] = _ZERO_NODE
     zsig: Signal = (zero, "y")
+    names = _adder_names(width_p)
+    # Cells are added as GraphBuilder.cell would (same names, same nodes), without its
+    # per-call counter and formatting: this runs on every rebuild of a tree.
+    counter = gb._counter
+
+    def add(name: str, node: Node) -> str:
+        if name in nodes or name[:-2] in counter:
+            raise GraphError(f"node {name!r} added twice")
+        nodes[name] = node
+        return name
+
     result: list[Signal] = []
     carry: Signal | None = None
+    empty: list[Signal] = []
     for c in range(min(spec.loa, width_p)):
-        ins = cols.get(c, [])
+        ins = cols.get(c, empty)
         if len(ins) == 0:
             result.append(zsig)
         elif len(ins) == 1:
             result.append(ins[0])
         else:
             # LOA: the low part's sum is a bitwise OR; its top AND feeds the carry-in.
-            cell = gb.cell(f"loa_or_c{c}", "or2", (ins[0], ins[1]), None, "cpa")
+            cell = add(names.loa_or[c], node_factory("or2", "cpa")((ins[0], ins[1]), None))
             result.append((cell, "y"))
         if c == spec.loa - 1 and len(ins) >= 2:
-            carry = (gb.cell(f"loa_and_c{c}", "and2", (ins[0], ins[1]), None, "cpa"), "y")
+            cell = add(names.loa_and[c], node_factory("and2", "cpa")((ins[0], ins[1]), None))
+            carry = (cell, "y")
     start = len(result)
     if spec.adder == "ripple":
+        make = {"fa": node_factory("fa", "cpa"), "ha": node_factory("ha", "cpa")}
         for c in range(start, width_p):
-            ins = list(cols.get(c, []))
+            ins = list(cols.get(c, empty))
             if carry is not None:
                 ins.append(carry)
                 carry = None
@@ -394,14 +534,14 @@ def _final_adder(
                 result.append(ins[0])
             else:
                 kind = "fa" if len(ins) == 3 else "ha"
-                cell = gb.cell(f"cpa_{kind}_c{c}", kind, tuple(ins), c, "cpa")
+                cell = add(names.cpa[kind][c], make[kind](tuple(ins), c))
                 result.append((cell, "sum"))
                 carry = (cell, "cout") if c + 1 < width_p else None
         return result
     # Kogge-Stone over the columns from the first one that has two bits.
     low = start
-    while low < width_p and len(cols.get(low, [])) < 2 and carry is None:
-        ins = cols.get(low, [])
+    while low < width_p and len(cols.get(low, empty)) < 2 and carry is None:
+        ins = cols.get(low, empty)
         result.append(ins[0] if ins else zsig)
         low += 1
     if low >= width_p:
@@ -412,31 +552,36 @@ def _final_adder(
         gen.append(carry)  # carry-in as a position with p = 0
         prop.append(None)
     first = len(gen)
+    make_pg = node_factory("pg", "cpa")
     for c in range(low, width_p):
-        ins = list(cols.get(c, []))
+        ins = cols.get(c, empty)
         x = ins[0] if ins else zsig
         y = ins[1] if len(ins) > 1 else zsig
-        cell = gb.cell(f"pg_c{c}", "pg", (x, y), c, "cpa")
+        cell = add(names.pg[c], make_pg((x, y), c))
         gen.append((cell, "g"))
         prop.append((cell, "p"))
     p_bits = list(prop)
     dist = 1
     n_pos = len(gen)
+    make_gray = node_factory("gray", "cpa")
+    make_black = node_factory("black", "cpa")
     while dist < n_pos:
         new_g, new_p = list(gen), list(prop)
+        gray_names, black_names = names.gray[dist], names.black[dist]
         for i in range(dist, n_pos):
             if prop[i] is None:
                 continue  # span already reaches position 0
             gh, ph, gl, pl = gen[i], prop[i], gen[i - dist], prop[i - dist]
             assert gh is not None and ph is not None and gl is not None
             if pl is None:
-                cell = gb.cell(f"ks_gray_d{dist}_i{i}", "gray", (gh, ph, gl), None, "cpa")
+                cell = add(gray_names[i], make_gray((gh, ph, gl), None))
                 new_g[i], new_p[i] = (cell, "g"), None
             else:
-                cell = gb.cell(f"ks_black_d{dist}_i{i}", "black", (gh, ph, gl, pl), None, "cpa")
+                cell = add(black_names[i], make_black((gh, ph, gl, pl), None))
                 new_g[i], new_p[i] = (cell, "g"), (cell, "p")
         gen, prop = new_g, new_p
         dist *= 2
+    make_xor = node_factory("xor2", "cpa")
     for k, c in enumerate(range(low, width_p)):
         pos = first + k
         p = p_bits[pos]
@@ -446,9 +591,24 @@ def _final_adder(
         else:
             g_prev = gen[pos - 1]
             assert g_prev is not None
-            cell = gb.cell(f"sum_c{c}", "xor2", (p, g_prev), c, "cpa")
+            cell = add(names.sum[c], make_xor((p, g_prev), c))
             result.append((cell, "y"))
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def _output_names(width_p: int) -> tuple[str, ...]:
+    return tuple(f"p{c}" for c in range(width_p))
+
+
+@functools.lru_cache(maxsize=64)
+def _output_fields(width_p: int) -> tuple[dict[str, object], ...]:
+    """Per product bit, the fields of its ``output`` node but for the input (see
+    :func:`~dse.arith._graph.node_factory`: filling a new node's dict is faster than
+    ``Node.__init__``)."""
+    return tuple(
+        dict(vars(Node("output", (), c, role="output", operand="p", bit=c))) for c in range(width_p)
+    )
 
 
 def build(spec: MultiplierSpec, name: str | None = None) -> MultiplierGraph:
@@ -472,10 +632,20 @@ def build(spec: MultiplierSpec, name: str | None = None) -> MultiplierGraph:
         else:
             _reduce_wallace(gb, cols, width_p)
     result = _final_adder(gb, cols, spec)
-    for c, sig in enumerate(result):
-        if c < spec.truncate:
-            sig = ("zero", "y") if "zero" in gb.nodes else sig
-        gb.add(f"p{c}", Node("output", (sig,), c, role="output", operand="p", bit=c))
+    nodes = gb.nodes
+    has_zero = "zero" in nodes
+    new_node = object.__new__
+    for c, (sig, fields, out_name) in enumerate(
+        zip(result, _output_fields(width_p), _output_names(width_p), strict=True)
+    ):
+        if c < spec.truncate and has_zero:
+            sig = ("zero", "y")
+        if out_name in nodes:
+            raise GraphError(f"node {out_name!r} added twice")
+        node = new_node(Node)
+        node.__dict__.update(fields)
+        node.__dict__["inputs"] = (sig,)
+        nodes[out_name] = node
     info = {
         "generator": name or (spec.encoding if spec.encoding == "booth" else spec.reduction),
         "spec": spec,
