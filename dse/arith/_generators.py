@@ -284,28 +284,52 @@ def _add_constant(gb: GraphBuilder, mat: _Matrix, width_p: int, truncate: int) -
             mat.bits[col].append(((name, "y"), row))
 
 
-class _CellNames(dict[tuple[str, int, int], list[str]]):
-    """``(tag, x, c)`` -> the names ``f"{tag}{x}_c{c}_{k}"`` for ``k = 0, 1, ...``.
+_CellName = tuple[str, Signal, Signal]  # name, (name, "sum"), (name, "cout")
 
-    The reductions name cells as :meth:`GraphBuilder.cell` does (a counter per prefix,
-    and each prefix names one stage or row in one column, so its counter starts at
-    0); formatting two f-strings per cell was a good part of a rebuild's time.
+
+class _CellNames(dict[tuple[str, int, int], list[_CellName]]):
+    """``(tag, x, c)`` -> per ``k = 0, 1, ...`` the name ``f"{tag}{x}_c{c}_{k}"`` and
+    its sum and carry signals.
+
+    The reductions name cells as :meth:`GraphBuilder.cell` does (a counter per prefix;
+    each prefix names one stage or row in one column, so its counter starts at 0).
+    Formatting two f-strings and two signal tuples per cell was a good part of a
+    rebuild's time; names and signals are immutable, so graphs share them.
     """
 
-    def __missing__(self, key: tuple[str, int, int]) -> list[str]:
+    def __missing__(self, key: tuple[str, int, int]) -> list[_CellName]:
         tag, x, c = key
         names = [f"{tag}{x}_c{c}_{k}" for k in range(_NAMES_PER_PREFIX)]
-        self[key] = names
-        return names
+        entries = [(n, (n, "sum"), (n, "cout")) for n in names]
+        self[key] = entries
+        return entries
 
 
-_NAMES_PER_PREFIX = 24  # more cells than this for one prefix fall back to formatting
+_NAMES_PER_PREFIX = 24  # enough for 16-bit operands; more fall back to formatting
 _CELL_NAMES = _CellNames()
 
 
-def _cell_name(tag: str, x: int, c: int, k: int) -> str:
+def _cell_name(tag: str, x: int, c: int, k: int) -> _CellName:
     names = _CELL_NAMES[(tag, x, c)]
-    return names[k] if k < _NAMES_PER_PREFIX else f"{tag}{x}_c{c}_{k}"
+    if k < _NAMES_PER_PREFIX:
+        return names[k]
+    name = f"{tag}{x}_c{c}_{k}"
+    return name, (name, "sum"), (name, "cout")
+
+
+def _new_cell(fields: dict[str, object], inputs: tuple[Signal, ...], column: int) -> Node:
+    # what node_factory's functions do, for the reductions' loops to inline
+    node = _new_object(Node)
+    d = node.__dict__
+    d.update(fields)
+    d["inputs"] = inputs
+    d["column"] = column
+    return node
+
+
+_new_object = object.__new__
+_FA_FIELDS = dict(vars(Node("fa", role="tree")))
+_HA_FIELDS = dict(vars(Node("ha", role="tree")))
 
 
 def _reduce_dadda(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int) -> None:
@@ -314,8 +338,8 @@ def _reduce_dadda(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int)
     while targets[-1] < max_h:
         targets.append(targets[-1] * 3 // 2)
     nodes = gb.nodes
-    make_fa = node_factory("fa", "tree")
-    make_ha = node_factory("ha", "tree")
+    new_object = _new_object
+    fa_fields, ha_fields = _FA_FIELDS, _HA_FIELDS
     for stage, target in enumerate(reversed(targets[:-1])):
         new: dict[int, list[Signal]] = {}
         carry_in: list[Signal] = []
@@ -333,24 +357,40 @@ def _reduce_dadda(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int)
             out: list[Signal] = []
             carries: list[Signal] = []
             n_fa = n_ha = 0
+            fa_names = ha_names = None
             while h > target and n - pos >= 2:
+                node = new_object(Node)
+                d = node.__dict__
                 if h - target >= 2 and n - pos >= 3:
-                    name = _cell_name("fa_s", stage, c, n_fa)
+                    if fa_names is None:
+                        fa_names = _CELL_NAMES[("fa_s", stage, c)]
+                    if n_fa < _NAMES_PER_PREFIX:
+                        name, s_sig, c_sig = fa_names[n_fa]
+                    else:
+                        name, s_sig, c_sig = _cell_name("fa_s", stage, c, n_fa)
                     n_fa += 1
-                    node = make_fa((avail[pos], avail[pos + 1], avail[pos + 2]), c)
+                    d.update(fa_fields)
+                    d["inputs"] = (avail[pos], avail[pos + 1], avail[pos + 2])
                     pos += 3
                     h -= 2
                 else:
-                    name = _cell_name("ha_s", stage, c, n_ha)
+                    if ha_names is None:
+                        ha_names = _CELL_NAMES[("ha_s", stage, c)]
+                    if n_ha < _NAMES_PER_PREFIX:
+                        name, s_sig, c_sig = ha_names[n_ha]
+                    else:
+                        name, s_sig, c_sig = _cell_name("ha_s", stage, c, n_ha)
                     n_ha += 1
-                    node = make_ha((avail[pos], avail[pos + 1]), c)
+                    d.update(ha_fields)
+                    d["inputs"] = (avail[pos], avail[pos + 1])
                     pos += 2
                     h -= 1
+                d["column"] = c
                 if name in nodes:
                     raise GraphError(f"node {name!r} added twice")
                 nodes[name] = node
-                out.append((name, "sum"))
-                carries.append((name, "cout"))
+                out.append(s_sig)
+                carries.append(c_sig)
             new[c] = avail[pos:] + out + carry_in
             carry_in = carries if c + 1 < width_p else []
         cols.clear()
@@ -359,8 +399,6 @@ def _reduce_dadda(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int)
 
 def _reduce_wallace(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int) -> None:
     nodes = gb.nodes
-    make_fa = node_factory("fa", "tree")
-    make_ha = node_factory("ha", "tree")
     stage = 0
     while any(len(v) > 2 for v in cols.values()):
         new: dict[int, list[Signal]] = {c: [] for c in range(width_p)}
@@ -374,25 +412,29 @@ def _reduce_wallace(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: in
             up = new[c + 1] if c + 1 < width_p else None
             pos = 0
             k = 0
+            fa_names = _CELL_NAMES[("fa_s", stage, c)]
             while n - pos >= 3:
-                name = _cell_name("fa_s", stage, c, k)
+                if k < _NAMES_PER_PREFIX:
+                    name, s_sig, c_sig = fa_names[k]
+                else:
+                    name, s_sig, c_sig = _cell_name("fa_s", stage, c, k)
                 k += 1
                 if name in nodes:
                     raise GraphError(f"node {name!r} added twice")
-                nodes[name] = make_fa((avail[pos], avail[pos + 1], avail[pos + 2]), c)
+                nodes[name] = _new_cell(_FA_FIELDS, (avail[pos], avail[pos + 1], avail[pos + 2]), c)
                 pos += 3
-                dst.append((name, "sum"))
+                dst.append(s_sig)
                 if up is not None:
-                    up.append((name, "cout"))
+                    up.append(c_sig)
             if n - pos == 2:
-                name = _cell_name("ha_s", stage, c, 0)
+                name, s_sig, c_sig = _CELL_NAMES[("ha_s", stage, c)][0]
                 if name in nodes:
                     raise GraphError(f"node {name!r} added twice")
-                nodes[name] = make_ha((avail[pos], avail[pos + 1]), c)
+                nodes[name] = _new_cell(_HA_FIELDS, (avail[pos], avail[pos + 1]), c)
                 pos += 2
-                dst.append((name, "sum"))
+                dst.append(s_sig)
                 if up is not None:
-                    up.append((name, "cout"))
+                    up.append(c_sig)
             dst.extend(avail[pos:])
         cols.clear()
         cols.update(new)
@@ -415,8 +457,8 @@ def _reduce_array(
             else:
                 lst.append(sig)
     nodes = gb.nodes
-    make_fa = node_factory("fa", "tree")
-    make_ha = node_factory("ha", "tree")
+    new_object = _new_object
+    fa_fields, ha_fields = _FA_FIELDS, _HA_FIELDS
     acc: dict[int, list[Signal]] = {}
     empty: list[Signal] = []
     for r in sorted(rows):
@@ -433,27 +475,43 @@ def _reduce_array(
             # back, as the reference's pop(0)/append
             pos = 0
             n_fa = n_ha = 0
+            fa_names = ha_names = None
             up = new[c + 1] if c + 1 < width_p else None
             while len(ins) - pos >= 2:
+                node = new_object(Node)
+                d = node.__dict__
                 if len(ins) - pos >= 3:
-                    name = _cell_name("fa_r", r, c, n_fa)
+                    if fa_names is None:
+                        fa_names = _CELL_NAMES[("fa_r", r, c)]
+                    if n_fa < _NAMES_PER_PREFIX:
+                        name, s_sig, c_sig = fa_names[n_fa]
+                    else:
+                        name, s_sig, c_sig = _cell_name("fa_r", r, c, n_fa)
                     n_fa += 1
-                    node = make_fa((ins[pos], ins[pos + 1], ins[pos + 2]), c)
+                    d.update(fa_fields)
+                    d["inputs"] = (ins[pos], ins[pos + 1], ins[pos + 2])
                     pos += 3
                 else:
-                    name = _cell_name("ha_r", r, c, n_ha)
+                    if ha_names is None:
+                        ha_names = _CELL_NAMES[("ha_r", r, c)]
+                    if n_ha < _NAMES_PER_PREFIX:
+                        name, s_sig, c_sig = ha_names[n_ha]
+                    else:
+                        name, s_sig, c_sig = _cell_name("ha_r", r, c, n_ha)
                     n_ha += 1
-                    node = make_ha((ins[pos], ins[pos + 1]), c)
+                    d.update(ha_fields)
+                    d["inputs"] = (ins[pos], ins[pos + 1])
                     pos += 2
+                d["column"] = c
                 if name in nodes:
                     raise GraphError(f"node {name!r} added twice")
                 nodes[name] = node
                 if len(ins) == pos:
-                    new[c].append((name, "sum"))
+                    new[c].append(s_sig)
                 else:
-                    ins.append((name, "sum"))
+                    ins.append(s_sig)
                 if up is not None:
-                    up.append((name, "cout"))
+                    up.append(c_sig)
             new[c].extend(ins[pos:])
         acc = new
     return acc
@@ -651,7 +709,9 @@ def build(spec: MultiplierSpec, name: str | None = None) -> MultiplierGraph:
         "spec": spec,
         "edits": (),
     }
-    graph = gb.freeze(info)
+    # gb.freeze(info) without its copy of the node table (gb is dropped here)
+    graph = MultiplierGraph(gb.width_a, gb.width_b, gb.signed, {}, info)
+    graph._nodes = gb.nodes
     # Every node above is added after the nodes it reads (signals only ever come from
     # cells already built), so the insertion order is topological and need not be
     # checked node by node (tests check it on random specs).

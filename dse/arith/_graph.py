@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -119,6 +119,9 @@ class MultiplierGraph:
             not part of the structural hash.
     """
 
+    # class default, for graphs pickled before the attribute existed
+    _order_is_insertion = False
+
     def __init__(
         self,
         width_a: int,
@@ -136,6 +139,9 @@ class MultiplierGraph:
         self._order_parent: MultiplierGraph | None = None
         # set by generators whose nodes are inserted after every node they read
         self._insertion_is_topological = False
+        # set when topological_order is found to be the insertion order (then the
+        # node table's values are the nodes in that order)
+        self._order_is_insertion = False
 
     # ------------------------------------------------------------------ access
     @property
@@ -170,11 +176,15 @@ class MultiplierGraph:
 
     def nodes_of(self, *, kind: str | None = None, role: str | None = None) -> list[str]:
         """Node ids filtered by kind and/or role, in topological order."""
+        order = self.topological_order
+        nodes = self._nodes
+        pairs: Iterable[tuple[str, Node]] = (
+            nodes.items() if self._order_is_insertion else ((n, nodes[n]) for n in order)
+        )
         return [
             n
-            for n in self.topological_order
-            if (kind is None or self._nodes[n].kind == kind)
-            and (role is None or self._nodes[n].role == role)
+            for n, node in pairs
+            if (kind is None or node.kind == kind) and (role is None or node.role == role)
         ]
 
     def replace_nodes(
@@ -195,8 +205,9 @@ class MultiplierGraph:
             else:
                 nodes[name] = node
         graph = MultiplierGraph(
-            self.width_a, self.width_b, self.signed, nodes, self.info if info is None else info
+            self.width_a, self.width_b, self.signed, {}, self.info if info is None else info
         )
+        graph._nodes = nodes  # made above for this graph alone: no second copy
         # Knobs replace a few nodes, each reading only what it read before or a new
         # constant (placed first). Then, if this graph's insertion order is
         # topological, so is the new one's, and it need not be checked again.
@@ -225,12 +236,22 @@ class MultiplierGraph:
     # --------------------------------------------------------------- structure
     def _insertion_topological(self) -> bool:
         """Whether the insertion order is a topological order (then it is the order)."""
-        return self.topological_order == tuple(self._nodes)
+        order = self.topological_order
+        return self._order_is_insertion or order == tuple(self._nodes)
+
+    def _nodes_in_order(self) -> list[Node]:
+        """The nodes in :attr:`topological_order` (for passes that read every node)."""
+        order = self.topological_order
+        if self._order_is_insertion:
+            return list(self._nodes.values())
+        nodes = self._nodes
+        return [nodes[n] for n in order]
 
     @cached_property
     def topological_order(self) -> tuple[str, ...]:
         """Node ids, every node after its drivers; ties broken by insertion order."""
         if self._insertion_is_topological:
+            self._order_is_insertion = True
             return tuple(self._nodes)
         # A graph made by replace_nodes from one whose insertion order is topological
         # keeps that property (see there): no check needed.
@@ -238,6 +259,7 @@ class MultiplierGraph:
         if parent is not None:
             self._order_parent = None  # do not keep the parent alive any longer
             if parent._insertion_topological():
+                self._order_is_insertion = True
                 return tuple(self._nodes)
         # Generators insert nodes in a topological order already: check it in one pass
         # and fall back to Kahn's algorithm only when it does not hold.
@@ -251,6 +273,7 @@ class MultiplierGraph:
                 continue
             break
         else:
+            self._order_is_insertion = True
             return tuple(self._nodes)
         indeg: dict[str, int] = {}
         users: dict[str, list[str]] = {n: [] for n in self._nodes}

@@ -134,7 +134,7 @@ def set_output_constant(graph: MultiplierGraph, node: str, port: str) -> Multipl
         raise KnobError(
             f"knob 'zero': node {node!r} ({n.kind}) has outputs {list(ct.outputs)}, not {port!r}"
         )
-    return _record(graph, {node: replace(n, forced=n.forced | {port})}, ("zero", node, port))
+    return _record(graph, {node: _with(n, forced=n.forced | {port})}, ("zero", node, port))
 
 
 def replace_cell(graph: MultiplierGraph, node: str, kind: str) -> MultiplierGraph:
@@ -167,7 +167,7 @@ def replace_cell(graph: MultiplierGraph, node: str, kind: str) -> MultiplierGrap
         else:
             zero_sig = zero_sig or _zero_node(graph, changes)
             new_inputs.append(zero_sig)
-    changes[node] = replace(
+    changes[node] = _with(
         old, kind=kind, inputs=tuple(new_inputs), forced=old.forced & set(new_t.outputs)
     )
     lost = [p for p in old_t.outputs if p not in new_t.outputs]
@@ -176,7 +176,7 @@ def replace_cell(graph: MultiplierGraph, node: str, kind: str) -> MultiplierGrap
         for name, user in graph.nodes.items():
             if any(src == node and p in lost for src, p in user.inputs):
                 base = changes.get(name, user)
-                changes[name] = replace(
+                changes[name] = _with(
                     base,
                     inputs=tuple(
                         zero_sig if (src == node and p in lost) else (src, p)
@@ -184,6 +184,17 @@ def replace_cell(graph: MultiplierGraph, node: str, kind: str) -> MultiplierGrap
                     ),
                 )
     return _record(graph, changes, ("approx", node, kind))
+
+
+def _with(node: Node, **changes: Any) -> Node:
+    """``dataclasses.replace(node, **changes)`` for the fields knobs change: copies the
+    field dict (same fields, same order) instead of re-binding every field through
+    ``Node.__init__``; a search applies cell knobs to every candidate."""
+    new = object.__new__(Node)
+    fields = new.__dict__
+    fields.update(node.__dict__)
+    fields.update(changes)
+    return new
 
 
 def _zero_node(graph: MultiplierGraph, changes: dict[str, Node]) -> tuple[str, str]:

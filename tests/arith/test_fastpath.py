@@ -505,3 +505,30 @@ def test_c42tree_matches_reference_builder(monkeypatch: pytest.MonkeyPatch) -> N
                     m.setattr(_c42tree, "_final_adder", _final_adder_reference)
                     ref = _c42tree.c42_tree(width, width, signed=signed, adder=adder)
                 _same_graph(fast, ref)
+
+
+def test_cell_names_past_the_table_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More cells per prefix than the name table holds fall back to formatting."""
+    from dse.arith import _generators
+
+    monkeypatch.setattr(_generators, "_NAMES_PER_PREFIX", 1)
+    monkeypatch.setattr(_generators, "_CELL_NAMES", _generators._CellNames())
+    rng = random.Random(11)
+    for _ in range(60):
+        spec = _random_spec(rng)
+        _same_graph(build(spec), _reference_build(spec))
+
+
+def test_cell_knob_nodes_match_dataclass_replace() -> None:
+    """Knobs copy a node's fields instead of dataclasses.replace; same nodes."""
+    from dse.arith._knobs import _with
+
+    n = Node("fa", (("a0", "y"), ("b0", "y"), ("pp_0_1", "y")), 1, role="tree")
+    for changes in (
+        {"forced": frozenset({"sum"})},
+        {"kind": "ha", "inputs": (("a0", "y"), ("b0", "y")), "forced": frozenset()},
+        {"inputs": (("zero", "y"),) * 3},
+    ):
+        fast, ref = _with(n, **changes), dataclasses.replace(n, **changes)
+        assert fast == ref and hash(fast) == hash(ref)
+        assert list(vars(fast).items()) == list(vars(ref).items())
