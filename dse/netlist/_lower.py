@@ -15,6 +15,7 @@ numbering and the groups are those of the Python loop (tests compare the two).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -260,6 +261,8 @@ class _Templates:
 
 
 _TEMPLATES = _Templates()
+_IN_A = "\x00operand a"  # code keys of operand bits (not cell kind names)
+_IN_B = "\x00operand b"
 
 
 def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
@@ -270,10 +273,15 @@ def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
 
     tpl = _TEMPLATES
     order = graph.topological_order
-    nodes = graph._nodes
-    nl = [nodes[n] for n in order]
-    codes: dict[str, int] = {}
-    for kind in {n.kind for n in nl if n.role != "input"}:
+    nl = graph._nodes_in_order()
+    # Per node, the key of its code: its kind, or for an operand-a/b bit (whatever its
+    # kind, as the Python loop) a key no kind can have. Each list below is one pass
+    # over the nodes: this conversion runs for every candidate a search evaluates.
+    keys = [n.kind if n.role != "input" else (_IN_A if n.operand == "a" else _IN_B) for n in nl]
+    codes: dict[str, int] = {_IN_A: -1, _IN_B: -3}
+    for kind in set(keys):
+        if kind in codes:
+            continue
         ct = CELL_TYPES.get(kind)
         known = tpl.code.get(kind)
         if kind == "output":
@@ -289,21 +297,19 @@ def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
     K = _MAX_PORTS
     index = dict(zip(order, range(0, K * len(order), K), strict=True))
     port_slot = tpl.port_slot
+    inputs = [n.inputs for n in nl]
     try:
-        in_slot = [index[s] + port_slot[p] for n in nl for s, p in n.inputs]
+        in_slot = [index[s] + port_slot[p] for ins in inputs for s, p in ins]
     except KeyError:
         return None
-    # -1/-3: an operand-a/b bit (whatever its kind, as the Python loop)
-    node_code = np.array(
-        [(-1 if n.operand == "a" else -3) if n.role == "input" else codes[n.kind] for n in nl],
-        dtype=np.int64,
-    )
-    in_ptr = np.zeros(len(nl) + 1, dtype=np.int64)
-    np.cumsum([len(n.inputs) for n in nl], out=in_ptr[1:])
+    code_list = [codes[k] for k in keys]
+    node_code = np.array(code_list, dtype=np.int64)
+    in_ptr = np.array(list(accumulate(map(len, inputs), initial=0)), dtype=np.int64)
     node_bit = np.array([n.bit for n in nl], dtype=np.int64)
     node_forced = np.zeros(len(nl), dtype=np.int64)
-    for i, n in enumerate(nl):
-        if n.forced and node_code[i] >= 0:
+    for i in [i for i, n in enumerate(nl) if n.forced]:
+        if code_list[i] >= 0:
+            n = nl[i]
             outs = CELL_TYPES[n.kind].outputs
             node_forced[i] = sum(1 << k for k, p in enumerate(outs) if p in n.forced)
     cells = node_code[node_code >= 0]
