@@ -528,7 +528,11 @@ class _AdderNames:
         cols = range(width_p)
         self.loa_or = [f"loa_or_c{c}_0" for c in cols]
         self.loa_and = [f"loa_and_c{c}_0" for c in cols]
-        self.cpa = {k: [f"cpa_{k}_c{c}_0" for c in cols] for k in ("fa", "ha")}
+        # ripple cells: name, (name, "sum"), (name, "cout")
+        self.cpa = {
+            k: [(n, (n, "sum"), (n, "cout")) for n in (f"cpa_{k}_c{c}_0" for c in cols)]
+            for k in ("fa", "ha")
+        }
         self.pg = [f"pg_c{c}_0" for c in cols]
         self.sum = [f"sum_c{c}_0" for c in cols]
         # prefix positions: at most one per column plus the carry-in
@@ -580,21 +584,27 @@ def _final_adder(
             carry = (cell, "y")
     start = len(result)
     if spec.adder == "ripple":
-        make = {"fa": node_factory("fa", "cpa"), "ha": node_factory("ha", "cpa")}
+        make_fa, make_ha = node_factory("fa", "cpa"), node_factory("ha", "cpa")
+        fa_names, ha_names = names.cpa["fa"], names.cpa["ha"]
         for c in range(start, width_p):
-            ins = list(cols.get(c, empty))
+            ins = cols.get(c, empty)
             if carry is not None:
-                ins.append(carry)
+                ins = [*ins, carry]
                 carry = None
-            if len(ins) == 0:
+            n = len(ins)
+            if n == 0:
                 result.append(zsig)
-            elif len(ins) == 1:
+            elif n == 1:
                 result.append(ins[0])
             else:
-                kind = "fa" if len(ins) == 3 else "ha"
-                cell = add(names.cpa[kind][c], make[kind](tuple(ins), c))
-                result.append((cell, "sum"))
-                carry = (cell, "cout") if c + 1 < width_p else None
+                if n == 3:
+                    cell, s_sig, c_sig = fa_names[c]
+                    add(cell, make_fa(tuple(ins), c))
+                else:
+                    cell, s_sig, c_sig = ha_names[c]
+                    add(cell, make_ha(tuple(ins), c))
+                result.append(s_sig)
+                carry = c_sig if c + 1 < width_p else None
         return result
     # Kogge-Stone over the columns from the first one that has two bits.
     low = start
@@ -604,20 +614,49 @@ def _final_adder(
         low += 1
     if low >= width_p:
         return result
+    make_pg = node_factory("pg", "cpa")
+    for c in range(low, width_p):
+        ins = cols.get(c, empty)
+        x = ins[0] if ins else zsig
+        y = ins[1] if len(ins) > 1 else zsig
+        add(names.pg[c], make_pg((x, y), c))
+    cells, tail = _kogge_stone_network(width_p, low, carry)
+    if not nodes.keys().isdisjoint(cells) or (counter and any(n[:-2] in counter for n in cells)):
+        raise GraphError(f"node names of the Kogge-Stone adder ({', '.join(cells)}) added twice")
+    nodes.update(cells)
+    result.extend(tail)
+    return result
+
+
+@functools.lru_cache(maxsize=256)
+def _kogge_stone_network(
+    width_p: int, low: int, carry: Signal | None
+) -> tuple[dict[str, Node], tuple[Signal, ...]]:
+    """The prefix cells and sum XORs of a Kogge-Stone adder over columns ``low`` and
+    up, in the order they are added, and its sum bits.
+
+    They read only the adder's pg cells (named by column) and the carry-in, so they
+    are the same (names and nodes, which are immutable) in every build with the same
+    ``(width_p, low, carry)``: rebuilds share them instead of making them again.
+    """
+    names = _adder_names(width_p)
+    cells: dict[str, Node] = {}
+
+    def add(name: str, node: Node) -> str:
+        if name in cells:
+            raise GraphError(f"node {name!r} added twice")
+        cells[name] = node
+        return name
+
     gen: list[Signal | None] = []
     prop: list[Signal | None] = []
     if carry is not None:
         gen.append(carry)  # carry-in as a position with p = 0
         prop.append(None)
     first = len(gen)
-    make_pg = node_factory("pg", "cpa")
     for c in range(low, width_p):
-        ins = cols.get(c, empty)
-        x = ins[0] if ins else zsig
-        y = ins[1] if len(ins) > 1 else zsig
-        cell = add(names.pg[c], make_pg((x, y), c))
-        gen.append((cell, "g"))
-        prop.append((cell, "p"))
+        gen.append((names.pg[c], "g"))
+        prop.append((names.pg[c], "p"))
     p_bits = list(prop)
     dist = 1
     n_pos = len(gen)
@@ -640,18 +679,19 @@ def _final_adder(
         gen, prop = new_g, new_p
         dist *= 2
     make_xor = node_factory("xor2", "cpa")
+    tail: list[Signal] = []
     for k, c in enumerate(range(low, width_p)):
         pos = first + k
         p = p_bits[pos]
         assert p is not None
         if pos == 0:
-            result.append(p)
+            tail.append(p)
         else:
             g_prev = gen[pos - 1]
             assert g_prev is not None
             cell = add(names.sum[c], make_xor((p, g_prev), c))
-            result.append((cell, "y"))
-    return result
+            tail.append((cell, "y"))
+    return cells, tuple(tail)
 
 
 @functools.lru_cache(maxsize=64)
