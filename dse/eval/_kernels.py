@@ -11,7 +11,6 @@ implementations run instead.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -30,20 +29,11 @@ __all__ = [
     "toggle_kernel",
 ]
 
-try:  # pragma: no cover - exercised by whichever environment runs the tests
-    if os.environ.get("DSE_NO_NUMBA"):
-        raise ImportError("disabled by DSE_NO_NUMBA")
-    import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
+from dse._jit import HAVE_NUMBA, jit
 
 
 def _jit(fn: Any) -> Any:
-    if not HAVE_NUMBA:
-        return None
-    return numba.njit(cache=True, nogil=True)(fn)
+    return jit(fn)
 
 
 def _sim(ops: np.ndarray, fanin: np.ndarray, n_in: int, vals: np.ndarray) -> None:

@@ -336,6 +336,55 @@ def _plan(library: CellLibrary) -> _Plan:
     return plan
 
 
+def _mapping(
+    library: CellLibrary,
+    n_in: int,
+    n_orig: int,
+    n_nets: int,
+    roles_arr: np.ndarray,
+    ins_arr: np.ndarray,
+    drv_inst: np.ndarray,
+    drv_ro: np.ndarray,
+    drv_net: np.ndarray,
+    port_nets: np.ndarray,
+    alias: np.ndarray,
+    int_fanin: np.ndarray,
+    int_table: np.ndarray,
+    pin_cap: np.ndarray,
+    fanout: np.ndarray,
+    port_count: np.ndarray,
+    drv_order: np.ndarray,
+) -> CellMapping:
+    """The :class:`CellMapping` both mapping paths end in: cell counts, wire loads, area."""
+    counts = np.bincount(roles_arr, minlength=len(library.roles))
+    cells: dict[str, int] = {}
+    for r in np.flatnonzero(counts).tolist():
+        name = library.role_cell[r]
+        cells[name] = cells.get(name, 0) + int(counts[r])
+    return CellMapping(
+        library=library,
+        n_orig=n_orig,
+        n_nets=n_nets,
+        inst_role=roles_arr,
+        inst_in=ins_arr,
+        drv_inst=drv_inst,
+        drv_ro=drv_ro,
+        drv_net=drv_net,
+        port_nets=port_nets,
+        input_nets=np.arange(n_in, dtype=np.int64),
+        alias=alias,
+        int_fanin=int_fanin,
+        int_table=int_table,
+        pin_cap_ff=pin_cap,
+        fanout=fanout,
+        wire_cap_ff=library.wire_cap_ff(fanout),
+        port_count=port_count,
+        cells=cells,
+        area_um2=float(library.role_area[roles_arr].sum()),
+        drv_order=drv_order,
+    )
+
+
 def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     """:func:`_map_reference` through the compiled kernel (same arrays, same order)."""
     if not _kernels.HAVE_NUMBA:
@@ -397,32 +446,9 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     pin_cap, port_count, fanout, port_nets, drv_order, _ = _kernels.loads_kernel(
         ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
     )
-    counts = np.bincount(roles_arr, minlength=len(library.roles))
-    cells: dict[str, int] = {}
-    for r in np.flatnonzero(counts).tolist():
-        name = library.role_cell[r]
-        cells[name] = cells.get(name, 0) + int(counts[r])
-    return CellMapping(
-        library=library,
-        n_orig=n_orig,
-        n_nets=n_nets,
-        inst_role=roles_arr,
-        inst_in=ins_arr,
-        drv_inst=drv_inst,
-        drv_ro=drv_ro,
-        drv_net=drv_net,
-        port_nets=port_nets,
-        input_nets=np.arange(n_in, dtype=np.int64),
-        alias=alias,
-        int_fanin=int_fanin,
-        int_table=int_table,
-        pin_cap_ff=pin_cap,
-        fanout=fanout,
-        wire_cap_ff=library.wire_cap_ff(fanout),
-        port_count=port_count,
-        cells=cells,
-        area_um2=float(library.role_area[roles_arr].sum()),
-        drv_order=drv_order,
+    return _mapping(
+        library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
+        alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
     )
 
 
@@ -454,32 +480,9 @@ def _finish_mapping(
     pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
     port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
     fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
-    counts = np.bincount(roles_arr, minlength=len(library.roles))
-    cells: dict[str, int] = {}
-    for r in np.flatnonzero(counts).tolist():
-        name = library.role_cell[r]
-        cells[name] = cells.get(name, 0) + int(counts[r])
-    return CellMapping(
-        library=library,
-        n_orig=n_orig,
-        n_nets=n_nets,
-        inst_role=roles_arr,
-        inst_in=ins_arr,
-        drv_inst=drv_inst,
-        drv_ro=drv_ro,
-        drv_net=drv_net,
-        port_nets=port_nets,
-        input_nets=np.arange(n_in, dtype=np.int64),
-        alias=alias,
-        int_fanin=int_fanin,
-        int_table=int_table,
-        pin_cap_ff=pin_cap,
-        fanout=fanout,
-        wire_cap_ff=library.wire_cap_ff(fanout),
-        port_count=port_count,
-        cells=cells,
-        area_um2=float(library.role_area[roles_arr].sum()),
-        drv_order=drv_order,
+    return _mapping(
+        library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
+        alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
     )
 
 

@@ -7,21 +7,13 @@ builder's own Python loop runs instead; tests check the two agree.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 __all__ = ["HAVE_NUMBA", "build_kernel", "lower_kernel"]
 
-try:  # pragma: no cover - exercised by whichever environment runs the tests
-    if os.environ.get("DSE_NO_NUMBA"):
-        raise ImportError("disabled by DSE_NO_NUMBA")
-    import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
+from dse._jit import HAVE_NUMBA, jit
 
 
 def _build(
@@ -115,9 +107,7 @@ def _build(
 
 
 def _jit(fn: Any) -> Any:
-    if not HAVE_NUMBA:
-        return None
-    return numba.njit(cache=True, nogil=True)(fn)
+    return jit(fn)
 
 
 build_kernel = _jit(_build)
@@ -522,9 +512,7 @@ def _lower(
 def _jit_inline(fn: Any) -> Any:
     # inlined at numba's IR level: a call of a compiled function that takes arrays
     # pays reference counting on every array, which here would cost more than the work
-    if not HAVE_NUMBA:
-        return None
-    return numba.njit(cache=True, nogil=True, inline="always")(fn)
+    return jit(fn, inline=True)
 
 
 _insert_call = _jit(_insert)
