@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,13 @@ def _session_options(trials_help: str) -> Callable[[F], F]:
                 help="worker processes on the storage",
             ),
             click.option(
+                "--threads",
+                type=click.IntRange(min=1),
+                default=None,
+                help="torch threads per process for fine-tunes (default: torch's; one per "
+                "worker with --workers > 1). Use 1 when other jobs share the cores.",
+            ),
+            click.option(
                 "--progress/--no-progress",
                 default=None,
                 help="progress bar (default: when on a terminal)",
@@ -75,6 +83,12 @@ def _session_options(trials_help: str) -> Callable[[F], F]:
     return decorate
 
 
+def _set_threads(threads: int | None) -> None:
+    # read by the accuracy adapter when torch is first used; inherited by worker processes
+    if threads is not None:
+        os.environ["DSE_TORCH_THREADS"] = str(threads)
+
+
 @click.command("run")
 @click.argument("study_file", type=click.Path(path_type=Path))
 @_session_options("trial budget (total COMPLETE trials; default: the study file's)")
@@ -84,11 +98,13 @@ def run_command(
     trials: int | None,
     timeout: float | None,
     workers: int,
+    threads: int | None,
     progress: bool | None,
 ) -> None:
     """Run the study described by STUDY_FILE (continues it if it is already in the storage)."""
     from dse.search import run
 
+    _set_threads(threads)
     s = run(
         study_file,
         storage=storage,
@@ -109,11 +125,13 @@ def resume_command(
     trials: int | None,
     timeout: float | None,
     workers: int,
+    threads: int | None,
     progress: bool | None,
 ) -> None:
     """Continue study NAME from its storage: same back end, settings, seed and generation."""
     from dse.search import resume
 
+    _set_threads(threads)
     s = resume(
         name,
         storage=storage,

@@ -97,12 +97,20 @@ class AccuracyModel:
     def prepared(self) -> Any:
         """dse.nn's prepared baseline (trained once, cached on disk by dse.nn)."""
         if self._prepared is None:
-            if os.environ.get("DSE_SEARCH_WORKER") == "1":
+            threads = os.environ.get("DSE_TORCH_THREADS")
+            if threads is None and os.environ.get("DSE_SEARCH_WORKER") == "1":
                 # several worker processes share the cores: one torch thread each
                 # (more threads spin-wait on a loaded machine)
+                threads = "1"
+            if threads is not None:
                 import torch
 
-                torch.set_num_threads(1)
+                try:
+                    torch.set_num_threads(max(1, int(threads)))
+                except ValueError:
+                    raise ConfigError(
+                        f"DSE_TORCH_THREADS must be a positive integer, got {threads!r}"
+                    ) from None
             try:
                 from dse.nn._finetune import PreparedBaseline
             except ImportError as exc:

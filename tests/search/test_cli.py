@@ -77,3 +77,24 @@ def test_cli_errors_are_one_line(tmp_path: Path, make_study, capsys) -> None:
 
     with pytest.raises(ConfigError, match="exactly one of --trial N or --pareto"):
         export_study("x", tmp_path, storage=f"sqlite:///{tmp_path / 's.db'}")
+
+
+def test_threads_option_reaches_the_fine_tune_adapter(
+    tmp_path: Path, make_study, unique_name: str, capsys, monkeypatch
+) -> None:
+    """``--threads`` is handed to the accuracy adapter (and to worker processes) through
+    the environment; a bad value there is a one-line error."""
+    import os
+
+    from dse.errors import ConfigError
+    from dse.search._accuracy import AccuracyModel
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSE_TORCH_THREADS", raising=False)
+    p = make_study(unique_name, trials=4)
+    out = _run(capsys, ["run", str(p), "--no-progress", "--threads", "1"])
+    assert "4/4 complete" in out and os.environ["DSE_TORCH_THREADS"] == "1"
+    monkeypatch.setenv("DSE_TORCH_THREADS", "many")
+    pytest.importorskip("torch")
+    with pytest.raises(ConfigError, match="DSE_TORCH_THREADS"):
+        _ = AccuracyModel("cnn1d", "mnist1d").prepared
