@@ -5,7 +5,9 @@ The numpy implementations in :mod:`dse.eval._sim`, :mod:`dse.eval._metrics` and
 kernels do the same work without per-gate Python overhead and are tested to agree
 with them bit for bit: floating-point work is written in the reference's operation
 order, and sums the reference leaves to numpy stay numpy's (or replay its pairwise
-order). When numba is not installed, or ``DSE_NO_NUMBA=1`` is set, the reference
+order). The one exception is the fused table-and-metrics kernel (``_lut_metrics``):
+its integer sums are exact and its relative-error sums are taken in another order,
+within 1e-12 of the reference. When numba is not installed, or ``DSE_NO_NUMBA=1`` is set, the reference
 implementations run instead.
 """
 
@@ -21,6 +23,7 @@ __all__ = [
     "delay_kernel",
     "loads_kernel",
     "lut_kernel",
+    "lut_metrics_kernel",
     "map_kernel",
     "metrics_kernel",
     "power_kernel",
@@ -207,6 +210,147 @@ def _lut(
             if res[i] >= half:
                 res[i] -= full
     return res
+
+
+def _lut_metrics(
+    ops: np.ndarray,
+    fanin: np.ndarray,
+    n_in: int,
+    words: np.ndarray,
+    nets: np.ndarray,
+    signed: bool,
+    n_vectors: int,
+    chunk: int,
+    width_b: int,
+    val_a: np.ndarray,
+    val_b: np.ndarray,
+    inv_a: np.ndarray,
+    inv_b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_lut` plus the unweighted error sums of :func:`_metrics`, taken from each
+    block of the table while it is still in the cache.
+
+    Vector ``i`` is the pair ``a = i >> width_b``, ``b = i & (2**width_b - 1)``, so
+    the exact product is ``val_a[a] * val_b[b]`` (no exact table is streamed) and
+    ``1/|exact|`` is ``inv_a[a] * inv_b[b]`` (no inverse table either: a relative
+    error within a few ulps of the reference's ``|e| / |exact|``).
+
+    Errors of integer products are integers: the count, ``sum|e|``, ``sum e`` and
+    ``max|e|`` are summed exactly in int64, ``sum e^2`` exactly in a two-word integer
+    (a 12x12 table's can pass 2**63); only the relative error is a float sum. The
+    caller asks for this only when ``|e| < 2**24`` (an output no wider than the
+    operands together), which bounds every partial sum below.
+
+    Returns the table, ``[n_err, sum|e|, sum e, sum e^2 (high word), sum e^2 (low
+    32 bits), max|e|]`` (int64) and ``[sum rel, max rel]`` (float64).
+    """
+    n_words = words.shape[1]
+    n_nets = n_in + ops.shape[0]
+    width = nets.shape[0]
+    out = np.zeros(n_words * 64, dtype=np.int64)
+    buf = np.empty((n_nets, chunk), dtype=np.uint64)
+    half = np.int64(1) << (width - 1) if width > 0 else np.int64(0)
+    full = np.int64(1) << width
+    mask_b = (np.int64(1) << width_b) - 1
+    lo32 = 0xFFFFFFFF
+    n_err = 0
+    s_abs = 0
+    s_e = 0
+    s2_hi = 0
+    s2_lo = 0
+    m_abs = 0
+    s_rel = 0.0
+    m_rel = 0.0
+    for start in range(0, n_words, chunk):
+        stop = min(start + chunk, n_words)
+        span = stop - start
+        vals = buf if span == chunk else np.empty((n_nets, span), dtype=np.uint64)
+        for r in range(n_in):
+            for w in range(span):
+                vals[r, w] = words[r, start + w]
+        _sim_inner(ops, fanin, n_in, vals)
+        _bits_inner(vals, nets, out[start * 64 :])
+        i = start * 64
+        hi = min(stop * 64, n_vectors)
+        while i < hi:
+            # one run of a single row a: contiguous b, so the loop vectorises
+            a = i >> width_b
+            b0 = i & mask_b
+            seg = min(hi - i, mask_b + 1 - b0)
+            ea = val_a[a]
+            ia = inv_a[a]
+            # views indexed by the loop counter alone: with offsets the compiler cannot
+            # prove the indices non-negative, and the loops do not vectorise
+            o = out[i : i + seg]
+            vb = val_b[b0 : b0 + seg]
+            ib = inv_b[b0 : b0 + seg]
+            if signed:
+                for j in range(seg):
+                    v = o[j]
+                    o[j] = v - full if v >= half else v
+            # integer sums: associative, so the compiler vectorises this loop
+            c_err = 0
+            c_abs = 0
+            c_e = 0
+            c_e2 = 0
+            c_max = 0
+            for j in range(seg):
+                e = o[j] - ea * vb[j]
+                d = abs(e)
+                c_err += 1 if e != 0 else 0
+                c_abs += d
+                c_e += e
+                c_e2 += e * e
+                c_max = max(c_max, d)
+            # float sums: eight independent accumulators (a single one is a chain of
+            # dependent additions, several times slower than everything else here)
+            r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
+            x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = 0.0
+            for k in range(seg >> 3 if c_err else 0):  # an exact run adds nothing
+                j = k << 3
+                t0 = float(abs(o[j] - ea * vb[j])) * ib[j]
+                t1 = float(abs(o[j + 1] - ea * vb[j + 1])) * ib[j + 1]
+                t2 = float(abs(o[j + 2] - ea * vb[j + 2])) * ib[j + 2]
+                t3 = float(abs(o[j + 3] - ea * vb[j + 3])) * ib[j + 3]
+                t4 = float(abs(o[j + 4] - ea * vb[j + 4])) * ib[j + 4]
+                t5 = float(abs(o[j + 5] - ea * vb[j + 5])) * ib[j + 5]
+                t6 = float(abs(o[j + 6] - ea * vb[j + 6])) * ib[j + 6]
+                t7 = float(abs(o[j + 7] - ea * vb[j + 7])) * ib[j + 7]
+                r0 += t0
+                r1 += t1
+                r2 += t2
+                r3 += t3
+                r4 += t4
+                r5 += t5
+                r6 += t6
+                r7 += t7
+                x0 = max(x0, t0)
+                x1 = max(x1, t1)
+                x2 = max(x2, t2)
+                x3 = max(x3, t3)
+                x4 = max(x4, t4)
+                x5 = max(x5, t5)
+                x6 = max(x6, t6)
+                x7 = max(x7, t7)
+            for j in range(seg & ~7 if c_err else seg, seg):
+                t0 = float(abs(o[j] - ea * vb[j])) * ib[j]
+                r0 += t0
+                x0 = max(x0, t0)
+            r_sum = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            r_max = max(max(max(x0, x1), max(x2, x3)), max(max(x4, x5), max(x6, x7)))
+            n_err += c_err
+            s_abs += c_abs
+            s_e += c_e
+            # a run lies within one block (at most 64 * chunk pairs), so its e^2 sum
+            # stays below 2**60 for |e| < 2**24; split into words, no total overflows
+            s2_hi += c_e2 >> 32
+            s2_lo += c_e2 & lo32
+            m_abs = max(m_abs, c_max)
+            s_rel += r_sum * ia
+            m_rel = max(m_rel, r_max * ia)
+            i += seg
+    ints = np.array([n_err, s_abs, s_e, s2_hi, s2_lo, m_abs], dtype=np.int64)
+    return out[:n_vectors], ints, np.array([s_rel, m_rel])
 
 
 def _metrics(approx: np.ndarray, exact: np.ndarray, inv_abs: np.ndarray) -> np.ndarray:
@@ -788,6 +932,7 @@ if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compile
 
 sim_kernel: Any = _sim_inner if HAVE_NUMBA else None
 lut_kernel = _jit(_lut)
+lut_metrics_kernel = _jit(_lut_metrics)
 delay_kernel = _jit(_delay)
 toggle_kernel = _jit(_toggles)
 map_kernel = _jit(_map)

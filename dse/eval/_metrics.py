@@ -27,7 +27,13 @@ import numpy as np
 from dse.errors import ConfigError
 from dse.eval import _kernels
 
-__all__ = ["ErrorMetrics", "error_metrics", "exact_table", "operand_values"]
+__all__ = [
+    "ErrorMetrics",
+    "error_metrics",
+    "error_metrics_reference",
+    "exact_table",
+    "operand_values",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,49 @@ def exact_table(width_a: int, width_b: int, signed: bool) -> np.ndarray:
     table = np.multiply.outer(operand_values(width_a, signed), operand_values(width_b, signed))
     table.setflags(write=False)
     return table
+
+
+@functools.lru_cache(maxsize=32)
+def operand_tables(width: int, signed: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per operand code: its value, ``1/|value|`` (0 for 0) and the count of non-zero
+    values (cached, read-only): the fused table kernel builds the exact product and
+    its inverse magnitude from these instead of streaming two whole tables."""
+    vals = operand_values(width, signed)
+    inv = np.zeros(vals.shape, dtype=np.float64)
+    np.divide(1.0, np.abs(vals), out=inv, where=vals != 0)
+    vals.setflags(write=False)
+    inv.setflags(write=False)
+    return vals, inv, int(np.count_nonzero(vals))
+
+
+def metrics_from_sums(
+    ints: np.ndarray,
+    floats: np.ndarray,
+    n: int,
+    n_nz: int,
+    *,
+    width_a: int,
+    width_b: int,
+    signed: bool,
+) -> ErrorMetrics:
+    """Metrics from the exact integer sums and the relative-error float sums of the
+    fused table kernel (``dse.eval._kernels._lut_metrics``)."""
+    n_err, s_abs, s_e, s2_hi, s2_lo, m_abs = (int(x) for x in ints)
+    s_rel, m_rel = float(floats[0]), float(floats[1])
+    # each term converts exactly (< 2**53); one rounding in the final addition
+    s_e2 = float(s2_hi) * 4294967296.0 + float(s2_lo)
+    med, bias, mse = s_abs / n, s_e / n, s_e2 / n
+    return ErrorMetrics(
+        er=n_err / n,
+        med=med,
+        mred=s_rel / n_nz if n_nz else 0.0,
+        nmed=med / _max_product(width_a, width_b, signed),
+        wce=float(m_abs),
+        wcre=m_rel,
+        bias=bias,
+        error_var=max(0.0, mse - bias * bias),
+        mse=mse,
+    )
 
 
 _INV_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -122,6 +171,26 @@ def error_metrics(
             error_var=max(0.0, mse - bias * bias),
             mse=mse,
         )
+    return error_metrics_reference(
+        approx, exact, width_a=width_a, width_b=width_b, signed=signed, weights=weights
+    )
+
+
+def error_metrics_reference(
+    approx: np.ndarray,
+    exact: np.ndarray,
+    *,
+    width_a: int,
+    width_b: int,
+    signed: bool,
+    weights: np.ndarray | None = None,
+) -> ErrorMetrics:
+    """:func:`error_metrics` in plain numpy (the reference every kernel is tested
+    against)."""
+    approx = np.asarray(approx, dtype=np.int64)
+    exact = np.asarray(exact, dtype=np.int64)
+    if approx.shape != exact.shape:
+        raise ConfigError(f"approx shape {approx.shape} differs from exact shape {exact.shape}")
     err = (approx - exact).astype(np.float64)
     dist = np.abs(err)
     nz = exact != 0

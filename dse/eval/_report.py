@@ -16,7 +16,14 @@ import numpy as np
 
 from dse.errors import ConfigError
 from dse.eval import _kernels
-from dse.eval._metrics import ErrorMetrics, error_metrics, exact_table, operand_values
+from dse.eval._metrics import (
+    ErrorMetrics,
+    error_metrics,
+    exact_table,
+    metrics_from_sums,
+    operand_tables,
+    operand_values,
+)
 from dse.eval._sim import (
     MAX_EXHAUSTIVE_BITS,
     exhaustive_input_words,
@@ -214,6 +221,46 @@ def product_table(netlist: Netlist, width_a: int, width_b: int, *, signed: bool)
     return flat.reshape(1 << width_a, 1 << width_b)
 
 
+def _table_and_metrics(
+    netlist: Netlist, width_a: int, width_b: int, signed: bool
+) -> tuple[np.ndarray | None, ErrorMetrics | None]:
+    """The exhaustive table and its unweighted metrics in one compiled pass (each
+    block of the table is measured while it is in the cache), or ``(None, None)``
+    where that pass does not apply: then :func:`product_table` and
+    :func:`error_metrics` do it in two.
+
+    The kernel's integer sums need ``|error| < 2**24``: true when the output is no
+    wider than the two operands together (a multiplier's product port).
+    """
+    total = width_a + width_b
+    nets = netlist.output_ports[0][1] if netlist.output_ports else ()
+    if netlist.n_inputs != total or not 0 < len(nets) <= total:
+        return None, None
+    _check_ports(netlist, width_a, width_b)
+    val_a, inv_a, nz_a = operand_tables(width_a, signed)
+    val_b, inv_b, nz_b = operand_tables(width_b, signed)
+    n_vec = 1 << total
+    flat, ints, floats = _kernels.lut_metrics_kernel(
+        netlist.ops,
+        netlist.fanin,
+        total,
+        exhaustive_input_words(width_a, width_b),
+        np.asarray(nets, dtype=np.int64),
+        signed,
+        n_vec,
+        _LUT_CHUNK_WORDS,
+        width_b,
+        val_a,
+        val_b,
+        inv_a,
+        inv_b,
+    )
+    metrics = metrics_from_sums(
+        ints, floats, n_vec, nz_a * nz_b, width_a=width_a, width_b=width_b, signed=signed
+    )
+    return flat.reshape(1 << width_a, 1 << width_b), metrics
+
+
 def _check_ports(netlist: Netlist, width_a: int, width_b: int) -> None:
     ports = netlist.input_ports
     if len(ports) < 2 or ports[0][1] != width_a or ports[1][1] != width_b:
@@ -352,25 +399,29 @@ def _evaluate_netlist(
     if distribution is not None:
         distribution.check(width_a, width_b)
     lut: np.ndarray | None = None
-    if total <= MAX_EXHAUSTIVE_BITS:
-        lut = product_table(netlist, width_a, width_b, signed=signed)
-        exact = exact_table(width_a, width_b, signed)
-        approx = lut
-        if distribution is not None:
-            weights = np.multiply.outer(
-                np.asarray(distribution.hist_a, np.float64),
-                np.asarray(distribution.hist_b, np.float64),
+    metrics: ErrorMetrics | None = None
+    if total <= MAX_EXHAUSTIVE_BITS and distribution is None and _kernels.HAVE_NUMBA:
+        lut, metrics = _table_and_metrics(netlist, width_a, width_b, signed)
+    if metrics is None:
+        if total <= MAX_EXHAUSTIVE_BITS:
+            lut = product_table(netlist, width_a, width_b, signed=signed)
+            exact = exact_table(width_a, width_b, signed)
+            approx = lut
+            if distribution is not None:
+                weights = np.multiply.outer(
+                    np.asarray(distribution.hist_a, np.float64),
+                    np.asarray(distribution.hist_b, np.float64),
+                )
+        else:
+            a, b = operand_trace(
+                width_a, width_b, SAMPLED_PAIRS, seed=seed + 1, distribution=distribution
             )
-    else:
-        a, b = operand_trace(
-            width_a, width_b, SAMPLED_PAIRS, seed=seed + 1, distribution=distribution
+            vals = simulate(netlist, pack_operands(a, b, width_a, width_b))
+            approx = read_outputs(netlist, vals, a.shape[0], signed=signed)
+            exact = operand_values(width_a, signed)[a] * operand_values(width_b, signed)[b]
+        metrics = error_metrics(
+            approx, exact, width_a=width_a, width_b=width_b, signed=signed, weights=weights
         )
-        vals = simulate(netlist, pack_operands(a, b, width_a, width_b))
-        approx = read_outputs(netlist, vals, a.shape[0], signed=signed)
-        exact = operand_values(width_a, signed)[a] * operand_values(width_b, signed)[b]
-    metrics = error_metrics(
-        approx, exact, width_a=width_a, width_b=width_b, signed=signed, weights=weights
-    )
     trace_vals = simulate(
         netlist, _trace_words(width_a, width_b, trace_vectors, seed, distribution)
     )

@@ -249,3 +249,57 @@ def test_metrics_kernel_matches_every_pair_loop(signed: bool) -> None:
         approx = product_table(lower(graph, net_names=False), 6, 6, signed=signed).ravel()
         fast = _kernels.metrics_kernel(approx, exact.ravel(), inv)
         assert np.array_equal(fast, _metrics_every_pair(approx, exact.ravel(), inv))
+
+
+def _assert_metrics_match(fast: object, ref: object) -> None:
+    """Integer-valued metrics (and those that are exact integer sums over a power of
+    two pairs) equal the reference; the relative-error ones are float sums in another
+    order, so they agree to 1e-12 relative."""
+    for f in dataclasses.fields(fast):  # type: ignore[arg-type]
+        x, y = getattr(fast, f.name), getattr(ref, f.name)
+        if f.name in ("mred", "wcre"):
+            assert x == pytest.approx(y, rel=1e-12, abs=0.0), f.name
+        else:
+            assert x == y, f.name
+
+
+@needs_numba
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("width", [2, 3, 5, 8])
+def test_fused_table_and_metrics_match_reference(width: int, signed: bool) -> None:
+    """The one-pass table + metrics kernel: the same table as the two-pass path, and
+    the numpy reference's metrics (integer sums exact, relative ones to 1e-12)."""
+    from dse.eval._metrics import error_metrics_reference, exact_table
+    from dse.eval._report import _table_and_metrics, product_table
+
+    rng = random.Random(width * 2 + signed)
+    for _ in range(12):
+        graph = generate(rng.choice(["dadda", "wallace", "array"]), width, signed=signed)
+        graph = apply_knobs(graph, {"truncate": rng.randint(0, width)})
+        netlist = lower(graph, net_names=False)
+        table, metrics = _table_and_metrics(netlist, width, width, signed)
+        assert table is not None and metrics is not None
+        ref = product_table(netlist, width, width, signed=signed)
+        assert np.array_equal(table, ref)
+        exact = exact_table(width, width, signed)
+        _assert_metrics_match(
+            metrics,
+            error_metrics_reference(ref, exact, width_a=width, width_b=width, signed=signed),
+        )
+
+
+@needs_numba
+def test_fused_metrics_on_bench_candidates() -> None:
+    from dse.eval._metrics import error_metrics_reference, exact_table
+    from dse.eval._report import _table_and_metrics, product_table
+
+    for graph in _candidates(40, seed=21):
+        netlist = lower(graph, net_names=False)
+        table, metrics = _table_and_metrics(netlist, 8, 8, graph.signed)
+        ref = product_table(netlist, 8, 8, signed=graph.signed)
+        assert np.array_equal(table, ref)
+        exact = exact_table(8, 8, graph.signed)
+        _assert_metrics_match(
+            metrics,
+            error_metrics_reference(ref, exact, width_a=8, width_b=8, signed=graph.signed),
+        )
