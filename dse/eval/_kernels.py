@@ -165,12 +165,17 @@ def _read(vals: np.ndarray, nets: np.ndarray, signed: bool, n_vectors: int) -> n
                     out[base + lane] |= bit
     res = out[:n_vectors]
     if signed and width > 0:
-        half = np.int64(1) << (width - 1)
-        full = np.int64(1) << width
-        for i in range(n_vectors):
-            if res[i] >= half:
-                res[i] -= full
+        _sign_extend_inner(res, width)
     return res
+
+
+def _sign_extend(res: np.ndarray, width: int) -> None:
+    """Read ``width``-bit two's complement products (in place)."""
+    half = np.int64(1) << (width - 1)
+    full = np.int64(1) << width
+    for i in range(res.shape[0]):
+        if res[i] >= half:
+            res[i] -= full
 
 
 def _lut(
@@ -204,11 +209,7 @@ def _lut(
         _bits_inner(vals, nets, out[start * 64 :])
     res = out[:n_vectors]
     if signed and width > 0:
-        half = np.int64(1) << (width - 1)
-        full = np.int64(1) << width
-        for i in range(n_vectors):
-            if res[i] >= half:
-                res[i] -= full
+        _sign_extend_inner(res, width)
     return res
 
 
@@ -928,6 +929,7 @@ if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compile
     _pairwise_block_inner = _jit(_pairwise_block)
     _pairwise_inner = _jit(_pairwise)
     _bits_inner = _jit(_bits)
+    _sign_extend_inner = _jit(_sign_extend)
     _popcount = _jit(_popcount)
 
 sim_kernel: Any = _sim_inner if HAVE_NUMBA else None
