@@ -178,6 +178,29 @@ def _sign_extend(res: np.ndarray, width: int) -> None:
             res[i] -= full
 
 
+def _block(
+    ops: np.ndarray,
+    fanin: np.ndarray,
+    n_in: int,
+    words: np.ndarray,
+    nets: np.ndarray,
+    buf: np.ndarray,
+    out: np.ndarray,
+    start: int,
+    stop: int,
+) -> None:
+    """Simulate input words ``start..stop`` of every net in ``buf`` and write the product
+    bits of those vectors into ``out`` (one cache-sized block of :func:`_lut`)."""
+    span = stop - start
+    # a contiguous block (a column slice of buf would defeat vectorisation)
+    vals = buf if span == buf.shape[1] else np.empty((buf.shape[0], span), dtype=np.uint64)
+    for r in range(n_in):
+        for w in range(span):
+            vals[r, w] = words[r, start + w]
+    _sim_inner(ops, fanin, n_in, vals)
+    _bits_inner(vals, nets, out[start * 64 :])
+
+
 def _lut(
     ops: np.ndarray,
     fanin: np.ndarray,
@@ -198,15 +221,7 @@ def _lut(
     out = np.zeros(n_words * 64, dtype=np.int64)
     buf = np.empty((n_nets, chunk), dtype=np.uint64)
     for start in range(0, n_words, chunk):
-        stop = min(start + chunk, n_words)
-        span = stop - start
-        # a contiguous block (a column slice of buf would defeat vectorisation)
-        vals = buf if span == chunk else np.empty((n_nets, span), dtype=np.uint64)
-        for r in range(n_in):
-            for w in range(span):
-                vals[r, w] = words[r, start + w]
-        _sim_inner(ops, fanin, n_in, vals)
-        _bits_inner(vals, nets, out[start * 64 :])
+        _block_inner(ops, fanin, n_in, words, nets, buf, out, start, min(start + chunk, n_words))
     res = out[:n_vectors]
     if signed and width > 0:
         _sign_extend_inner(res, width)
@@ -264,13 +279,7 @@ def _lut_metrics(
     m_rel = 0.0
     for start in range(0, n_words, chunk):
         stop = min(start + chunk, n_words)
-        span = stop - start
-        vals = buf if span == chunk else np.empty((n_nets, span), dtype=np.uint64)
-        for r in range(n_in):
-            for w in range(span):
-                vals[r, w] = words[r, start + w]
-        _sim_inner(ops, fanin, n_in, vals)
-        _bits_inner(vals, nets, out[start * 64 :])
+        _block_inner(ops, fanin, n_in, words, nets, buf, out, start, stop)
         i = start * 64
         hi = min(stop * 64, n_vectors)
         while i < hi:
@@ -930,6 +939,8 @@ if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compile
     _pairwise_inner = _jit(_pairwise)
     _bits_inner = _jit(_bits)
     _sign_extend_inner = _jit(_sign_extend)
+    # inlined: a compiled call that takes arrays pays reference counting on each of them
+    _block_inner = jit(_block, inline=True)
     _popcount = _jit(_popcount)
 
 sim_kernel: Any = _sim_inner if HAVE_NUMBA else None
