@@ -83,10 +83,29 @@ def _session_options(trials_help: str) -> Callable[[F], F]:
     return decorate
 
 
-def _set_threads(threads: int | None) -> None:
-    # read by the accuracy adapter when torch is first used; inherited by worker processes
+def _session(
+    fn: Callable[..., Any],
+    target: Any,
+    storage: str | None,
+    trials: int | None,
+    timeout: float | None,
+    workers: int,
+    threads: int | None,
+    progress: bool | None,
+) -> None:
+    """``run``/``resume`` with the shared session options, then the summary line."""
     if threads is not None:
+        # read by the accuracy adapter when torch is first used; inherited by workers
         os.environ["DSE_TORCH_THREADS"] = str(threads)
+    summary = fn(
+        target,
+        storage=storage,
+        trials=trials,
+        timeout=timeout,
+        workers=workers,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    _print_summary(summary)
 
 
 @click.command("run")
@@ -104,16 +123,7 @@ def run_command(
     """Run the study described by STUDY_FILE (continues it if it is already in the storage)."""
     from dse.search import run
 
-    _set_threads(threads)
-    s = run(
-        study_file,
-        storage=storage,
-        trials=trials,
-        timeout=timeout,
-        workers=workers,
-        progress=sys.stderr.isatty() if progress is None else progress,
-    )
-    _print_summary(s)
+    _session(run, study_file, storage, trials, timeout, workers, threads, progress)
 
 
 @click.command("resume")
@@ -131,16 +141,7 @@ def resume_command(
     """Continue study NAME from its storage: same back end, settings, seed and generation."""
     from dse.search import resume
 
-    _set_threads(threads)
-    s = resume(
-        name,
-        storage=storage,
-        trials=trials,
-        timeout=timeout,
-        workers=workers,
-        progress=sys.stderr.isatty() if progress is None else progress,
-    )
-    _print_summary(s)
+    _session(resume, name, storage, trials, timeout, workers, threads, progress)
 
 
 def _load(name: str, storage: str | None) -> Any:
