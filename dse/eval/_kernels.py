@@ -125,24 +125,58 @@ def _sim(ops: np.ndarray, fanin: np.ndarray, n_in: int, vals: np.ndarray) -> Non
 _sim_inner: Any = _sim  # the compiled _sim once numba is there (see the end)
 
 
-def _bits(vals: np.ndarray, nets: np.ndarray, out: np.ndarray) -> None:
-    """OR bit ``k`` of net ``nets[k]`` into ``out[64 w + lane]`` for every word ``w``.
+def _bits_block(vals: np.ndarray, nets: np.ndarray, out: np.ndarray, block: int) -> None:
+    """:func:`_bits` with the rows padded to ``block`` (16, 32 or 64; a constant at each
+    call, so the compiler unrolls the swap rounds and folds their masks)."""
+    width = nets.shape[0]
+    full = np.uint64(0xFFFFFFFFFFFFFFFF)
+    low = full >> np.uint64(64 - block)
+    r = np.zeros(block, dtype=np.uint64)
+    for w in range(vals.shape[1]):
+        for k in range(block):
+            r[k] = vals[nets[k], w] if k < width else np.uint64(0)
+        j = block >> 1
+        while j > 0:
+            sh = np.uint64(j)
+            # the low j bits of every 2j-bit group: 0x5555.., 0x3333.., 0x0f0f.., ...
+            m = full // ((np.uint64(1) << sh) + np.uint64(1))
+            for k0 in range(0, block, 2 * j):
+                for k in range(k0, k0 + j):
+                    a = r[k]
+                    b = r[k + j]
+                    t = ((a >> sh) ^ b) & m
+                    r[k + j] = b ^ t
+                    r[k] = a ^ (t << sh)
+            j >>= 1
+        # now bit k of row l in block c is bit k of lane block * c + l
+        o = out[w * 64 : w * 64 + 64]
+        for c in range(64 // block):
+            sc = np.uint64(block * c)
+            for lane in range(block):
+                o[block * c + lane] = np.int64((r[lane] >> sc) & low)
 
-    (Indices built from loop counters only: with an offset argument the compiler
-    cannot prove them non-negative and the loop runs several times slower.)
+
+_bits_block_inner: Any = _bits_block
+
+
+def _bits(vals: np.ndarray, nets: np.ndarray, out: np.ndarray) -> None:
+    """Write ``sum_k bit(lane) of net nets[k] << k`` into ``out[64 w + lane]`` for every
+    word ``w``: a transpose of the ``width x 64`` bit matrix of each word.
+
+    The rows (product bits, padded with zero rows to a block of 16, 32 or 64) are
+    transposed in place by the recursive block swap of Hacker's Delight (H. S. Warren,
+    2nd ed., sec. 7-3), all ``64 / block`` blocks of a word at once: ``log2(block)``
+    rounds of ``block / 2`` shift-and-xor swaps instead of a test of every bit.
     """
     width = nets.shape[0]
-    one = np.uint64(1)
-    for w in range(vals.shape[1]):
-        base = w * 64
-        for k in range(width):
-            word = vals[nets[k], w]
-            if word == 0:
-                continue
-            bit = np.int64(1) << k
-            for lane in range(64):
-                if (word >> np.uint64(lane)) & one:
-                    out[base + lane] |= bit
+    if width == 0:
+        return
+    if width <= 16:
+        _bits_block_inner(vals, nets, out, 16)
+    elif width <= 32:
+        _bits_block_inner(vals, nets, out, 32)
+    else:
+        _bits_block_inner(vals, nets, out, 64)
 
 
 _bits_inner: Any = _bits
@@ -150,19 +184,8 @@ _bits_inner: Any = _bits
 
 def _read(vals: np.ndarray, nets: np.ndarray, signed: bool, n_vectors: int) -> np.ndarray:
     width = nets.shape[0]
-    n_words = vals.shape[1]
-    out = np.zeros(n_words * 64, dtype=np.int64)
-    one = np.uint64(1)
-    for w in range(n_words):
-        base = w * 64
-        for k in range(width):
-            word = vals[nets[k], w]
-            if word == 0:
-                continue
-            bit = np.int64(1) << k
-            for lane in range(64):
-                if (word >> np.uint64(lane)) & one:
-                    out[base + lane] |= bit
+    out = np.zeros(vals.shape[1] * 64, dtype=np.int64)
+    _bits_inner(vals, nets, out)
     res = out[:n_vectors]
     if signed and width > 0:
         _sign_extend_inner(res, width)
@@ -277,6 +300,10 @@ def _lut_metrics(
     m_abs = 0
     s_rel = 0.0
     m_rel = 0.0
+    rel = np.empty(min(mask_b + 1, chunk * 64))
+    rel_bits = rel.view(np.int64)
+    top = np.zeros(1)
+    top_bits = top.view(np.int64)
     for start in range(0, n_words, chunk):
         stop = min(start + chunk, n_words)
         _block_inner(ops, fanin, n_in, words, nets, buf, out, start, stop)
@@ -312,42 +339,23 @@ def _lut_metrics(
                 c_e += e
                 c_e2 += e * e
                 c_max = max(c_max, d)
-            # float sums: eight independent accumulators (a single one is a chain of
-            # dependent additions, several times slower than everything else here)
-            r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
-            x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = 0.0
-            for k in range(seg >> 3 if c_err else 0):  # an exact run adds nothing
-                j = k << 3
-                t0 = float(abs(o[j] - ea * vb[j])) * ib[j]
-                t1 = float(abs(o[j + 1] - ea * vb[j + 1])) * ib[j + 1]
-                t2 = float(abs(o[j + 2] - ea * vb[j + 2])) * ib[j + 2]
-                t3 = float(abs(o[j + 3] - ea * vb[j + 3])) * ib[j + 3]
-                t4 = float(abs(o[j + 4] - ea * vb[j + 4])) * ib[j + 4]
-                t5 = float(abs(o[j + 5] - ea * vb[j + 5])) * ib[j + 5]
-                t6 = float(abs(o[j + 6] - ea * vb[j + 6])) * ib[j + 6]
-                t7 = float(abs(o[j + 7] - ea * vb[j + 7])) * ib[j + 7]
-                r0 += t0
-                r1 += t1
-                r2 += t2
-                r3 += t3
-                r4 += t4
-                r5 += t5
-                r6 += t6
-                r7 += t7
-                x0 = max(x0, t0)
-                x1 = max(x1, t1)
-                x2 = max(x2, t2)
-                x3 = max(x3, t3)
-                x4 = max(x4, t4)
-                x5 = max(x5, t5)
-                x6 = max(x6, t6)
-                x7 = max(x7, t7)
-            for j in range(seg & ~7 if c_err else seg, seg):
-                t0 = float(abs(o[j] - ea * vb[j])) * ib[j]
-                r0 += t0
-                x0 = max(x0, t0)
-            r_sum = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-            r_max = max(max(max(x0, x1), max(x2, x3)), max(max(x4, x5), max(x6, x7)))
+            # relative errors: a plain sum (compiled with reassociation allowed, so it
+            # vectorises) and the maximum over the bit patterns of the terms, which are
+            # non-negative floats and so ordered as their int64 views are (a float max
+            # does not vectorise); an exact run adds nothing
+            r_sum = 0.0
+            if c_err:
+                for j in range(seg):
+                    t = float(abs(o[j] - ea * vb[j])) * ib[j]
+                    r_sum += t
+                    rel[j] = t
+                r_bits = 0
+                for j in range(seg):
+                    r_bits = max(r_bits, rel_bits[j])
+                top_bits[0] = r_bits
+            else:
+                top_bits[0] = 0
+            r_max = top[0]
             n_err += c_err
             s_abs += c_abs
             s_e += c_e
@@ -937,6 +945,7 @@ if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compile
     _sim_inner = _jit(_sim)
     _pairwise_block_inner = _jit(_pairwise_block)
     _pairwise_inner = _jit(_pairwise)
+    _bits_block_inner = jit(_bits_block, inline=True)
     _bits_inner = _jit(_bits)
     _sign_extend_inner = _jit(_sign_extend)
     # inlined: a compiled call that takes arrays pays reference counting on each of them
@@ -945,7 +954,9 @@ if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compile
 
 sim_kernel: Any = _sim_inner if HAVE_NUMBA else None
 lut_kernel = _jit(_lut)
-lut_metrics_kernel = _jit(_lut_metrics)
+# reassociation lets the relative-error sum vectorise (its order is not the reference's
+# anyway); every other figure of this kernel is an integer
+lut_metrics_kernel = jit(_lut_metrics, fastmath={"reassoc", "nsz"})
 delay_kernel = _jit(_delay)
 toggle_kernel = _jit(_toggles)
 map_kernel = _jit(_map)

@@ -166,6 +166,26 @@ def test_fused_product_table_matches_simulate_and_read(signed: bool) -> None:
 
 
 @needs_numba
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("width", [1, 5, 16, 17, 24, 32, 33, 50, 62])
+def test_read_kernel_transpose_matches_bit_by_bit(width: int, signed: bool) -> None:
+    """The block-transpose read-out, for every padding (16, 32, 64 rows) and nets taken
+    out of order, against reading each bit of each word."""
+    rng = np.random.default_rng(width)
+    vals = rng.integers(0, 2**63, size=(width + 7, 5), dtype=np.int64).astype(np.uint64)
+    vals[3, 1] = np.uint64(0)  # an all-zero word and an all-ones word
+    vals[4, 2] = np.uint64(2**64 - 1)
+    nets = rng.permutation(width + 7)[:width].astype(np.int64)
+    n_vec = 5 * 64 - 11
+    fast = _kernels.read_kernel(vals, nets, signed, n_vec)
+    bits = np.unpackbits(vals[nets].view(np.uint8), axis=1, bitorder="little")
+    ref = [sum(int(bits[k, i]) << k for k in range(width)) for i in range(n_vec)]
+    if signed:
+        ref = [v - (1 << width) if v >> (width - 1) else v for v in ref]
+    assert fast.tolist() == ref
+
+
+@needs_numba
 def test_activity_kernel_matches_reference() -> None:
     # Decomposition-internal nets (a library without FA/HA/AOI222 has many), with
     # random activities: the kernel replays numpy's products and pairwise sums.
