@@ -300,7 +300,7 @@ def _lut_metrics(
     m_abs = 0
     s_rel = 0.0
     m_rel = 0.0
-    rel = np.empty(min(mask_b + 1, chunk * 64))
+    rel = np.empty(min(int(mask_b) + 1, chunk * 64))
     rel_bits = rel.view(np.int64)
     top = np.zeros(1)
     top_bits = top.view(np.int64)
