@@ -658,9 +658,15 @@ def _map(
                 if ops[g] != kind_sig[kk, m] or handled[g]:
                     good = False
                 # compare sorted fan-ins with the first member's
+                # insertion sort of at most three nets (numba's sort costs seconds of
+                # compile time for this)
                 for k in range(ar):
-                    srt[k] = fanin[g, k]
-                srt[:ar].sort()
+                    x = fanin[g, k]
+                    p = k
+                    while p > 0 and srt[p - 1] > x:
+                        srt[p] = srt[p - 1]
+                        p -= 1
+                    srt[p] = x
                 if m == 0:
                     first[:ar] = srt[:ar]
                 else:
@@ -866,9 +872,22 @@ def _loads(
         port_count[n] += 1.0
     fanout = pin_count + port_count
     keys = np.empty(drv_net.shape[0], dtype=np.int64)
+    top = 0
     for d in range(drv_net.shape[0]):
         keys[d] = rank[drv_net[d]]
-    return pin_cap, port_count, fanout, port_nets, np.argsort(keys), keys
+        top = max(top, keys[d])
+    # a stable counting sort by rank (ranks are below 8 per net): linear, and numba's
+    # argsort would cost a second and a half of compile time
+    start = np.zeros(top + 2, dtype=np.int64)
+    for d in range(drv_net.shape[0]):
+        start[keys[d] + 1] += 1
+    for r in range(top + 1):
+        start[r + 1] += start[r]
+    order = np.empty(drv_net.shape[0], dtype=np.int64)
+    for d in range(drv_net.shape[0]):
+        order[start[keys[d]]] = d
+        start[keys[d]] += 1
+    return pin_cap, port_count, fanout, port_nets, order, keys
 
 
 def _power(

@@ -178,8 +178,14 @@ def _insert(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
 
 def _gate_basic(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
     """``gate`` with constant folding for every op but AOI/OAI (see :func:`_gate`):
-    the folded forms only ever build gates without constant inputs."""
+    the folded forms only ever build gates without constant inputs.
+
+    (It calls the compiled ``_insert`` rather than inlining it: inlined at each of
+    its twenty call sites, it made this kernel take half a minute to compile.)"""
     const_of, arity, truth = st[3], st[7], st[9]
+    # int64 values, not literals: numba compiles a separate variant of the callee for
+    # each combination of literal arguments it is called with
+    none = np.int64(-1)
     ar = arity[op]
     n_const = 0
     m = 0
@@ -216,7 +222,7 @@ def _gate_basic(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
                 live2 = x
             n_live += 1
     if n_const == 0:
-        return _insert(op, a, b, c, d, n_in, st)
+        return _insert_call(op, a, b, c, d, n_in, st)
     if n_live == 0:
         return n_in + truth[op, m]
     # NetlistBuilder._fold
@@ -226,38 +232,38 @@ def _gate_basic(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
             return n_in + (1 if invert else 0)
         if n_live == 1:
             if invert:
-                return _insert(3, live0, -1, -1, -1, n_in, st)
+                return _insert_call(np.int64(3), live0, none, none, none, n_in, st)
             return live0
         if n_live == 2:
-            return _insert(7 if invert else 4, live0, live1, -1, -1, n_in, st)
-        return _insert(12 if invert else 10, live0, live1, live2, -1, n_in, st)
+            return _insert_call(7 if invert else 4, live0, live1, none, none, n_in, st)
+        return _insert_call(12 if invert else 10, live0, live1, live2, none, n_in, st)
     if op == 5 or op == 11 or op == 8 or op == 13:  # OR, OR3, NOR, NOR3
         invert = op == 8 or op == 13
         if has1:
             return n_in + (0 if invert else 1)
         if n_live == 1:
             if invert:
-                return _insert(3, live0, -1, -1, -1, n_in, st)
+                return _insert_call(np.int64(3), live0, none, none, none, n_in, st)
             return live0
         if n_live == 2:
-            return _insert(8 if invert else 5, live0, live1, -1, -1, n_in, st)
-        return _insert(13 if invert else 11, live0, live1, live2, -1, n_in, st)
+            return _insert_call(8 if invert else 5, live0, live1, none, none, n_in, st)
+        return _insert_call(13 if invert else 11, live0, live1, live2, none, n_in, st)
     if op == 6 or op == 14 or op == 9 or op == 15:  # XOR, XOR3, XNOR, XNOR3
         parity = par % 2
         if op == 9 or op == 15:
             parity ^= 1
         out = live0
         if n_live != 1:
-            out = _insert(6, live0, live1, -1, -1, n_in, st)
+            out = _insert_call(np.int64(6), live0, live1, none, none, n_in, st)
         if parity:
-            return _insert(3, out, -1, -1, -1, n_in, st)
+            return _insert_call(np.int64(3), out, none, none, none, n_in, st)
         return out
     if op == 16:  # MAJ
         if n_const >= 2:
             if v0 == v1:
                 return n_in + v0
             return live0
-        return _insert(4 if v0 == 0 else 5, live0, live1, -1, -1, n_in, st)
+        return _insert_call(4 if v0 == 0 else 5, live0, live1, none, none, n_in, st)
     if op == 17:  # MUX(a, b, s)
         ca = const_of[a]
         cb = const_of[b]
@@ -268,25 +274,26 @@ def _gate_basic(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
             if ca == 0 and cb == 1:
                 return c
             if ca == 1 and cb == 0:
-                return _insert(3, c, -1, -1, -1, n_in, st)
+                return _insert_call(np.int64(3), c, none, none, none, n_in, st)
             return a
         if ca == 0:
-            return _insert(4, b, c, -1, -1, n_in, st)
+            return _insert_call(np.int64(4), b, c, none, none, n_in, st)
         if ca == 1:
-            ns = _insert(3, c, -1, -1, -1, n_in, st)
-            return _insert(5, b, ns, -1, -1, n_in, st)
+            ns = _insert_call(np.int64(3), c, none, none, none, n_in, st)
+            return _insert_call(np.int64(5), b, ns, none, none, n_in, st)
         if cb == 0:
-            ns = _insert(3, c, -1, -1, -1, n_in, st)
-            return _insert(4, a, ns, -1, -1, n_in, st)
-        return _insert(5, a, c, -1, -1, n_in, st)
+            ns = _insert_call(np.int64(3), c, none, none, none, n_in, st)
+            return _insert_call(np.int64(4), a, ns, none, none, n_in, st)
+        return _insert_call(np.int64(5), a, c, none, none, n_in, st)
     # _fold returns None for nothing else reachable here; the builder would go on
-    return _insert(op, a, b, c, d, n_in, st)
+    return _insert_call(op, a, b, c, d, n_in, st)
 
 
 def _gate(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
     """``NetlistBuilder.gate``: AOI/OAI gates with a constant input expand into
     AND/OR/INV that fold (in the builder's order); everything else is ``_gate_basic``."""
     const_of, arity = st[3], st[7]
+    none = np.int64(-1)  # not a literal (see _gate_basic)
     if 18 <= op <= 21:
         has_const = False
         all_const = True
@@ -300,15 +307,15 @@ def _gate(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
             if op == 18 or op == 19:
                 inner = 4 if op == 18 else 5
                 outer = 5 if op == 18 else 4
-                t0 = _gate_basic(inner, a, b, -1, -1, n_in, st)
-                t = _gate_basic(outer, t0, c, -1, -1, n_in, st)
+                t0 = _gate_basic(inner, a, b, none, none, n_in, st)
+                t = _gate_basic(outer, t0, c, none, none, n_in, st)
             else:
                 inner = 4 if op == 20 else 5
                 outer = 5 if op == 20 else 4
-                t0 = _gate_basic(inner, a, b, -1, -1, n_in, st)
-                t1 = _gate_basic(inner, c, d, -1, -1, n_in, st)
-                t = _gate_basic(outer, t0, t1, -1, -1, n_in, st)
-            return _gate_basic(3, t, -1, -1, -1, n_in, st)
+                t0 = _gate_basic(inner, a, b, none, none, n_in, st)
+                t1 = _gate_basic(inner, c, d, none, none, n_in, st)
+                t = _gate_basic(outer, t0, t1, none, none, n_in, st)
+            return _gate_basic(np.int64(3), t, none, none, none, n_in, st)
     return _gate_basic(op, a, b, c, d, n_in, st)
 
 
@@ -375,8 +382,9 @@ def _lower(
     # the builder's state, one tuple for the helpers
     st = (ops, fan, cnt, const_of, inv_of, hk, hv, arity, sym, truth)
     # the builder's first two gates: CONST0, CONST1
-    _insert_call(0, -1, -1, -1, -1, n_in, st)
-    _insert_call(1, -1, -1, -1, -1, n_in, st)
+    none = np.int64(-1)  # not a literal (see _gate_basic)
+    _insert_call(np.int64(0), none, none, none, none, n_in, st)
+    _insert_call(np.int64(1), none, none, none, none, n_in, st)
     k_slots = n_slots // max(n_nodes, 1)
     ins = np.empty(8, dtype=np.int64)
     refs = np.empty(4, dtype=np.int64)
