@@ -95,7 +95,7 @@ def iverilog_ratio(repeats: int) -> tuple[float | None, float | None, float]:
     graph = generate("dadda", 8, knobs={"truncate": 4})
     netlist = lower(graph, name="mul8")
     ours = []
-    for _ in range(max(3, repeats)):
+    for _ in range(max(25, repeats)):  # a fraction of a millisecond each: many runs
         t0 = time.perf_counter()
         table = product_table(netlist, 8, 8, signed=False)
         ours.append(time.perf_counter() - t0)
