@@ -180,8 +180,8 @@ def _gate_basic(op, a, b, c, d, n_in, st):  # type: ignore[no-untyped-def]
     """``gate`` with constant folding for every op but AOI/OAI (see :func:`_gate`):
     the folded forms only ever build gates without constant inputs.
 
-    (It calls the compiled ``_insert`` rather than inlining it: inlined at each of
-    its twenty call sites, it made this kernel take half a minute to compile.)"""
+    (It calls the compiled ``_insert`` rather than inlining it: a copy inlined at each
+    of its call sites made this kernel take half a minute to compile.)"""
     const_of, arity, truth = st[3], st[7], st[9]
     # int64 values, not literals: numba compiles a separate variant of the callee for
     # each combination of literal arguments it is called with
