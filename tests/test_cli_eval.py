@@ -1,12 +1,15 @@
 """``dse eval`` / ``dse export``: JSON contract, LUT files, one-line errors for bad input."""
 
+import io
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from dse._jit import HAVE_NUMBA
 from dse.cli import main
 
 JSON_KEYS = {
@@ -241,3 +244,38 @@ def test_export_verilog_and_blif(capsys, tmp_path):
         ["export", "--gen", "dadda", "--width", "5", "--format", "blif", "-o", str(b)], capsys
     )
     assert code == 0 and ".model mul_dadda_5" in b.read_text()
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+def test_kernels_cached_reads_an_empty_cache_as_cold(tmp_path):
+    """An empty numba cache reads as cold (the first evaluation will compile); the
+    check itself compiles nothing, so it answers at once."""
+    code = "from dse._jit import kernels_cached; print(kernels_cached())"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_first_compile_notice_only_on_a_terminal(capsys, monkeypatch):
+    import dse._jit
+    from dse.cli._common import note_first_compile
+
+    monkeypatch.setattr(dse._jit, "kernels_cached", lambda: False)
+    note_first_compile()  # pytest's captured stderr is not a terminal: nothing said
+    assert capsys.readouterr().err == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    note_first_compile()
+    assert "compiling the gate-level evaluation kernels" in term.getvalue()
+    monkeypatch.setattr(dse._jit, "kernels_cached", lambda: True)
+    term.truncate(0)
+    note_first_compile()  # cached: nothing said
+    assert term.getvalue() == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -91,3 +92,19 @@ def describe(
         parts.append(f"adder={adder}")
     parts.extend(knobs)
     return ",".join(parts)
+
+
+def note_first_compile() -> None:
+    """On a terminal, say so before the first evaluation after an install compiles the
+    evaluator's kernels (about 20 s, once; numba caches them). Not on pipes or under
+    test runners, where the line would mix into machine-read output."""
+    if not sys.stderr.isatty():
+        return
+    from dse._jit import kernels_cached
+
+    if not kernels_cached():
+        click.echo(
+            "dse: compiling the gate-level evaluation kernels (first run after an install, "
+            "about 20 s; cached for later runs)",
+            err=True,
+        )

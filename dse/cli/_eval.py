@@ -10,7 +10,12 @@ from typing import Any
 import click
 import numpy as np
 
-from dse.cli._common import build_from_options, describe, generator_options
+from dse.cli._common import (
+    build_from_options,
+    describe,
+    generator_options,
+    note_first_compile,
+)
 from dse.errors import ConfigError, DseError
 
 
@@ -117,6 +122,7 @@ def eval_command(
             raise ConfigError("--lut-dir is for Verilog files; use --lut OUT.npy with --gen")
         graph = build_from_options(gen, width, width_b, signed, adder, knobs)
         source = describe(str(gen), int(width or 0), width_b, signed, adder, knobs)
+        note_first_compile()
         report = evaluate(
             graph, library=library, clock_period_ns=clock_period_ns, seed=seed, source=source
         )
@@ -133,6 +139,7 @@ def eval_command(
         raise ConfigError("--lut takes one file; use --lut-dir DIR for several Verilog files")
     from dse.netlist import read_verilog
 
+    note_first_compile()
     failures = 0
     for path in files:
         try:

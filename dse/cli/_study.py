@@ -94,6 +94,9 @@ def _session(
     progress: bool | None,
 ) -> None:
     """``run``/``resume`` with the shared session options, then the summary line."""
+    from dse.cli._common import note_first_compile
+
+    note_first_compile()
     if threads is not None:
         # read by the accuracy adapter when torch is first used; inherited by workers
         os.environ["DSE_TORCH_THREADS"] = str(threads)
