@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["HAVE_NUMBA", "jit", "kernels_cached"]
+__all__ = ["HAVE_NUMBA", "jit"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     if os.environ.get("DSE_NO_NUMBA"):
@@ -38,25 +38,3 @@ def jit(fn: Any, *, inline: bool = False, fastmath: set[str] | None = None) -> A
         return numba.njit(cache=True, nogil=True, fastmath=fastmath)(fn)
     return numba.njit(cache=True, nogil=True)(fn)
 
-
-def kernels_cached() -> bool:
-    """Whether the evaluator's largest kernels are in numba's on-disk cache for the
-    current sources (``True`` without numba, or where that cannot be told): when not,
-    the first evaluation compiles them, which takes a while (the CLI says so).
-
-    Reads numba's cache index the way numba does (``IndexDataCacheFile._load_index``:
-    empty when missing, of another numba version, or stale for the source); any change
-    in those internals answers ``True``, so the worst case is a missing notice.
-    """
-    if not HAVE_NUMBA:
-        return True
-    try:
-        from dse.eval import _kernels as eval_kernels
-        from dse.netlist import _kernels as netlist_kernels
-
-        for kernel in (netlist_kernels.lower_kernel, eval_kernels.lut_metrics_kernel):
-            if not kernel._cache._cache_file._load_index():
-                return False
-    except Exception:  # numba internals: never fail an evaluation over them
-        return True
-    return True

@@ -250,7 +250,7 @@ def test_export_verilog_and_blif(capsys, tmp_path):
 def test_kernels_cached_reads_an_empty_cache_as_cold(tmp_path):
     """An empty numba cache reads as cold (the first evaluation will compile); the
     check itself compiles nothing, so it answers at once."""
-    code = "from dse._jit import kernels_cached; print(kernels_cached())"
+    code = "from dse.cli._common import kernels_cached; print(kernels_cached())"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
@@ -260,10 +260,10 @@ def test_kernels_cached_reads_an_empty_cache_as_cold(tmp_path):
 
 
 def test_first_compile_notice_only_on_a_terminal(capsys, monkeypatch):
-    import dse._jit
+    from dse.cli import _common
     from dse.cli._common import note_first_compile
 
-    monkeypatch.setattr(dse._jit, "kernels_cached", lambda: False)
+    monkeypatch.setattr(_common, "kernels_cached", lambda: False)
     note_first_compile()  # pytest's captured stderr is not a terminal: nothing said
     assert capsys.readouterr().err == ""
 
@@ -275,7 +275,7 @@ def test_first_compile_notice_only_on_a_terminal(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stderr", term)
     note_first_compile()
     assert "compiling the gate-level evaluation kernels" in term.getvalue()
-    monkeypatch.setattr(dse._jit, "kernels_cached", lambda: True)
+    monkeypatch.setattr(_common, "kernels_cached", lambda: True)
     term.truncate(0)
     note_first_compile()  # cached: nothing said
     assert term.getvalue() == ""

@@ -100,11 +100,34 @@ def note_first_compile() -> None:
     test runners, where the line would mix into machine-read output."""
     if not sys.stderr.isatty():
         return
-    from dse._jit import kernels_cached
-
     if not kernels_cached():
         click.echo(
             "dse: compiling the gate-level evaluation kernels (first run after an install, "
             "about 20 s; cached for later runs)",
             err=True,
         )
+
+
+def kernels_cached() -> bool:
+    """Whether the evaluator's largest kernels are in numba's on-disk cache for the
+    current sources (``True`` without numba, or where that cannot be told): when not,
+    the first evaluation compiles them, which takes a while.
+
+    Reads numba's cache index the way numba does (``IndexDataCacheFile._load_index``:
+    empty when missing, of another numba version, or stale for the source); any change
+    in those internals answers ``True``, so the worst case is a missing notice.
+    """
+    from dse._jit import HAVE_NUMBA
+
+    if not HAVE_NUMBA:
+        return True
+    try:
+        from dse.eval import _kernels as eval_kernels
+        from dse.netlist import _kernels as netlist_kernels
+
+        for kernel in (netlist_kernels.lower_kernel, eval_kernels.lut_metrics_kernel):
+            if not kernel._cache._cache_file._load_index():
+                return False
+    except Exception:  # numba internals: never fail an evaluation over them
+        return True
+    return True
