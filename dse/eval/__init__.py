@@ -2,7 +2,14 @@
 
 from dse.eval._liberty import read_liberty, read_liberty_cells
 from dse.eval._library import CellLibrary
-from dse.eval._metrics import ErrorMetrics, error_metrics, exact_table, operand_values
+from dse.eval._metrics import (
+    ErrorMetrics,
+    PeerMetrics,
+    error_metrics,
+    exact_table,
+    operand_values,
+    peer_metrics,
+)
 from dse.eval._power import PowerEstimate, estimate_power, map_to_cells
 from dse.eval._report import (
     HardwareReport,
@@ -27,6 +34,7 @@ __all__ = [
     "ErrorMetrics",
     "HardwareReport",
     "OperandDistribution",
+    "PeerMetrics",
     "PowerEstimate",
     "error_metrics",
     "estimate_power",
@@ -38,6 +46,7 @@ __all__ = [
     "operand_trace",
     "operand_values",
     "pack_operands",
+    "peer_metrics",
     "product_table",
     "read_liberty",
     "read_liberty_cells",

@@ -15,6 +15,10 @@ with ``e = approximate - exact``:
 
 Every metric can be weighted by an operand distribution ``p(a) p(b)`` (e.g. a
 network's histograms of activation and weight codes).
+
+:func:`peer_metrics` gives the same table's figures in two peers' conventions (TRAM's
+NMED/MRED, EvoApprox's MAE/WCE/EP/MRE/WCRE percentages), under their own names, for
+comparing with a paper's table; dse's own figures above do not change.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from dse.eval import _kernels
 
 __all__ = [
     "ErrorMetrics",
+    "PeerMetrics",
     "error_metrics",
     "error_metrics_reference",
     "exact_table",
     "operand_values",
+    "peer_metrics",
 ]
 
 
@@ -231,4 +237,94 @@ def error_metrics_reference(
         bias=bias,
         error_var=max(0.0, mse - bias * bias),
         mse=mse,
+    )
+
+
+@dataclass(frozen=True)
+class PeerMetrics:
+    """One product table's error figures in two peers' conventions, named by peer.
+
+    With ``e = approximate - exact`` over all ``2**(n+m)`` operand pairs (``n``, ``m``
+    the operand widths; values two's complement for a signed table):
+
+    * ``tram_nmed``: E|e| / 2**(n+m): TRAM's NMED (C. Meng et al., TRAM, DAC 2026; the
+      AppMult-Aware-Retraining simulator, ``simulator/src/main.cc``, divides the MED by
+      2**(2·bitwidth)). dse's ``nmed`` divides by the largest exact product instead.
+    * ``tram_mred``: E[|e| / max(1, |exact|)] over *all* pairs: TRAM's MRED. A pair
+      with exact product 0 counts its ``|e|`` in full. dse's ``mred`` leaves those
+      pairs out.
+    * ``evo_mae``, ``evo_mae_pct``: E|e| and E|e| / 2**(n+m) · 100 (EvoApprox8b:
+      V. Mrazek et al., DATE 2017, and the EvoApproxLib tables' ``MAE``, ``MAE%``).
+    * ``evo_wce``, ``evo_wce_pct``: max |e| and max |e| / 2**(n+m) · 100 (``WCE``,
+      ``WCE%``).
+    * ``evo_ep_pct``: P(e ≠ 0) · 100 (``EP%``).
+    * ``evo_mre_pct``: E[|e| / |exact|] · 100 over the pairs whose exact product is
+      non-zero, the others left out of sum and count (``MRE%``); equals 100 · dse's
+      ``mred``.
+    * ``evo_wcre_pct``: max |e| / |exact| · 100 over the same pairs (``WCRE%``); equals
+      100 · dse's ``wcre``.
+    * ``evo_mse``: E[e²] (``MSE``).
+
+    The EvoApprox zero handling and the 2**(n+m) normalisation were checked against the
+    figures EvoApproxLib prints in its C models' headers (8x8, 7x7, 8x4 and 8x2 unsigned,
+    8x8 signed): a circuit whose product is wrong where the exact product is 0 (e.g.
+    ``mul8u_2AC``) has the printed MRE%/WCRE% only with those pairs left out, not with
+    max(1, |exact|).
+    """
+
+    tram_nmed: float
+    tram_mred: float
+    evo_mae: float
+    evo_mae_pct: float
+    evo_wce: float
+    evo_wce_pct: float
+    evo_ep_pct: float
+    evo_mre_pct: float
+    evo_wcre_pct: float
+    evo_mse: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def peer_metrics(lut: np.ndarray, width_a: int, width_b: int, signed: bool) -> PeerMetrics:
+    """A whole product table's figures in TRAM's and EvoApprox's conventions (see
+    :class:`PeerMetrics`), unweighted, in plain numpy.
+
+    Args:
+        lut: the table ``[a, b]`` by raw operand codes, ``2**width_a`` × ``2**width_b``,
+            holding product values (two's complement values if ``signed``), as
+            ``dse eval --lut`` writes it.
+    """
+    approx = np.asarray(lut)
+    shape = (1 << width_a, 1 << width_b)
+    if approx.shape != shape:
+        raise ConfigError(
+            f"a {width_a}x{width_b} product table is {shape[0]}x{shape[1]}, got shape "
+            f"{approx.shape}"
+        )
+    exact = exact_table(width_a, width_b, signed)
+    dist = np.abs(approx.astype(np.int64) - exact)
+    n = dist.size
+    scale = float(1 << (width_a + width_b))
+    med = int(dist.sum()) / n  # integer sum: exact
+    wce = float(dist.max())
+    nonzero = exact != 0
+    rel = dist * _inverse_magnitude(exact)  # |e| / |exact|, 0 where exact is 0
+    rel_sum = float(rel.sum())
+    rel_max = float(rel.max(initial=0.0))
+    n_nz = int(np.count_nonzero(nonzero))
+    at_zero = int(dist[~nonzero].sum())  # |e| / max(1, 0) = |e|
+    d = dist.astype(np.float64)
+    return PeerMetrics(
+        tram_nmed=med / scale,
+        tram_mred=(rel_sum + at_zero) / n,
+        evo_mae=med,
+        evo_mae_pct=100.0 * med / scale,
+        evo_wce=wce,
+        evo_wce_pct=100.0 * wce / scale,
+        evo_ep_pct=100.0 * int(np.count_nonzero(dist)) / n,
+        evo_mre_pct=100.0 * rel_sum / n_nz if n_nz else 0.0,
+        evo_wcre_pct=100.0 * rel_max,
+        evo_mse=float(np.dot(d.ravel(), d.ravel())) / n,
     )
