@@ -33,6 +33,7 @@ from dse.eval._sim import (
     toggle_statistics,
 )
 from dse.netlist._netlist import Netlist
+from dse.netlist._ports import operand_widths
 
 if TYPE_CHECKING:
     from dse.arith._graph import MultiplierGraph
@@ -391,9 +392,7 @@ def _evaluate_netlist(
         raise ConfigError(f"trace_vectors must be a positive multiple of 64, got {trace_vectors}")
     if clock_period_ns <= 0:
         raise ConfigError(f"clock_period_ns must be positive, got {clock_period_ns}")
-    if len(netlist.input_ports) < 2:
-        raise ConfigError(f"netlist {netlist.name!r} needs two operand input ports")
-    width_a, width_b = netlist.input_ports[0][1], netlist.input_ports[1][1]
+    width_a, width_b = operand_widths(netlist)  # exactly two input ports, else a hint
     total = width_a + width_b
     weights = None
     if distribution is not None:

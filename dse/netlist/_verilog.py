@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from dse.errors import DataError, NetlistError, NetlistParseError
 from dse.netlist._netlist import ARITY, Netlist, Op, netlist_from_gates
+from dse.netlist._ports import group_bit_ports
 
 __all__ = ["read_verilog", "read_verilog_text", "scan_module_ports", "write_verilog"]
 
@@ -1753,10 +1754,11 @@ def _elaborate(
                     f"{top_mod.src.where(d.pos)}: output {b} of module {top_mod.name!r} is never driven"
                 )
     try:
+        # 1-bit ports named a[0] / a_0 / a0 (a bit-blasted netlist) become vector ports
         return netlist_from_gates(
             top_mod.name,
-            in_ports,
-            [(p, bits) for p, bits, _ in out_ports],
+            group_bit_ports(in_ports),
+            group_bit_ports([(p, bits) for p, bits, _ in out_ports]),
             [(g[0], g[1], g[2], g[3]) for g in el.gates],
         )
     except NetlistParseError:
