@@ -1,6 +1,6 @@
 """Gate-level netlists: the flat levelised form, lowering from graphs, readers and writers."""
 
-from dse.netlist._blif import write_blif
+from dse.netlist._blif import read_blif, read_blif_text, write_blif
 from dse.netlist._cmodel import write_c
 from dse.netlist._lower import lower
 from dse.netlist._netlist import (
@@ -11,16 +11,25 @@ from dse.netlist._netlist import (
     Op,
     netlist_from_gates,
 )
+from dse.netlist._ports import group_bit_ports, operand_widths
+from dse.netlist._read import NETLIST_FORMATS, netlist_format, read_netlist
 from dse.netlist._verilog import read_verilog, read_verilog_text, write_verilog
 
 __all__ = [
     "ARITY",
     "GROUP_SIGNATURES",
+    "NETLIST_FORMATS",
     "Netlist",
     "NetlistBuilder",
     "Op",
+    "group_bit_ports",
     "lower",
+    "netlist_format",
     "netlist_from_gates",
+    "operand_widths",
+    "read_blif",
+    "read_blif_text",
+    "read_netlist",
     "read_verilog",
     "read_verilog_text",
     "write_blif",
