@@ -137,7 +137,7 @@ def eval_command(
         raise ConfigError("give either Verilog files or --gen, not both")
     if lut_path is not None and len(files) > 1:
         raise ConfigError("--lut takes one file; use --lut-dir DIR for several Verilog files")
-    from dse.netlist import read_verilog
+    from dse.netlist import read_netlist
 
     note_first_compile()
     failures = 0
@@ -145,7 +145,7 @@ def eval_command(
         try:
             if not path.is_file():
                 raise ConfigError(f"{path}: no such file")
-            netlist = read_verilog([path], cells=list(cells), liberty=liberty, top=top)
+            netlist = read_netlist([path], cells=list(cells), liberty=liberty, top=top)
             report = evaluate_netlist(
                 netlist,
                 signed=bool(signed),

@@ -19,7 +19,7 @@ _MODELS = ("cnn1d", "cnn-digits", "lenet5", "resnet20", "vit-tiny")
 def _load_multiplier(source: str, signed: bool) -> Any:
     from dse.nn import AxMultiplier, load_multiplier
 
-    if source.endswith((".npy", ".v", ".sv")) and not Path(source).is_file():
+    if source.endswith((".npy", ".v", ".sv", ".blif")) and not Path(source).is_file():
         raise DataError(f"{source}: multiplier file does not exist")
     mult: AxMultiplier = load_multiplier(source, signed=signed)
     return mult
@@ -63,8 +63,10 @@ def _optimizer_factory(kind: str, lr: float | None, momentum: float, weight_deca
 @click.option("--data", "data_spec", default="mnist1d", show_default=True,
               help="mnist1d, digits, cifar10:DIR, mnist:DIR or npz:FILE.")
 @click.option("--multiplier", "multiplier", required=True,
-              help="FILE.npy (LUT [a=activation, b=weight]), FILE.v (netlist) or a generator spec.")
-@click.option("--signed", is_flag=True, help="The .npy/.v multiplier is two's complement signed.")
+              help="FILE.npy (LUT [a=activation, b=weight]), FILE.v/FILE.blif (netlist) or a "
+                   "generator spec.")
+@click.option("--signed", is_flag=True,
+              help="The .npy/netlist multiplier is two's complement signed.")
 @click.option("--grad", type=click.Choice(("ste", "lut2d", "lut1d")), default="ste", show_default=True,
               help="Gradient estimator.")
 @click.option("--axtrain", type=click.Choice(("none", "passive", "active", "both")), default="none",

@@ -74,7 +74,7 @@ class AxMultiplier:
     ``lut[a_code, b_code]``: ``a`` = activation operand, ``b`` = weight operand, each code
     the raw bit pattern as an unsigned index (see the module docstring). Build one with
     :meth:`exact`, :meth:`from_lut`, :meth:`from_npy`, :meth:`from_report`,
-    :meth:`from_spec` or :meth:`from_verilog` (or :func:`load_multiplier`).
+    :meth:`from_spec` or :meth:`from_netlist` (or :func:`load_multiplier`).
     """
 
     lut: np.ndarray
@@ -159,6 +159,30 @@ class AxMultiplier:
         return cls.from_report(evaluate(from_spec(spec)), name=spec)
 
     @classmethod
+    def from_netlist(
+        cls,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        signed: bool = False,
+        top: str | None = None,
+        cells: Sequence[str] = (),
+        liberty: str | os.PathLike[str] | None = None,
+    ) -> AxMultiplier:
+        """Read a gate-level netlist (Verilog or BLIF, ``dse.netlist.read_netlist``) and
+        tabulate it with ``dse.eval.evaluate_netlist``."""
+        for p in paths:
+            if not Path(p).is_file():
+                raise DataError(f"{p}: netlist file does not exist")
+        try:
+            from dse.eval import evaluate_netlist
+            from dse.netlist import read_netlist
+        except ImportError as exc:
+            raise ConfigError(f"reading a netlist needs dse.netlist/dse.eval ({exc})") from None
+        netlist = read_netlist([str(p) for p in paths], cells=list(cells), liberty=liberty, top=top)
+        report = evaluate_netlist(netlist, signed=signed)
+        return cls.from_report(report, name=Path(paths[0]).stem)
+
+    @classmethod
     def from_verilog(
         cls,
         paths: Sequence[str | os.PathLike[str]],
@@ -167,18 +191,8 @@ class AxMultiplier:
         top: str | None = None,
         cells: Sequence[str] = (),
     ) -> AxMultiplier:
-        """Read a gate-level netlist and tabulate it with ``dse.eval.evaluate_netlist``."""
-        for p in paths:
-            if not Path(p).is_file():
-                raise DataError(f"{p}: Verilog file does not exist")
-        try:
-            from dse.eval import evaluate_netlist
-            from dse.netlist import read_verilog
-        except ImportError as exc:
-            raise ConfigError(f"reading Verilog needs dse.netlist/dse.eval ({exc})") from None
-        netlist = read_verilog([str(p) for p in paths], cells=list(cells), top=top)
-        report = evaluate_netlist(netlist, signed=signed)
-        return cls.from_report(report, name=Path(paths[0]).stem)
+        """:meth:`from_netlist` (which reads Verilog and BLIF alike)."""
+        return cls.from_netlist(paths, signed=signed, top=top, cells=cells)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -269,9 +283,10 @@ def load_multiplier(
     signed: bool | None = None,
     top: str | None = None,
 ) -> AxMultiplier:
-    """Accept an AxMultiplier, a LUT array, a ``.npy`` path, a ``.v`` netlist path or a spec.
+    """Accept an AxMultiplier, a LUT array, a ``.npy`` path, a netlist path (``.v``,
+    ``.sv``, ``.blif``) or a spec.
 
-    ``signed`` applies to arrays, ``.npy`` and ``.v`` sources (default unsigned); a
+    ``signed`` applies to arrays, ``.npy`` and netlist sources (default unsigned); a
     generator spec carries its own signedness.
     """
     if isinstance(source, AxMultiplier):
@@ -281,11 +296,12 @@ def load_multiplier(
     text = os.fspath(source)
     if text.endswith(".npy"):
         return AxMultiplier.from_npy(text, signed=bool(signed))
-    if text.endswith((".v", ".sv")):
-        return AxMultiplier.from_verilog([text], signed=bool(signed), top=top)
+    if text.endswith((".v", ".sv", ".blif")) or (":" not in text and Path(text).is_file()):
+        # any other existing file: read_netlist tells the format or names those it reads
+        return AxMultiplier.from_netlist([text], signed=bool(signed), top=top)
     if ":" not in text:
         raise ConfigError(
-            f"multiplier {text!r}: expected a .npy LUT, a .v netlist or a generator spec "
-            f"such as 'dadda:8'"
+            f"multiplier {text!r}: expected a .npy LUT, a netlist (.v, .sv, .blif) or a "
+            f"generator spec such as 'dadda:8'"
         )
     return AxMultiplier.from_spec(text)

@@ -132,14 +132,18 @@ class LibraryEntryConfig(_Strict):
     name: str
     spec: str | None = None
     verilog: list[str] | None = None
+    # netlist files in any format dse reads (Verilog, BLIF); `verilog` reads the same way
+    netlist: list[str] | None = None
     lut: str | None = None
     metrics: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> LibraryEntryConfig:
-        given = [k for k in ("spec", "verilog", "lut") if getattr(self, k)]
+        given = [k for k in ("spec", "verilog", "netlist", "lut") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of spec, verilog, lut (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of spec, verilog, netlist, lut (got {given or 'none'})"
+            )
         return self
 
 
@@ -214,7 +218,7 @@ class _Slot:
 
 @dataclass(frozen=True)
 class LibraryMultiplier:
-    """A multiplier from a library space: a graph (spec), a netlist (Verilog) or a LUT.
+    """A multiplier from a library space: a graph (spec), a netlist (Verilog, BLIF) or a LUT.
 
     ``report`` holds precomputed hardware figures (e.g. from ``dse eval --format json``)
     for LUT entries, which have no gates to simulate.
@@ -671,6 +675,7 @@ class LibrarySpace(Space):
         for i, e in enumerate(config.entries):
             for p in [
                 *(e.verilog or []),
+                *(e.netlist or []),
                 *([e.lut] if e.lut else []),
                 *([e.metrics] if e.metrics else []),
             ]:
@@ -712,14 +717,11 @@ class LibrarySpace(Space):
                     f"{where}.spec: {e.spec!r} is not a {wa}x{wb} {'signed' if signed else 'unsigned'} multiplier"
                 )
             return LibraryMultiplier(e.name, g.structural_hash, signed, wa, wb, graph=g)
-        if e.verilog:
-            try:
-                from dse.netlist._verilog import read_verilog
-            except ImportError as exc:  # pragma: no cover - reader not in this checkout
-                raise ConfigError(
-                    f"{where}.verilog: the Verilog reader is not available ({exc})"
-                ) from None
-            net = read_verilog([self.root / p for p in e.verilog])
+        files = e.netlist or e.verilog
+        if files:
+            from dse.netlist import read_netlist
+
+            net = read_netlist([self.root / p for p in files])
             text = net.to_text()
             key = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
             return LibraryMultiplier(e.name, key, signed, wa, wb, netlist=net)
