@@ -287,14 +287,25 @@ class PeerMetrics:
         return asdict(self)
 
 
-def peer_metrics(lut: np.ndarray, width_a: int, width_b: int, signed: bool) -> PeerMetrics:
+def peer_metrics(
+    lut: np.ndarray,
+    width_a: int,
+    width_b: int,
+    signed: bool,
+    *,
+    metrics: ErrorMetrics | None = None,
+) -> PeerMetrics:
     """A whole product table's figures in TRAM's and EvoApprox's conventions (see
-    :class:`PeerMetrics`), unweighted, in plain numpy.
+    :class:`PeerMetrics`), every pair weighted alike.
 
     Args:
         lut: the table ``[a, b]`` by raw operand codes, ``2**width_a`` × ``2**width_b``,
             holding product values (two's complement values if ``signed``), as
             ``dse eval --lut`` writes it.
+        metrics: this same table's *unweighted* :class:`ErrorMetrics` (e.g. a
+            :class:`~dse.eval.HardwareReport`'s, evaluated without an operand
+            distribution), if at hand: then only the pairs with an exact product of 0
+            are read again, instead of the whole table in numpy.
     """
     approx = np.asarray(lut)
     shape = (1 << width_a, 1 << width_b)
@@ -303,28 +314,55 @@ def peer_metrics(lut: np.ndarray, width_a: int, width_b: int, signed: bool) -> P
             f"a {width_a}x{width_b} product table is {shape[0]}x{shape[1]}, got shape "
             f"{approx.shape}"
         )
-    exact = exact_table(width_a, width_b, signed)
-    dist = np.abs(approx.astype(np.int64) - exact)
-    n = dist.size
-    scale = float(1 << (width_a + width_b))
-    med = int(dist.sum()) / n  # integer sum: exact
-    wce = float(dist.max())
-    nonzero = exact != 0
-    rel = dist * _inverse_magnitude(exact)  # |e| / |exact|, 0 where exact is 0
-    rel_sum = float(rel.sum())
-    rel_max = float(rel.max(initial=0.0))
-    n_nz = int(np.count_nonzero(nonzero))
-    at_zero = int(dist[~nonzero].sum())  # |e| / max(1, 0) = |e|
-    d = dist.astype(np.float64)
+    val_a, inv_a, nz_a = operand_tables(width_a, signed)
+    val_b, inv_b, nz_b = operand_tables(width_b, signed)
+    n = shape[0] * shape[1]
+    n_nz = nz_a * nz_b
+    scale = float(n)  # 2**(n+m)
+    # the exact product is 0 on row a = 0 and column b = 0 (code 0 is the value 0
+    # either way): there |e| = |approx|, and |e| / max(1, 0) = |e|
+    row, col = approx[0].astype(np.int64), approx[:, 0].astype(np.int64)
+    at_zero = int(np.abs(row).sum() + np.abs(col).sum() - abs(int(row[0])))
+    if metrics is not None:
+        return PeerMetrics(
+            tram_nmed=metrics.med / scale,
+            tram_mred=(metrics.mred * n_nz + at_zero) / n,
+            evo_mae=metrics.med,
+            evo_mae_pct=100.0 * metrics.med / scale,
+            evo_wce=metrics.wce,
+            evo_wce_pct=100.0 * metrics.wce / scale,
+            evo_ep_pct=100.0 * metrics.er,
+            evo_mre_pct=100.0 * metrics.mred,
+            evo_wcre_pct=100.0 * metrics.wcre,
+            evo_mse=metrics.mse,
+        )
+    s_abs = n_err = 0  # exact integer sums
+    wce = 0
+    rel_sum = rel_max = s_e2 = 0.0
+    # blocks of rows (about 2**18 pairs): no whole-table temporaries
+    rows = max(1, (1 << 18) >> width_b)
+    for r0 in range(0, shape[0], rows):
+        exact = np.multiply.outer(val_a[r0 : r0 + rows], val_b)
+        dist = np.abs(approx[r0 : r0 + rows].astype(np.int64) - exact)
+        s_abs += int(dist.sum())
+        n_err += int(np.count_nonzero(dist))
+        wce = max(wce, int(dist.max()))
+        # |e| / |exact| as |e| · (1/|a|) · (1/|b|): 0 where exact is 0
+        rel = dist * np.multiply.outer(inv_a[r0 : r0 + rows], inv_b)
+        rel_sum += float(rel.sum())
+        rel_max = max(rel_max, float(rel.max()))
+        d = dist.astype(np.float64).ravel()
+        s_e2 += float(np.dot(d, d))
+    med = s_abs / n
     return PeerMetrics(
         tram_nmed=med / scale,
         tram_mred=(rel_sum + at_zero) / n,
         evo_mae=med,
         evo_mae_pct=100.0 * med / scale,
-        evo_wce=wce,
+        evo_wce=float(wce),
         evo_wce_pct=100.0 * wce / scale,
-        evo_ep_pct=100.0 * int(np.count_nonzero(dist)) / n,
+        evo_ep_pct=100.0 * n_err / n,
         evo_mre_pct=100.0 * rel_sum / n_nz if n_nz else 0.0,
         evo_wcre_pct=100.0 * rel_max,
-        evo_mse=float(np.dot(d.ravel(), d.ravel())) / n,
+        evo_mse=s_e2 / n,
     )

@@ -157,6 +157,10 @@ def test_truncated_multipliers_match_a_straightforward_numpy_computation(
     assert got.evo_mre_pct == pytest.approx(100 * report.mred, rel=1e-9)
     assert got.evo_wcre_pct == pytest.approx(100 * report.wcre, rel=1e-9)
     assert got.evo_mse == pytest.approx(report.mse, rel=1e-12)
+    # from the report's own (unweighted) metrics: the same figures
+    fast = peer_metrics(report.lut, wa, wb, signed, metrics=report.metrics)
+    for name, value in got.to_dict().items():
+        assert getattr(fast, name) == pytest.approx(value, rel=1e-9), name
 
 
 def test_tram_mred_counts_errors_at_zero_products_that_dse_mred_leaves_out():
