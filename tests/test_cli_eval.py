@@ -69,7 +69,8 @@ def test_eval_json_has_the_contract_keys(capsys, tmp_path):
 def test_eval_signed_lut_is_indexed_by_raw_codes(capsys, tmp_path):
     lut = tmp_path / "s.npy"
     code, _, _ = run(
-        ["eval", "--gen", "booth", "--width", "4", "--lut", str(lut), "--json"], capsys
+        ["eval", "--gen", "booth", "--width", "4", "--signed", "--lut", str(lut), "--json"],
+        capsys,
     )
     assert code == 0
     t = np.load(lut)
@@ -279,3 +280,108 @@ def test_first_compile_notice_only_on_a_terminal(capsys, monkeypatch):
     term.truncate(0)
     note_first_compile()  # cached: nothing said
     assert term.getvalue() == ""
+
+
+def test_eval_json_and_text_give_the_peers_figures(capsys, tmp_path):
+    from dse.eval import peer_metrics
+
+    lut = tmp_path / "t.npy"
+    args = ["eval", "--gen", "dadda", "--width", "6", "--knob", "truncate=4", "--lut", str(lut)]
+    code, out, _ = run([*args, "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    want = peer_metrics(np.load(lut), 6, 6, False).to_dict()
+    assert d["peers"] == pytest.approx(want) and d["peers"]["evo_ep_pct"] > 0
+    assert d["peers"]["evo_mre_pct"] == pytest.approx(100 * d["mred"])
+    code, out, _ = run(args, capsys)
+    assert code == 0
+    tram = next(line for line in out.splitlines() if line.strip().startswith("TRAM"))
+    assert f"NMED {want['tram_nmed']:.4g}" in tram
+    assert "MRE% " in out and "WCRE% " in out
+
+
+def test_signedness_defaults_to_unsigned_for_every_generator_and_help_says_so(capsys):
+    from dse.arith import from_spec
+
+    code, out, _ = run(["eval", "--help"], capsys)
+    assert code == 0 and "[default: unsigned]" in " ".join(out.split())
+    for gen in ("booth", "dadda", "array"):
+        code, out, _ = run(["eval", "--gen", gen, "--width", "4", "--json"], capsys)
+        d = json.loads(out)
+        assert code == 0 and d["signed"] is False and d["er"] == 0, gen
+    # the source spec reads back as the same multiplier; stored specs keep their meaning
+    code, out, _ = run(["eval", "--gen", "booth", "--width", "4", "--json"], capsys)
+    d = json.loads(out)
+    assert d["source"] == "booth:4,unsigned"
+    assert from_spec(d["source"]).structural_hash == d["structural_hash"]
+    assert from_spec("booth:4").signed and not from_spec("dadda:4").signed
+    code, out, _ = run(["eval", "--gen", "booth", "--width", "4", "--signed", "--json"], capsys)
+    d = json.loads(out)
+    assert d["signed"] is True and d["source"] == "booth:4,signed" and d["er"] == 0
+
+
+def _export(capsys, path, *args):
+    code, _, _ = run(["export", *args, "--format", "verilog", "-o", str(path)], capsys)
+    assert code == 0
+
+
+def test_a_signed_file_read_unsigned_warns_once_naming_the_flag(capsys, tmp_path):
+    signed_v, unsigned_v = tmp_path / "s.v", tmp_path / "u.v"
+    _export(capsys, signed_v, "--gen", "booth", "--width", "6", "--signed", "--knob", "truncate=2")
+    _export(capsys, unsigned_v, "--gen", "dadda", "--width", "6", "--knob", "truncate=2")
+
+    code, out, err = run(["eval", str(signed_v), "--json"], capsys)
+    assert code == 0 and json.loads(out)["signed"] is False  # stdout stays one JSON line
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning: {signed_v}: read as unsigned")
+    assert "give --signed" in lines[0]
+    # the flag, either way, is the user's decision: no warning
+    for flag in ("--signed", "--unsigned"):
+        code, out, err = run(["eval", str(signed_v), flag, "--json"], capsys)
+        assert code == 0 and err == "" and json.loads(out)["signed"] is (flag == "--signed")
+    # an unsigned file read unsigned: nothing to say
+    code, out, err = run(["eval", str(unsigned_v), "--json"], capsys)
+    assert code == 0 and err == ""
+    # an unsigned file read signed: warned the other way
+    code, _, err = run(["eval", str(unsigned_v), "--signed"], capsys)
+    assert code == 0 and err == ""  # explicit flag: silent
+    from dse.cli._eval import _signedness_warning
+    from dse.eval import evaluate_netlist
+    from dse.netlist import read_verilog
+
+    report = evaluate_netlist(read_verilog([unsigned_v]), signed=True)
+    warning = _signedness_warning(report, 12)
+    assert warning is not None and "give --unsigned" in warning
+
+
+def test_list_knobs_given_twice_join_their_lists(capsys):
+    from dse.arith import generate
+
+    fas = [n for n in generate("dadda", 6).nodes if n.startswith("fa_")][:2]
+    one = ["--knob", f"approx={fas[0]}:ama1"]
+    two = ["--knob", f"approx={fas[1]}:ama2"]
+    base = ["eval", "--gen", "dadda", "--width", "6", "--json"]
+    code, out, _ = run([*base, *one, *two], capsys)
+    assert code == 0
+    repeated = json.loads(out)
+    code, out, _ = run([*base, "--knob", f"approx={fas[0]}:ama1;{fas[1]}:ama2"], capsys)
+    joined = json.loads(out)
+    code, out, _ = run([*base, *one], capsys)
+    single = json.loads(out)
+    assert repeated["structural_hash"] == joined["structural_hash"]
+    assert repeated["structural_hash"] != single["structural_hash"]
+    assert repeated["source"] == f"dadda:6,approx={fas[0]}:ama1;{fas[1]}:ama2"
+    code, out, _ = run([*base, "--knob", "prune=0:0", "--knob", "prune=1:1"], capsys)
+    code2, out2, _ = run([*base, "--knob", "prune=0:0;1:1"], capsys)
+    assert code == code2 == 0
+    assert json.loads(out)["structural_hash"] == json.loads(out2)["structural_hash"]
+
+
+def test_single_value_knobs_given_twice_are_refused_in_one_line(capsys):
+    code, _, err = run(
+        ["eval", "--gen", "dadda", "--width", "6", "--knob", "truncate=2", "--knob", "truncate=3"],
+        capsys,
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: --knob truncate given twice ('2' and '3'); it takes one")

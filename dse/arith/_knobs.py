@@ -25,6 +25,7 @@ from dse.errors import ConfigError, KnobError
 
 __all__ = [
     "KNOBS",
+    "LIST_KNOBS",
     "apply_knob",
     "apply_knobs",
     "broken_array",
@@ -289,6 +290,11 @@ KNOBS: dict[str, Callable[[MultiplierGraph, Any], MultiplierGraph]] = {
     "approx": _knob_approx,
     "zero": _knob_zero,
 }
+
+
+#: Knobs whose value is a list of items (between ``,`` or ``;``): given twice on the
+#: command line, their lists join (``;``); every other knob takes one value.
+LIST_KNOBS = frozenset({"prune", "approx", "zero"})
 
 
 def apply_knob(graph: MultiplierGraph, name: str, value: Any) -> MultiplierGraph:

@@ -11,7 +11,14 @@ from dse.arith._graph import MultiplierGraph
 from dse.arith._knobs import KNOBS, apply_knobs
 from dse.errors import ConfigError
 
-__all__ = ["GENERATORS", "Generator", "from_spec", "generate", "register_generator"]
+__all__ = [
+    "GENERATORS",
+    "Generator",
+    "from_spec",
+    "generate",
+    "register_generator",
+    "spec_signed_default",
+]
 
 
 class Generator(Protocol):
@@ -53,6 +60,14 @@ def _check_width(name: str, value: Any) -> int:
     return w
 
 
+def spec_signed_default(name: str) -> bool:
+    """Whether :func:`generate` (and so a spec like ``booth:8``) builds generator
+    ``name`` signed when neither ``signed`` nor ``unsigned`` is given: only ``booth``.
+    Stored specs rely on it; the command line's ``--signed/--unsigned`` does not (it
+    defaults to unsigned for every generator)."""
+    return name == "booth"
+
+
 def generate(
     name: str,
     width_a: int,
@@ -73,7 +88,7 @@ def generate(
     wb = wa if width_b is None else _check_width("width-b", width_b)
     if adder not in ADDERS:
         raise ConfigError(f"unknown adder {adder!r}; known: {', '.join(ADDERS)}")
-    is_signed = (name == "booth") if signed is None else bool(signed)
+    is_signed = spec_signed_default(name) if signed is None else bool(signed)
     graph = GENERATORS[name](wa, wb, signed=is_signed, adder=adder)
     return apply_knobs(graph, knobs or {})
 

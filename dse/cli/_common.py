@@ -31,7 +31,12 @@ def generator_options(fn: F) -> F:
             help="bits of operand b (default: --width)",
         ),
         click.option(
-            "--signed/--unsigned", "signed", default=None, help="two's complement operands"
+            "--signed/--unsigned",
+            "signed",
+            default=False,
+            show_default=True,
+            help="two's complement operands and product; the same default for every "
+            "generator (booth too) and for netlist files",
         ),
         click.option(
             "--adder", default="ripple", show_default=True, help="final adder: ripple, kogge-stone"
@@ -42,7 +47,8 @@ def generator_options(fn: F) -> F:
             multiple=True,
             metavar="NAME=VALUE",
             help="approximation knob, repeatable: truncate=4, prune=0:0;1:0, bam=2:6, loa=4, "
-            "compensate=1, zero=NODE.PORT, approx=NODE:KIND",
+            "compensate=1, zero=NODE.PORT, approx=NODE:KIND; the list knobs (prune, zero, "
+            "approx) given twice join their lists, the others take one value",
         ),
     ]
     for opt in reversed(options):
@@ -51,14 +57,26 @@ def generator_options(fn: F) -> F:
 
 
 def parse_knobs(items: Sequence[str]) -> dict[str, str]:
+    """``--knob NAME=VALUE`` items by name. A list knob (``prune``, ``zero``,
+    ``approx``) given again adds its items (``approx=X:k --knob approx=Y:k`` is
+    ``approx=X:k;Y:k``); any other knob given twice is refused."""
+    from dse.arith._knobs import LIST_KNOBS
+
     knobs: dict[str, str] = {}
     for item in items:
         name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
         if not eq or not name:
             raise ConfigError(f"--knob {item!r}: expected NAME=VALUE, e.g. --knob truncate=4")
         if name in knobs:
-            raise ConfigError(f"--knob {name} given twice")
-        knobs[name.strip()] = value.strip()
+            if name not in LIST_KNOBS:
+                raise ConfigError(
+                    f"--knob {name} given twice ({knobs[name]!r} and {value!r}); it takes one "
+                    f"value (only {', '.join(sorted(LIST_KNOBS))} take lists)"
+                )
+            knobs[name] = f"{knobs[name]};{value}"
+            continue
+        knobs[name] = value
     return knobs
 
 
@@ -85,12 +103,17 @@ def build_from_options(
 def describe(
     gen: str, width: int, width_b: int | None, signed: bool | None, adder: str, knobs: Sequence[str]
 ) -> str:
+    """The options as a multiplier spec that :func:`dse.arith.from_spec` reads back as
+    the same multiplier (``unsigned`` spelled out only where the spec would otherwise
+    mean signed: ``booth``)."""
+    from dse.arith._registry import spec_signed_default
+
     parts = [f"{gen}:{width}" + (f"x{width_b}" if width_b else "")]
-    if signed is not None:
+    if signed is not None and (signed or spec_signed_default(gen)):
         parts.append("signed" if signed else "unsigned")
     if adder != "ripple":
         parts.append(f"adder={adder}")
-    parts.extend(knobs)
+    parts.extend(f"{name}={value}" for name, value in parse_knobs(knobs).items())
     return ",".join(parts)
 
 
