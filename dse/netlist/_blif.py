@@ -314,20 +314,21 @@ def _recipes() -> dict[tuple[int, int], tuple[int, Op, tuple[int, ...], int, boo
         if n == 0:
             continue
         truth = _TRUTH[op]
+        full = (1 << (1 << n)) - 1
         for order in itertools.permutations(range(n)):
+            # the gate's value where variable k is bit k of i
+            vals = [
+                truth[sum(((i >> var) & 1) << j for j, var in enumerate(order))]
+                for i in range(1 << n)
+            ]
             for mask in range(1 << n):
+                table = sum(vals[i ^ mask] << i for i in range(1 << n))
                 for neg_out in (False, True):
-                    table = 0
-                    for i in range(1 << n):
-                        x = i ^ mask
-                        m = 0
-                        for j, var in enumerate(order):
-                            m |= ((x >> var) & 1) << j
-                        table |= (truth[m] ^ neg_out) << i
+                    key = (n, table ^ full if neg_out else table)
                     cost = (op is not Op.BUF) + bin(mask).count("1") + neg_out
-                    old = out.get((n, table))
+                    old = out.get(key)
                     if old is None or cost < old[0]:
-                        out[(n, table)] = (cost, op, order, mask, neg_out)
+                        out[key] = (cost, op, order, mask, neg_out)
     return out
 
 

@@ -68,10 +68,7 @@ def netlist_format(path: PathLike) -> Format:
         raise NetlistParseError(f"{p}: cannot read netlist file: {e.strerror}") from e
     found = _sniff(head) or NETLIST_SUFFIXES.get(p.suffix.lower())
     if found is None:
-        raise NetlistParseError(
-            f"{p}: not a netlist format dse reads (neither a Verilog 'module' nor BLIF "
-            f"'.model'/'.names' at its start); {_expected()}"
-        )
+        raise NetlistParseError(f"{p}: not a netlist format dse reads; {_expected()}")
     return found
 
 
