@@ -272,6 +272,22 @@ def test_yosys_style_cells_from_liberty_and_internal_cells() -> None:
         read_blif_text(text, filename="lib.blif")
 
 
+def test_yosys_style_blackbox_model_declares_a_cell() -> None:
+    text = """.model AND2_X1
+.inputs A1 A2
+.outputs ZN
+.blackbox
+.end
+.model m
+.inputs a b
+.outputs p
+.subckt AND2_X1 A1=a A2=b ZN=p
+.end
+"""
+    nl = read_blif_text(text, liberty=DATA / "tiny.lib")
+    assert nl.name == "m" and dict(histogram(nl)) == {"AND": 1}
+
+
 def test_yosys_style_hierarchy_of_models() -> None:
     text = """.model top
 .inputs a[0] a[1] b[0] b[1]
