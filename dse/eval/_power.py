@@ -2,10 +2,11 @@
 
 The model (equations in ``docs/power.md``):
 
-* **Mapping** (:func:`map_to_cells`): ``FA``/``HA`` groups become one full/half-adder
-  cell; every other gate becomes the library cell of its function, or a small
-  decomposition where the library has none (XOR3 → 2 XOR2, MAJ → AOI222 + INV, ...).
-  Buffers are wires, constants are tie-offs (no cell), as in a synthesised netlist.
+* **Mapping** (:func:`map_to_cells`): the netlist is covered with library cells by
+  function (:mod:`dse.eval._techmap`: cut enumeration, Boolean matching, full and
+  half adders found from any gates that compute them, area-oriented cover), so the
+  same circuit gets the same cells whoever wrote its netlist. Buffers are wires,
+  constants are tie-offs (no cell), as in a synthesised netlist.
 * **Switching power** (Najm, "A survey of power estimation techniques in VLSI
   circuits", IEEE TVLSI 2(4), 1994, eq. 1): ``P_sw = Σ_n α_n · ½ C_n V² / T`` with
   ``α_n`` the net's toggles per clock from simulating the operand trace (exact,
@@ -33,15 +34,15 @@ Units: µW, fJ, fF, ns, µm². ``fJ / ns = µW``.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.errors import ConfigError, DataError
+from dse.errors import ConfigError
 from dse.eval import _kernels
 from dse.eval._library import MAX_PINS, CellLibrary
-from dse.netlist._netlist import GROUP_SIGNATURES, Netlist, Op
+from dse.eval._techmap import techmap
+from dse.netlist._netlist import Netlist, Op
 
 __all__ = [
     "CellMapping",
@@ -49,64 +50,6 @@ __all__ = [
     "estimate_power",
     "map_to_cells",
 ]
-
-# A template input is a gate input position (int) or the output of an earlier step ("t0").
-_Ref = int | str
-_Template = tuple[tuple[str, tuple[_Ref, ...]], ...]
-
-#: Per gate function, the implementations in order of preference; the first whose
-#: roles all exist in the library is used. The last step drives the gate's net.
-TEMPLATES: dict[Op, tuple[_Template, ...]] = {
-    Op.INV: ((("INV", (0,)),),),
-    Op.AND: ((("AND2", (0, 1)),),),
-    Op.OR: ((("OR2", (0, 1)),),),
-    Op.XOR: ((("XOR2", (0, 1)),),),
-    Op.NAND: ((("NAND2", (0, 1)),),),
-    Op.NOR: ((("NOR2", (0, 1)),),),
-    Op.XNOR: ((("XNOR2", (0, 1)),),),
-    Op.AND3: ((("AND3", (0, 1, 2)),), (("AND2", (0, 1)), ("AND2", ("t0", 2)))),
-    Op.OR3: ((("OR3", (0, 1, 2)),), (("OR2", (0, 1)), ("OR2", ("t0", 2)))),
-    Op.NAND3: ((("NAND3", (0, 1, 2)),), (("AND2", (0, 1)), ("NAND2", ("t0", 2)))),
-    Op.NOR3: ((("NOR3", (0, 1, 2)),), (("OR2", (0, 1)), ("NOR2", ("t0", 2)))),
-    Op.XOR3: ((("XOR3", (0, 1, 2)),), (("XOR2", (0, 1)), ("XOR2", ("t0", 2)))),
-    Op.XNOR3: ((("XNOR3", (0, 1, 2)),), (("XOR2", (0, 1)), ("XNOR2", ("t0", 2)))),
-    Op.MAJ: (
-        (("MAJ3", (0, 1, 2)),),
-        (("AOI222", (0, 1, 0, 2, 1, 2)), ("INV", ("t0",))),
-        (("NAND2", (0, 1)), ("NAND2", (0, 2)), ("NAND2", (1, 2)), ("NAND3", ("t0", "t1", "t2"))),
-        (("AND2", (0, 1)), ("OR2", (0, 1)), ("AND2", ("t1", 2)), ("OR2", ("t0", "t2"))),
-    ),
-    Op.MUX: (
-        (("MUX2", (0, 1, 2)),),
-        (("INV", (2,)), ("AND2", (0, "t0")), ("AND2", (1, 2)), ("OR2", ("t1", "t2"))),
-    ),
-    Op.AOI21: ((("AOI21", (0, 1, 2)),), (("AND2", (0, 1)), ("NOR2", ("t0", 2)))),
-    Op.OAI21: ((("OAI21", (0, 1, 2)),), (("OR2", (0, 1)), ("NAND2", ("t0", 2)))),
-    Op.AOI22: (
-        (("AOI22", (0, 1, 2, 3)),),
-        (("AND2", (0, 1)), ("AND2", (2, 3)), ("NOR2", ("t0", "t1"))),
-    ),
-    Op.OAI22: (
-        (("OAI22", (0, 1, 2, 3)),),
-        (("OR2", (0, 1)), ("OR2", (2, 3)), ("NAND2", ("t0", "t1"))),
-    ),
-}
-
-_GROUP_ROLES = {"FA": "FA", "HA": "HA"}
-
-# Truth functions of the roles over positional inputs, for internal-net activity.
-_ROLE_EVAL = {
-    "INV": lambda x: ~x[0],
-    "BUF": lambda x: x[0],
-    "AND2": lambda x: x[0] & x[1],
-    "OR2": lambda x: x[0] | x[1],
-    "NAND2": lambda x: ~(x[0] & x[1]),
-    "NOR2": lambda x: ~(x[0] | x[1]),
-    "XOR2": lambda x: x[0] ^ x[1],
-    "XNOR2": lambda x: ~(x[0] ^ x[1]),
-    "AOI222": lambda x: ~((x[0] & x[1]) | (x[2] & x[3]) | (x[4] & x[5])),
-}
-
 
 @dataclass(frozen=True, eq=False)
 class CellMapping:
@@ -221,35 +164,10 @@ class PowerEstimate:
 _CACHE: weakref.WeakKeyDictionary[Netlist, dict[int, CellMapping]] = weakref.WeakKeyDictionary()
 
 
-def _choose_template(op: Op, library: CellLibrary) -> _Template:
-    for tpl in TEMPLATES[op]:
-        if all(library.has(role) for role, _ in tpl):
-            return tpl
-    raise DataError(
-        f"cell library {library.name!r} can implement no decomposition of {op.name} "
-        f"(has {', '.join(library.roles)})"
-    )
-
-
-def _eval_template(tpl: _Template, arity: int) -> list[np.ndarray]:
-    """Truth tables (over the gate's 4 inputs, 16 minterms) of every step's output."""
-    idx = np.arange(16)
-    x = [((idx >> k) & 1).astype(bool) for k in range(4)]
-    outs: list[np.ndarray] = []
-    for role, refs in tpl:
-        args = [x[r] if isinstance(r, int) else outs[int(r[1:])] for r in refs]
-        fn = _ROLE_EVAL.get(role)
-        outs.append(np.asarray(fn(args), dtype=bool) if fn is not None else np.zeros(16, bool))
-    return outs
-
-
 def map_to_cells(netlist: Netlist, library: CellLibrary | None = None) -> CellMapping:
-    """Map every gate of ``netlist`` to library cells (cached per netlist and library).
-
-    ``FA``/``HA`` groups whose gates match :data:`GROUP_SIGNATURES` on one fan-in
-    become one FA/HA cell when the library has it; other gates use the first
-    implementation in :data:`TEMPLATES` the library supports.
-    """
+    """Cover ``netlist`` with ``library``'s cells by function (cached per netlist and
+    library): :func:`dse.eval._techmap.techmap`, the same pass for every netlist
+    whatever wrote it."""
     library = library or CellLibrary.default()
     per_nl = _CACHE.get(netlist)
     if per_nl is not None and id(library) in per_nl:
@@ -257,83 +175,6 @@ def map_to_cells(netlist: Netlist, library: CellLibrary | None = None) -> CellMa
     m = _map(netlist, library)
     _CACHE.setdefault(netlist, {})[id(library)] = m
     return m
-
-
-@dataclass(frozen=True, eq=False)
-class _Plan:
-    """One library's mapping choices as arrays for :func:`_kernels.map_kernel`."""
-
-    kind_role: np.ndarray  # per group kind (FA, HA): role index, -1 if absent
-    kind_ro: np.ndarray  # (kinds, 2) role-output index of each member
-    kind_sig: np.ndarray  # (kinds, 2) op of each member
-    kind_arity: np.ndarray
-    tpl_steps: np.ndarray  # per op: template steps (0: no cell, -1: none possible)
-    tpl_role: np.ndarray  # (ops, steps) role index
-    tpl_ro: np.ndarray  # (ops, steps) role-output index of the step's output
-    tpl_refs: np.ndarray  # (ops, steps, MAX_PINS): input k, or -(t+1) for step t; -99 pad
-    tpl_table: np.ndarray  # (ops, steps, 16) truth table of intermediate steps
-    impossible: np.ndarray  # ops the library cannot implement
-
-
-_KINDS = ("FA", "HA")
-_KIND_ID = {k: i for i, k in enumerate(_KINDS)}
-_PLANS: weakref.WeakKeyDictionary[CellLibrary, _Plan] = weakref.WeakKeyDictionary()
-
-
-def _plan(library: CellLibrary) -> _Plan:
-    plan = _PLANS.get(library)
-    if plan is not None:
-        return plan
-    n_k = len(_KINDS)
-    kind_role = np.full(n_k, -1, dtype=np.int64)
-    kind_ro = np.zeros((n_k, 2), dtype=np.int64)
-    kind_sig = np.zeros((n_k, 2), dtype=np.int64)
-    kind_arity = np.zeros(n_k, dtype=np.int64)
-    for i, kind in enumerate(_KINDS):
-        role = _GROUP_ROLES[kind]
-        kind_sig[i] = [int(o) for o in GROUP_SIGNATURES[kind]]
-        kind_arity[i] = 3 if kind == "FA" else 2
-        if library.has(role):
-            kind_role[i] = library.role_index[role]
-            kind_ro[i] = [library.ro_index[(role, k)] for k in range(2)]
-    n_ops = len(Op)
-    steps = max(len(t) for tpls in TEMPLATES.values() for t in tpls)
-    tpl_steps = np.zeros(n_ops, dtype=np.int64)
-    tpl_role = np.zeros((n_ops, steps), dtype=np.int64)
-    tpl_ro = np.zeros((n_ops, steps), dtype=np.int64)
-    tpl_refs = np.full((n_ops, steps, MAX_PINS), -99, dtype=np.int64)
-    tpl_table = np.zeros((n_ops, steps, 16), dtype=bool)
-    impossible = []
-    for op in TEMPLATES:
-        try:
-            tpl = _choose_template(op, library)
-        except DataError:
-            tpl_steps[op] = -1
-            impossible.append(int(op))
-            continue
-        tpl_steps[op] = len(tpl)
-        tables = _eval_template(tpl, 4) if len(tpl) > 1 else []
-        for s, (role, refs) in enumerate(tpl):
-            tpl_role[op, s] = library.role_index[role]
-            tpl_ro[op, s] = library.ro_index[(role, 0)]
-            for k, r in enumerate(refs):
-                tpl_refs[op, s, k] = r if isinstance(r, int) else -(int(r[1:]) + 1)
-            if s < len(tpl) - 1:
-                tpl_table[op, s] = tables[s]
-    plan = _Plan(
-        kind_role,
-        kind_ro,
-        kind_sig,
-        kind_arity,
-        tpl_steps,
-        tpl_role,
-        tpl_ro,
-        tpl_refs,
-        tpl_table,
-        np.array(impossible, dtype=np.int64),
-    )
-    _PLANS[library] = plan
-    return plan
 
 
 def _mapping(
@@ -386,28 +227,9 @@ def _mapping(
 
 
 def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
-    """:func:`_map_reference` through the compiled kernel (same arrays, same order)."""
-    if not _kernels.HAVE_NUMBA:
-        return _map_reference(netlist, library)
-    plan = _plan(library)
-    ops = netlist.ops
-    if plan.impossible.size and np.isin(ops, plan.impossible).any():
-        return _map_reference(netlist, library)  # raises unless groups absorb them
     n_in = netlist.n_inputs
-    groups = netlist.groups
-    n_grp = len(groups)
-    kinds = [_KIND_ID.get(kind, -1) for kind, _ in groups]
-    lens = [len(gates) for _, gates in groups]
-    grp_kind = np.array(kinds, dtype=np.int64)
-    grp_len = np.array(lens, dtype=np.int64)
-    if lens.count(2) == n_grp:  # the usual case: whole arrays, no per-group stores
-        grp_gates = np.array([gates for _, gates in groups], dtype=np.int64).reshape(n_grp, 2)
-    else:
-        grp_gates = np.zeros((n_grp, 2), dtype=np.int64)
-        for i, (_, gates) in enumerate(groups):
-            if len(gates) == 2:
-                grp_gates[i] = gates
-    kind_seq = list(dict.fromkeys(k for k in kinds if k >= 0))  # first appearance order
+    n_orig = n_in + netlist.n_gates
+    out_nets = np.array([n for _, nets in netlist.output_ports for n in nets], dtype=np.int64)
     (
         alias,
         roles_arr,
@@ -418,37 +240,23 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
         int_fanin,
         int_table,
         int_rank,
-        n_nets_arr,
+        n_nets,
         _,
-    ) = _kernels.map_kernel(
-        ops,
-        netlist.fanin,
-        n_in,
-        grp_kind,
-        grp_gates,
-        grp_len,
-        np.array(kind_seq, dtype=np.int64),
-        plan.kind_role,
-        plan.kind_ro,
-        plan.kind_sig,
-        plan.kind_arity,
-        plan.tpl_steps,
-        plan.tpl_role,
-        plan.tpl_ro,
-        plan.tpl_refs,
-        plan.tpl_table,
-        MAX_PINS,
-    )
-    n_orig = n_in + ops.shape[0]
-    n_nets = int(n_nets_arr[0])
-    rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 8 + 7, int_rank])
-    out_nets = np.array([n for _, nets in netlist.output_ports for n in nets], dtype=np.int64)
-    pin_cap, port_count, fanout, port_nets, drv_order, _ = _kernels.loads_kernel(
-        ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
-    )
-    return _mapping(
-        library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
-        alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
+    ) = techmap(netlist.ops, netlist.fanin, n_in, out_nets, library)
+    n_nets = int(n_nets)
+    # sort keys: 16 per original net, internal nets just below the net they serve
+    rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 16 + 15, int_rank])
+    if _kernels.HAVE_NUMBA:
+        pin_cap, port_count, fanout, port_nets, drv_order, _ = _kernels.loads_kernel(
+            ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
+        )
+        return _mapping(
+            library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net,
+            port_nets, alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
+        )
+    return _finish_mapping(
+        netlist, library, alias, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, int_fanin,
+        int_table, rank, n_nets,
     )
 
 
@@ -483,124 +291,6 @@ def _finish_mapping(
     return _mapping(
         library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
         alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
-    )
-
-
-def _map_reference(netlist: Netlist, library: CellLibrary) -> CellMapping:
-    """Map with numpy, one vectorised step per group kind and template step."""
-    n_in = netlist.n_inputs
-    ops = np.asarray(netlist.ops, dtype=np.int64)
-    fanin = np.asarray(netlist.fanin, dtype=np.int64)
-    n_g = ops.shape[0]
-    n_orig = n_in + n_g
-    # Buffers are wires: resolve every net to the net that actually carries it.
-    alias = np.arange(n_orig, dtype=np.int64)
-    buf = np.flatnonzero(ops == Op.BUF)
-    if buf.size:
-        alias[n_in + buf] = fanin[buf, 0]
-        for _ in range(64):
-            nxt = alias[alias]
-            if np.array_equal(nxt, alias):
-                break
-            alias = nxt
-        fanin = np.where(fanin >= 0, alias[np.maximum(fanin, 0)], -1)
-    handled = np.zeros(n_g, dtype=bool)
-    handled[(ops == Op.CONST0) | (ops == Op.CONST1) | (ops == Op.BUF)] = True
-
-    inst_role: list[np.ndarray] = []
-    inst_in: list[np.ndarray] = []
-    drv_inst: list[np.ndarray] = []
-    drv_ro: list[np.ndarray] = []
-    drv_net: list[np.ndarray] = []
-    int_fanin: list[np.ndarray] = []
-    int_table: list[np.ndarray] = []
-    int_rank: list[np.ndarray] = []  # topological sort key of each internal net
-    n_inst = 0
-    next_net = n_orig
-
-    def add(role: str, ins: np.ndarray, outs: Sequence[np.ndarray]) -> None:
-        nonlocal n_inst
-        n = ins.shape[0]
-        block = np.full((n, MAX_PINS), -1, dtype=np.int64)
-        block[:, : ins.shape[1]] = ins
-        r = library.role_index[role]
-        ids = np.arange(n_inst, n_inst + n)
-        inst_role.append(np.full(n, r, dtype=np.int64))
-        inst_in.append(block)
-        for k, nets in enumerate(outs):
-            keep = nets >= 0
-            drv_inst.append(ids[keep])
-            drv_ro.append(np.full(int(keep.sum()), library.ro_index[(role, k)], dtype=np.int64))
-            drv_net.append(nets[keep])
-        n_inst += n
-
-    if netlist.groups:
-        by_kind: dict[str, list[tuple[int, ...]]] = {}
-        for kind, gates in netlist.groups:
-            by_kind.setdefault(kind, []).append(gates)
-        for kind, members in by_kind.items():
-            role = _GROUP_ROLES.get(kind)
-            sig = GROUP_SIGNATURES.get(kind)
-            if role is None or sig is None or not library.has(role):
-                continue
-            arr = np.array([g for g in members if len(g) == len(sig)], dtype=np.int64)
-            if arr.size == 0:
-                continue
-            arity = 3 if kind == "FA" else 2
-            ok = np.ones(arr.shape[0], dtype=bool)
-            for k, op in enumerate(sig):
-                ok &= ops[arr[:, k]] == op
-            first = np.sort(fanin[arr[:, 0], :arity], axis=1)
-            for k in range(1, len(sig)):
-                ok &= np.all(np.sort(fanin[arr[:, k], :arity], axis=1) == first, axis=1)
-            ok &= ~handled[arr].any(axis=1)
-            arr = arr[ok]
-            if arr.size == 0:
-                continue
-            handled[arr.ravel()] = True
-            add(role, fanin[arr[:, 0], :arity], [n_in + arr[:, k] for k in range(len(sig))])
-
-    rest = np.flatnonzero(~handled)
-    rest_ops = ops[rest]
-    for op_val in np.unique(rest_ops):
-        op = Op(int(op_val))
-        gates = rest[rest_ops == op_val]
-        tpl = _choose_template(op, library)
-        n = gates.shape[0]
-        gin = fanin[gates]
-        step_nets: list[np.ndarray] = []
-        tables = _eval_template(tpl, 4) if len(tpl) > 1 else []
-        for s, (role, refs) in enumerate(tpl):
-            cols = [gin[:, r] if isinstance(r, int) else step_nets[int(r[1:])] for r in refs]
-            if s == len(tpl) - 1:
-                out = n_in + gates
-            else:
-                out = np.arange(next_net, next_net + n, dtype=np.int64)
-                next_net += n
-                int_fanin.append(gin.copy())
-                # after the gate's inputs (smaller nets), before the gate's own net
-                int_rank.append((n_in + gates) * 8 + s)
-                int_table.append(np.tile(tables[s], (n, 1)))
-            add(role, np.stack(cols, axis=1), [out])
-            step_nets.append(out)
-
-    def cat(parts: list[np.ndarray], shape: tuple[int, ...], dtype: type = np.int64) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
-
-    rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 8 + 7, *int_rank])
-    return _finish_mapping(
-        netlist,
-        library,
-        alias,
-        cat(inst_role, (0,)),
-        cat(inst_in, (0, MAX_PINS)),
-        cat(drv_inst, (0,)),
-        cat(drv_ro, (0,)),
-        cat(drv_net, (0,)),
-        cat(int_fanin, (0, 4)),
-        cat(int_table, (0, 16), bool),
-        rank,
-        next_net,
     )
 
 

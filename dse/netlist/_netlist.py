@@ -663,6 +663,21 @@ def netlist_from_gates(
             path.pop()
         return resolved[root]
 
+    # Gates are built in the order given, so a netlist written in topological order
+    # reads back gate for gate as it was written (same numbering, hence the same cover
+    # and the same figures); a gate read before it is defined is built on demand.
+    # Only the output ports' fan-in cone is built (and checked), as before.
+    cone: set[str] = set()
+    todo = [bit for _, bits in output_ports for bit in bits]
+    while todo:
+        net = todo.pop()
+        if net in cone or net not in drivers:
+            continue
+        cone.add(net)
+        todo.extend(drivers[net][1])
+    for out in drivers:
+        if out in cone:
+            resolve(out, drivers[out][2])
     outs: list[tuple[str, list[int]]] = []
     for port, bits in output_ports:
         outs.append((port, [resolve(bit, f"output {port}") for bit in bits]))

@@ -16,6 +16,7 @@ docs/power.md.
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import shutil
 import subprocess
@@ -134,6 +135,14 @@ def _write_designs(specs: list[str], folder: Path, mapping: str) -> list[Path]:
 
 def run_flows(specs: list[str], workdir: Path) -> dict[str, dict[str, dict[str, float]]]:
     """Both reference flows, in parallel (one process each), on all designs."""
+    # The flow unpacks its Liberty into the temp folder on start-up; two flows starting
+    # together on a fresh machine would race on it, so unpack it here first.
+    unpacked = Path(tempfile.gettempdir()) / "NangateOpenCellLibrary_typical.lib"
+    if not unpacked.exists():
+        part = unpacked.with_name(f"{unpacked.name}.{os.getpid()}.part")
+        with gzip.open(LIB_GZ, "rb") as src:
+            part.write_bytes(src.read())
+        os.replace(part, unpacked)
     procs = {}
     for mapping in ("structural", "abc"):
         files = _write_designs(specs, workdir / f"src_{mapping}", mapping)
