@@ -593,15 +593,18 @@ def _techmap(
                 k -= 1
             if k < 0:
                 break
-        # keep the best cuts no kept cut is a subset of (a duplicate included): the
-        # smallest, and among equal sizes those whose leaves lie nearest the inputs
+        # keep the gate's own inputs, then the best cuts no kept cut is a subset of (a
+        # duplicate included): the smallest, and among equal sizes those whose leaves lie
+        # nearest the inputs
         # (through inverters and buffers to the signals they come from), ties in the
         # order found
-        for e in range(n_cand):
+        for e in range(1, n_cand):
             key = cand_s[e] << 40
             for q in range(cand_s[e]):
                 key += lev[cand_l[e, q]] << 20
             cand_key[e] = key + e
+        # the gate's own inputs (the first combination) always: it has a match
+        cand_key[0] = 0
         for i in range(1, n_cand):  # insertion sort: a few dozen candidates
             t = cand_key[i]
             j = i
