@@ -11,10 +11,13 @@ Brayton, "DAG-aware AIG rewriting" DAC'06 and "Improvements to technology mappin
 LUT-based FPGAs" FPGA'06; Mishchenko et al., "Combinational and sequential mapping
 with priority cuts", ICCAD'07):
 
-1. **Cuts.** Every gate's 4-feasible cuts are enumerated bottom-up (at most
-   :data:`MAX_CUTS` per node, smallest first, dominated cuts dropped), each with its
-   16-bit truth table over the cut's leaves; leaves a function does not depend on
-   are removed, so equal functions get equal cuts whatever the gates in between.
+1. **Cuts.** Every gate's cuts are enumerated bottom-up (at most :data:`MAX_CUTS` per
+   node, smallest first, dominated cuts dropped), each with its 16-bit truth table
+   over the cut's leaves; leaves a function does not depend on are removed, so equal
+   functions get equal cuts whatever the gates in between. Cuts grow to 3 leaves; a
+   4th is allowed one level deep (from inputs of at most 2 leaves each, as a NOR of
+   two ANDs) and at 4-input gates, which keeps prefix adders' reconvergent logic from
+   multiplying the cuts.
 2. **Matches.** A table from every 4-input truth table to the cheapest implementation
    the library offers: one cell under any pin permutation (inverters absorbed — a
    NOR of two ANDs is an ``AOI22``), one cell plus an output inverter, or a small
@@ -436,6 +439,7 @@ def _techmap(
     cs = np.empty((n_orig, C), dtype=np.int64)
     ct = np.empty((n_orig, C), dtype=np.int64)
     nc = np.zeros(n_orig, dtype=np.int64)
+    nprop = np.ones(n_orig, dtype=np.int64)  # leading cuts parents may merge
     # a cut's signature: one bit per leaf (net mod 32); more than 4 bits set in the
     # union of signatures proves the merged cut too large without merging (ABC's filter)
     csig = np.empty((n_orig, C), dtype=np.int64)
@@ -502,7 +506,7 @@ def _techmap(
                     ok = False
                     # no combination with this prefix fits: skip the rest of them
                     for q in range(k + 1, a):
-                        idx[q] = nc[fan[q]] - 1
+                        idx[q] = nprop[fan[q]] - 1
                     break
             # merge the chosen cut of every fan-in, pruning at more than 4 leaves
             size = 0
@@ -532,11 +536,17 @@ def _techmap(
                     ok = False
                     # no combination with this prefix fits: skip the rest of them
                     for q in range(k + 1, a):
-                        idx[q] = nc[fan[q]] - 1
+                        idx[q] = nprop[fan[q]] - 1
                     break
                 for q in range(t):
                     merged[q] = tmp[q]
                 size = t
+            if ok and size == 4 and a < 4:
+                # 4-leaf cuts only from inputs of up to 2 leaves each (NOR of two ANDs:
+                # AOI22; XOR of two XORs): deeper ones cost much, and buy little
+                for k in range(a):
+                    if cs[fan[k], idx[k]] > 2:
+                        ok = False
             if ok:
                 for k in range(a):
                     f = fan[k]
@@ -587,7 +597,7 @@ def _techmap(
             k = a - 1
             while k >= 0:
                 idx[k] += 1
-                if idx[k] < nc[fan[k]]:
+                if idx[k] < nprop[fan[k]]:
                     break
                 idx[k] = 0
                 k -= 1
@@ -614,11 +624,23 @@ def _techmap(
             cand_key[j] = t
         kept = 1
         pe_start = n_pe
-        for i in range(n_cand):
-            if kept >= C:
-                break
-            e = cand_key[i] & 0xFFFFF
+        # cuts of up to 3 leaves first (parents merge only these), then 4-leaf cuts,
+        # which are matched here but not grown further: 4-input cells (AOI22, ...) are
+        # found one level deep, without the cut explosion of reconvergent logic such as
+        # prefix adders. The gate's own inputs are kept whatever their number.
+        big0 = cand_s[0] == 4
+        for i in range(2 * n_cand):
+            if i == n_cand:
+                nprop[v] = kept
+            if kept >= C - (1 if big0 and i < n_cand else 0):
+                if i < n_cand:
+                    continue
+                if not (i == n_cand and big0):
+                    break
+            e = cand_key[i % n_cand] & 0xFFFFF
             want = cand_s[e]
+            if (want == 4) != (i >= n_cand):
+                continue
             dominated = False
             sig_e = cand_sig[e]
             for c in range(1, kept):
@@ -704,6 +726,7 @@ def _techmap(
             wire[g] = True
             n_pe = pe_start
             nc[v] = 1
+            nprop[v] = 1
             continue
         stored = 0
         for c in range(1, kept):
