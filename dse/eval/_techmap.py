@@ -336,6 +336,15 @@ def _stretch(tt: int, pos: np.ndarray, size: int) -> int:
     return tt
 
 
+def _cut_hash(tt: int, leaves: np.ndarray, size: int, n_buckets: int) -> int:
+    """A cut's bucket in a table of ``n_buckets`` (a power of two): its table and leaves
+    mixed in 32 bits, so the products never overflow (and Python agrees with numba)."""
+    h = (tt * 2654435761) & 0xFFFFFFFF
+    for q in range(size):
+        h = ((h ^ leaves[q]) * 1000003) & 0xFFFFFFFF
+    return h & (n_buckets - 1)
+
+
 def _techmap(
     ops: np.ndarray,
     fanin: np.ndarray,
@@ -669,22 +678,17 @@ def _techmap(
             cs[v, kept] = want
             ct[v, kept] = cand_t[e]
             tt = cand_t[e]
+            # a full adder's sum or carry over 3 leaves, a half adder's over 2
             kind = -1
             pol = 0
-            if want == 3:
-                if tt == _XOR3 or tt == (~_XOR3 & 0xFFFF):
-                    kind = 0
-                    pol = 0 if tt == _XOR3 else 1
-                elif tt == _MAJ3 or tt == (~_MAJ3 & 0xFFFF):
-                    kind = 1
-                    pol = 0 if tt == _MAJ3 else 1
-            elif want == 2:
-                if tt == _XOR2 or tt == (~_XOR2 & 0xFFFF):
-                    kind = 0
-                    pol = 0 if tt == _XOR2 else 1
-                elif tt == _AND2 or tt == (~_AND2 & 0xFFFF):
-                    kind = 1
-                    pol = 0 if tt == _AND2 else 1
+            sum_tt = _XOR3 if want == 3 else _XOR2
+            carry_tt = _MAJ3 if want == 3 else _AND2
+            if want == 2 or want == 3:
+                for half in range(2):
+                    ref = sum_tt if half == 0 else carry_tt
+                    if tt == ref or tt == (~ref & 0xFFFF):
+                        kind = half
+                        pol = 0 if tt == ref else 1
             if kind >= 0 and pair_role[3 - want] >= 0:
                 pe_node[n_pe] = v
                 pe_kind[n_pe] = kind
@@ -702,10 +706,7 @@ def _techmap(
         for c in range(1, kept):
             if cs[v, c] < 2:
                 continue
-            h = (ct[v, c] * 2654435761) & 0xFFFFFFFF  # 32 bits: no overflow below
-            for q in range(cs[v, c]):
-                h = ((h ^ cl[v, c, q]) * 1000003) & 0xFFFFFFFF
-            h = h & (n_fb - 1)
+            h = _cut_hash(ct[v, c], cl[v, c], cs[v, c], n_fb)
             while fb[h] >= 0:
                 u = fb[h] >> 4
                 cu = fb[h] & 15
@@ -732,10 +733,7 @@ def _techmap(
         for c in range(1, kept):
             if cs[v, c] < 2 or stored == 4:
                 continue
-            h = (ct[v, c] * 2654435761) & 0xFFFFFFFF  # 32 bits: no overflow below
-            for q in range(cs[v, c]):
-                h = ((h ^ cl[v, c, q]) * 1000003) & 0xFFFFFFFF
-            h = h & (n_fb - 1)
+            h = _cut_hash(ct[v, c], cl[v, c], cs[v, c], n_fb)
             while fb[h] >= 0:
                 h = (h + 1) & (n_fb - 1)
             fb[h] = v * 16 + c
@@ -912,7 +910,7 @@ def _techmap(
         for i in range(out_nets.shape[0]):
             req[alias[out_nets[i]]] = True
             refs[alias[out_nets[i]]] += 1.0
-        total = 0.0
+        cover_area = 0.0
         for v in range(n_orig - 1, n_in - 1, -1):
             if not req[v] or wire[v - n_in]:
                 continue
@@ -921,7 +919,7 @@ def _techmap(
                 other = pr_c[p] if pr_s[p] == v else pr_s[p]
                 if req[other] and other > v:
                     continue  # instantiated from the other member
-                total += pr_area[p]
+                cover_area += pr_area[p]
                 for q in range(pr_size[p]):
                     leaf = pr_l[p, q]
                     req[leaf] = True
@@ -932,13 +930,13 @@ def _techmap(
             if gid == -3:
                 continue
             if gid >= 0:
-                total += sg_area[gid]
+                cover_area += sg_area[gid]
             for q in range(cs[v, c]):
                 leaf = cl[v, c, q]
                 req[leaf] = True
                 refs[leaf] += 1.0
-        if total < keep_area - 1e-12:
-            keep_area = total
+        if cover_area < keep_area - 1e-12:
+            keep_area = cover_area
             for v in range(n_orig):
                 keep_c[v] = best_c[v]
                 keep_g[v] = best_g[v]
@@ -1085,6 +1083,7 @@ def _techmap(
 if HAVE_NUMBA:  # the helpers are called from compiled code, so they are compiled first
     _op_tt = jit(_op_tt, inline=True)
     _stretch = jit(_stretch, inline=True)  # takes an array: inlined, no reference counting
+    _cut_hash = jit(_cut_hash, inline=True)
 
 #: The mapping kernel: compiled, or the same code as Python without numba.
 techmap_kernel: Any = jit(_techmap) if HAVE_NUMBA else _techmap

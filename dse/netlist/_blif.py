@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dse.errors import NetlistError, NetlistParseError
-from dse.netlist._netlist import _TRUTH, ARITY, Netlist, Op, _bit_eval, netlist_from_gates
-from dse.netlist._ports import group_bit_ports
+from dse.errors import NetlistParseError
+from dse.netlist._netlist import _TRUTH, ARITY, Netlist, Op, _bit_eval
+from dse.netlist._ports import netlist_from_read_gates
 
 __all__ = ["read_blif", "read_blif_text", "write_blif"]
 
@@ -713,17 +713,12 @@ def _build(
             raise NetlistParseError(
                 f"{where}: output {name!r} of model {top_model.name!r} is never driven"
             )
-    try:
-        return netlist_from_gates(
-            top_model.name,
-            group_bit_ports([(n, [el.net("", n)]) for n, _ in top_model.inputs]),
-            group_bit_ports([(n, [el.net("", n)]) for n, _ in top_model.outputs]),
-            el.gates,
-        )
-    except NetlistParseError:
-        raise
-    except NetlistError as e:
-        raise NetlistParseError(str(e)) from e
+    return netlist_from_read_gates(
+        top_model.name,
+        [(n, [el.net("", n)]) for n, _ in top_model.inputs],
+        [(n, [el.net("", n)]) for n, _ in top_model.outputs],
+        el.gates,
+    )
 
 
 def read_blif_text(

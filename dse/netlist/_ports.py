@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from dse.errors import ConfigError
-from dse.netlist._netlist import Netlist
+from dse.errors import ConfigError, NetlistError, NetlistParseError
+from dse.netlist._netlist import Netlist, Op, netlist_from_gates
 
 __all__ = ["group_bit_ports", "operand_widths"]
 
@@ -117,3 +117,22 @@ def operand_widths(netlist: Netlist) -> tuple[int, int]:
             "which the readers group into one port"
         )
     raise ConfigError(f"{what}; {hint}")
+
+
+def netlist_from_read_gates(
+    name: str,
+    input_ports: Sequence[tuple[str, Sequence[str]]],
+    output_ports: Sequence[tuple[str, Sequence[str]]],
+    gates: Sequence[tuple[str, Op, Sequence[str], str]],
+) -> Netlist:
+    """:func:`netlist_from_gates` for a reader: 1-bit ports named ``a[0]`` / ``a_0`` /
+    ``a0`` (a bit-blasted netlist) become vector ports, and a structural error (a loop,
+    an undriven net) is a :class:`NetlistParseError` with the file and line."""
+    try:
+        return netlist_from_gates(
+            name, group_bit_ports(input_ports), group_bit_ports(output_ports), gates
+        )
+    except NetlistParseError:
+        raise
+    except NetlistError as e:
+        raise NetlistParseError(str(e)) from e

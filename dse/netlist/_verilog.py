@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dse.errors import DataError, NetlistError, NetlistParseError
-from dse.netlist._netlist import ARITY, Netlist, Op, netlist_from_gates
-from dse.netlist._ports import group_bit_ports
+from dse.netlist._netlist import ARITY, Netlist, Op
+from dse.netlist._ports import netlist_from_read_gates
 
 __all__ = ["read_verilog", "read_verilog_text", "scan_module_ports", "write_verilog"]
 
@@ -1753,18 +1753,12 @@ def _elaborate(
                 raise NetlistParseError(
                     f"{top_mod.src.where(d.pos)}: output {b} of module {top_mod.name!r} is never driven"
                 )
-    try:
-        # 1-bit ports named a[0] / a_0 / a0 (a bit-blasted netlist) become vector ports
-        return netlist_from_gates(
-            top_mod.name,
-            group_bit_ports(in_ports),
-            group_bit_ports([(p, bits) for p, bits, _ in out_ports]),
-            [(g[0], g[1], g[2], g[3]) for g in el.gates],
-        )
-    except NetlistParseError:
-        raise
-    except NetlistError as e:
-        raise NetlistParseError(str(e)) from e
+    return netlist_from_read_gates(
+        top_mod.name,
+        in_ports,
+        [(p, bits) for p, bits, _ in out_ports],
+        [(g[0], g[1], g[2], g[3]) for g in el.gates],
+    )
 
 
 def read_verilog_text(
