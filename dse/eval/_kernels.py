@@ -24,7 +24,6 @@ __all__ = [
     "loads_kernel",
     "lut_kernel",
     "lut_metrics_kernel",
-    "map_kernel",
     "metrics_kernel",
     "power_kernel",
     "read_kernel",
@@ -573,183 +572,6 @@ def _popcount(x: np.uint64) -> int:
     return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-def _map(
-    ops: np.ndarray,
-    fanin_in: np.ndarray,
-    n_in: int,
-    grp_kind: np.ndarray,
-    grp_gates: np.ndarray,
-    grp_len: np.ndarray,
-    kind_seq: np.ndarray,
-    kind_role: np.ndarray,
-    kind_ro: np.ndarray,
-    kind_sig: np.ndarray,
-    kind_arity: np.ndarray,
-    tpl_steps: np.ndarray,
-    tpl_role: np.ndarray,
-    tpl_ro: np.ndarray,
-    tpl_refs: np.ndarray,
-    tpl_table: np.ndarray,
-    max_pins: int,
-) -> tuple[
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-]:
-    """:func:`dse.eval._power._map_reference`'s arrays in one pass, in the same order.
-
-    Instances: accepted FA/HA groups kind by kind (first appearance order), then the
-    remaining gates by op value, template step by step, gate by gate; drivers follow
-    the instances except that a group's second outputs come after all its first ones.
-    """
-    n_g = ops.shape[0]
-    n_orig = n_in + n_g
-    alias = np.arange(n_orig)
-    fanin = fanin_in.copy()
-    for g in range(n_g):
-        if ops[g] == 2:  # buffers are wires; fan-in nets precede the gate
-            alias[n_in + g] = alias[fanin_in[g, 0]]
-    for g in range(n_g):
-        for k in range(4):
-            f = fanin_in[g, k]
-            if f >= 0:
-                fanin[g, k] = alias[f]
-    handled = np.zeros(n_g, dtype=np.bool_)
-    for g in range(n_g):
-        if ops[g] <= 2:  # CONST0, CONST1, BUF
-            handled[g] = True
-    cap = 4 * n_g + 2 * grp_kind.shape[0] + 1
-    inst_role = np.empty(cap, dtype=np.int64)
-    inst_in = np.full((cap, max_pins), -1, dtype=np.int64)
-    drv_inst = np.empty(cap, dtype=np.int64)
-    drv_ro = np.empty(cap, dtype=np.int64)
-    drv_net = np.empty(cap, dtype=np.int64)
-    int_fanin = np.empty((3 * n_g + 1, 4), dtype=np.int64)
-    int_table = np.zeros((3 * n_g + 1, 16), dtype=np.bool_)
-    int_rank = np.empty(3 * n_g + 1, dtype=np.int64)
-    n_inst = 0
-    n_drv = 0
-    n_int = 0
-    ok = np.zeros(grp_kind.shape[0], dtype=np.bool_)
-    srt = np.empty(3, dtype=np.int64)
-    first = np.empty(3, dtype=np.int64)
-    for q in range(kind_seq.shape[0]):
-        kk = kind_seq[q]
-        if kind_role[kk] < 0:
-            continue
-        ar = kind_arity[kk]
-        size = 2
-        # every member is checked against the state before this kind's members
-        for i in range(grp_kind.shape[0]):
-            ok[i] = False
-            if grp_kind[i] != kk or grp_len[i] != size:
-                continue
-            good = True
-            for m in range(size):
-                g = grp_gates[i, m]
-                if ops[g] != kind_sig[kk, m] or handled[g]:
-                    good = False
-                # compare sorted fan-ins with the first member's
-                # insertion sort of at most three nets (numba's sort costs seconds of
-                # compile time for this)
-                for k in range(ar):
-                    x = fanin[g, k]
-                    p = k
-                    while p > 0 and srt[p - 1] > x:
-                        srt[p] = srt[p - 1]
-                        p -= 1
-                    srt[p] = x
-                if m == 0:
-                    first[:ar] = srt[:ar]
-                else:
-                    for k in range(ar):
-                        if srt[k] != first[k]:
-                            good = False
-            ok[i] = good
-        base = n_inst
-        for i in range(grp_kind.shape[0]):
-            if not ok[i]:
-                continue
-            g0 = grp_gates[i, 0]
-            for m in range(size):
-                handled[grp_gates[i, m]] = True
-            inst_role[n_inst] = kind_role[kk]
-            for k in range(ar):
-                inst_in[n_inst, k] = fanin[g0, k]
-            n_inst += 1
-        for m in range(size):
-            idx = base
-            for i in range(grp_kind.shape[0]):
-                if not ok[i]:
-                    continue
-                drv_inst[n_drv] = idx
-                drv_ro[n_drv] = kind_ro[kk, m]
-                drv_net[n_drv] = n_in + grp_gates[i, m]
-                n_drv += 1
-                idx += 1
-    # the remaining gates, by op value, then template step, then gate
-    n_ops = tpl_steps.shape[0]
-    count = np.zeros(n_ops, dtype=np.int64)
-    for g in range(n_g):
-        if not handled[g]:
-            count[ops[g]] += 1
-    step_net = np.empty((n_g, 4), dtype=np.int64)
-    next_net = n_orig
-    for op in range(n_ops):
-        if count[op] == 0:
-            continue
-        n_steps = tpl_steps[op]
-        for s in range(n_steps):
-            last = s == n_steps - 1
-            for g in range(n_g):
-                if handled[g] or ops[g] != op:
-                    continue
-                inst_role[n_inst] = tpl_role[op, s]
-                for k in range(max_pins):
-                    r = tpl_refs[op, s, k]
-                    if r == -99:
-                        break
-                    inst_in[n_inst, k] = fanin[g, r] if r >= 0 else step_net[g, -r - 1]
-                if last:
-                    out = n_in + g
-                else:
-                    out = next_net
-                    next_net += 1
-                    for k in range(4):
-                        int_fanin[n_int, k] = fanin[g, k]
-                    for k in range(16):
-                        int_table[n_int, k] = tpl_table[op, s, k]
-                    int_rank[n_int] = (n_in + g) * 8 + s
-                    n_int += 1
-                step_net[g, s] = out
-                drv_inst[n_drv] = n_inst
-                drv_ro[n_drv] = tpl_ro[op, s]
-                drv_net[n_drv] = out
-                n_drv += 1
-                n_inst += 1
-    return (
-        alias,
-        inst_role[:n_inst].copy(),
-        inst_in[:n_inst].copy(),
-        drv_inst[:n_drv].copy(),
-        drv_ro[:n_drv].copy(),
-        drv_net[:n_drv].copy(),
-        int_fanin[:n_int].copy(),
-        int_table[:n_int].copy(),
-        int_rank[:n_int].copy(),
-        np.array([next_net]),
-        fanin,
-    )
-
-
 def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:
     """numpy's pairwise float64 sum of ``a[lo:lo+n]`` for ``n <= 128`` (``pairwise_sum``
     in its ``loops_utils``: a plain loop below 8 terms, else eight accumulators)."""
@@ -978,7 +800,6 @@ lut_kernel = _jit(_lut)
 lut_metrics_kernel = jit(_lut_metrics, fastmath={"reassoc", "nsz"})
 delay_kernel = _jit(_delay)
 toggle_kernel = _jit(_toggles)
-map_kernel = _jit(_map)
 power_kernel = _jit(_power)
 loads_kernel = _jit(_loads)
 activity_kernel = _jit(_activity)

@@ -101,8 +101,9 @@ _ARITY_INT = [ARITY[Op(i)] for i in range(len(Op))]
 _ARITY_NP = np.array(_ARITY_INT, dtype=np.int64)
 _SYMMETRIC_INT = frozenset(int(o) for o in _SYMMETRIC)
 
-# Multi-output library cells a group of gates may be costed as: the member gates'
-# ops, in order, over the same fan-in (``FA``: sum, carry; ``HA``: sum, carry).
+# The adder cells lowering marks as groups: the member gates' ops, in order, over the
+# same fan-in (``FA``: sum, carry; ``HA``: sum, carry). The marks are hints for readers
+# of the netlist; costing finds adders by function and does not read them.
 GROUP_SIGNATURES: dict[str, tuple[Op, ...]] = {
     "FA": (Op.XOR3, Op.MAJ),
     "HA": (Op.XOR, Op.AND),
@@ -161,8 +162,9 @@ class Netlist:
         output_ports: ``(name, nets)`` per output port, nets LSB first.
         ops: ``uint8`` array, one :class:`Op` per gate, in topological order.
         fanin: ``int32`` array of shape ``(gates, 4)``: the fan-in nets, ``-1`` unused.
-        groups: gates that together form one multi-output library cell, as
-            ``(kind, (gate, ...))`` with kind a key of :data:`GROUP_SIGNATURES`.
+        groups: gates lowering built as one adder cell, as ``(kind, (gate, ...))``
+            with kind a key of :data:`GROUP_SIGNATURES` (a hint: the technology
+            mapper finds adders by function whatever the marks say).
         net_names: optional readable names for nets (kept by readers and lowering).
     """
 
