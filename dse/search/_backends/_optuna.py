@@ -59,20 +59,25 @@ class OptunaBackend(Backend):
     name: ClassVar[str] = "optuna"
     generational: ClassVar[bool] = False
 
-    def __init__(self, kind: str, **options: Any) -> None:
+    @classmethod
+    def options_owner(cls, kind: str) -> tuple[type, frozenset[str]]:
+        """The sampler class whose keyword parameters are this back end's options, and
+        the ones dse sets itself (or that take callables); read by the back-end factory."""
         if kind not in ("nsga2", "nsga3", "tpe", "gp", "random"):
             raise ConfigError(f"kind: unknown Optuna sampler {kind!r}")
-        cls = _sampler_class(kind)
-        params = inspect.signature(cls).parameters
-        allowed = sorted(
-            p
-            for p in params
-            if p not in ("self", *_RESERVED) and params[p].kind == params[p].KEYWORD_ONLY
-        )
+        return _sampler_class(kind), frozenset(_RESERVED)
+
+    def __init__(self, kind: str, **options: Any) -> None:
+        sampler_cls, reserved = self.options_owner(kind)
+        params = inspect.signature(sampler_cls).parameters
+        allowed = [
+            p for p in params if p not in reserved and params[p].kind == params[p].KEYWORD_ONLY
+        ]
         for key, value in options.items():
             if key not in allowed:
                 raise ConfigError(
-                    f"{key}: not an option of {cls.__name__}; allowed: {', '.join(allowed) or 'none'}"
+                    f"unknown option {key!r} for {sampler_cls.__name__}; "
+                    f"known: {', '.join(allowed) or 'none'}"
                 )
             if callable(value):
                 raise ConfigError(f"{key}: expected a plain value, got a callable")
@@ -81,7 +86,7 @@ class OptunaBackend(Backend):
         try:  # validate values now, not in a worker later
             self.sampler(0)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{kind}: {exc}") from None
+            raise ConfigError(f"{sampler_cls.__name__}: {exc}") from None
 
     @property
     def tag(self) -> str:

@@ -1,0 +1,124 @@
+"""Bad input and storage surprises: each is one line naming the file, field or option and
+what was expected (and nothing is created by a command that only reads)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dse.cli import main
+from dse.errors import ConfigError
+from dse.search import make_backend
+
+
+def _fail(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the CLI expecting a one-line error; return that line."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code not in (0, None)
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert err.startswith("error: "), err
+    return err
+
+
+# ------------------------------------------------------------ back-end options
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        (
+            "nsga2",
+            {"populaton_size": 16},
+            r"^s\.yaml: field backend\.options: unknown option 'populaton_size' for nsga2; "
+            r"known: population_size, crossover_prob, mutation_rate, init_density, seed_from "
+            r"\(did you mean 'population_size'\?\)$",
+        ),
+        (
+            "tpe",
+            {"n_startup_trails": 4},
+            r"^s\.yaml: field backend\.options: unknown option 'n_startup_trails' for tpe; "
+            r"known: .*n_startup_trials.* \(did you mean 'n_startup_trials'\?\)$",
+        ),
+        (
+            "optuna-nsga2",
+            {"populaton_size": 16},
+            r"unknown option 'populaton_size' for optuna-nsga2; known: population_size, "
+            r".*\(did you mean 'population_size'\?\)$",
+        ),
+        ("gp", {"bogus": 1}, r"unknown option 'bogus' for gp; known: n_startup_trials"),
+        ("random", {"bogus": 1}, r"unknown option 'bogus' for random; known: none$"),
+        (
+            "tram",
+            {"lamdas": [0.1]},
+            r"unknown option 'lamdas' for tram; known: schedule, lambdas, .* "
+            r"\(did you mean 'lambdas'\?\)$",
+        ),
+        ("tpe", {"seed": 3}, r"unknown option 'seed' for tpe; .*study's top-level 'seed:'"),
+        ("tpe", {"gamma": 3}, r"unknown option 'gamma' for tpe; .*\(dse sets it itself\)$"),
+    ],
+)
+def test_unknown_backend_option_is_one_line(name: str, options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_backend(name, options, where="s.yaml: field backend")
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("nsga2", {"crossover_prob": "abc"}, r"option 'crossover_prob' of nsga2: expected float, got 'abc'$"),
+        ("nsga2", {"population_size": "16"}, r"option 'population_size' of nsga2: expected int, got '16'$"),
+        ("nsga2", {"population_size": True}, r"option 'population_size' of nsga2: expected int, got True$"),
+        (
+            "nsga2",
+            {"init_density": 0.3},
+            r"option 'init_density' of nsga2: expected Sequence\[float\], got 0\.3$",
+        ),
+        (
+            "nsga2",
+            {"seed_from": 5},
+            r"option 'seed_from' of nsga2: expected str \| Sequence\[str\] \| None, got 5$",
+        ),
+        ("nsga2", {"population_size": 2}, r"population_size must be an integer >= 4, got 2$"),
+        ("tpe", {"n_startup_trials": "x"}, r"option 'n_startup_trials' of tpe: expected int, got 'x'$"),
+        ("optuna-nsga2", {"population_size": 1}, r"NSGAIISampler: .*population_size"),
+        ("tram", {"phase1_steps": 1.5}, r"option 'phase1_steps' of tram: expected int, got 1\.5$"),
+        ("tram", {"moves": "all"}, r"moves must be auto, published or rich, got 'all'$"),
+    ],
+)
+def test_backend_option_of_the_wrong_type_is_one_line(
+    name: str, options: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"^s\.yaml: field backend\.options: " + message):
+        make_backend(name, options, where="s.yaml: field backend")
+
+
+def test_backend_option_typo_in_a_study_file(make_study, tmp_path: Path, capsys) -> None:
+    p = make_study("typo", options="{populaton_size: 16}")
+    err = _fail(capsys, ["run", str(p), "--storage", f"sqlite:///{tmp_path / 's.db'}"])
+    assert re.search(
+        rf"^error: {re.escape(str(p))}: field backend\.options: unknown option 'populaton_size' "
+        r"for nsga2; known: population_size, .*\(did you mean 'population_size'\?\)$",
+        err,
+    ), err
+
+
+def test_backend_option_typo_in_a_pipeline_stage(make_study, tmp_path: Path) -> None:
+    from dse.search import run
+
+    p = make_study("pipe", options="{}")
+    text = p.read_text()
+    start = text.index("backend:")
+    end = text.index("\n", start)
+    p.write_text(
+        text[:start]
+        + "backend:\n  - {name: random, trials: 4}\n  - {name: nsga2, options: {mutaton_rate: 2}}"
+        + text[end:]
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"field backend\.1\.options: unknown option 'mutaton_rate' for nsga2; .*"
+        r"\(did you mean 'mutation_rate'\?\)$",
+    ):
+        run(p, storage=f"sqlite:///{tmp_path / 's.db'}")
