@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -385,3 +386,111 @@ def test_single_value_knobs_given_twice_are_refused_in_one_line(capsys):
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("error: --knob truncate given twice ('2' and '3'); it takes one")
+
+
+def _unwritable(tmp_path):
+    """A folder in which creating a file fails with 'Permission denied': a read-only
+    folder, or (as root, who may write anywhere on disk) sysfs; skip where neither is."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    for folder in (ro, "/sys"):
+        probe = os.path.join(str(folder), "dse-probe.npy")
+        try:
+            open(probe, "wb").close()
+        except PermissionError:
+            return type(tmp_path)(folder)
+        except OSError:
+            continue
+        os.unlink(probe)
+    pytest.skip("no folder here refuses writes")
+
+
+def test_eval_lut_into_an_unwritable_folder_is_one_line(capsys, tmp_path):
+    bad = _unwritable(tmp_path)
+    gen = ["eval", "--gen", "dadda", "--width", "4"]
+    code, out, err = run([*gen, "--lut", str(bad / "t.npy")], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == f"error: cannot write {bad / 't.npy'}: Permission denied"
+    code, out, err = run([*gen, "--lut", str(bad / "sub" / "t.npy"), "--json"], capsys)
+    assert code == 2 and err.strip().count("\n") == 0
+    assert err.startswith(f"error: cannot write {bad / 'sub' / 't.npy'}: ")
+
+
+def test_eval_lut_dir_that_cannot_be_written_fails_before_evaluating(capsys, tmp_path):
+    from dse.arith import from_spec
+    from dse.netlist._lower import lower
+    from dse.netlist._verilog import write_verilog
+
+    files = []
+    for k in range(2):
+        f = tmp_path / f"m{k}.v"
+        f.write_text(write_verilog(lower(from_spec(f"dadda:4,truncate={k}"), name=f"m{k}")))
+        files.append(str(f))
+    bad = _unwritable(tmp_path) / "luts"
+    code, out, err = run(["eval", *files, "--lut-dir", str(bad)], capsys)
+    assert code == 2 and out == ""
+    # mkdir in sysfs says EPERM, in a read-only folder EACCES
+    assert re.fullmatch(
+        rf"error: cannot write {re.escape(str(bad))}: (Permission denied|Operation not permitted)",
+        err.strip(),
+    )
+    (tmp_path / "afile").write_text("")
+    code, _, err = run(["eval", *files, "--lut-dir", str(tmp_path / "afile")], capsys)
+    assert code == 2
+    assert err.strip() == f"error: --lut-dir {tmp_path / 'afile'}: is a file, not a folder"
+
+
+def test_eval_lut_into_a_folder_writes_a_named_file_and_says_where(capsys, tmp_path):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    gen = ["eval", "--gen", "dadda", "--width", "4", "--knob", "truncate=2"]
+    code, out, err = run([*gen, "--lut", str(folder)], capsys)
+    want = folder / "mul_dadda_4_truncate_2.npy"
+    assert code == 0 and want.is_file() and not (tmp_path / "tables.npy").exists()
+    assert out.splitlines()[-1] == f"wrote {want}" and err == ""
+    # with --json the note goes to stderr: stdout stays one JSON object
+    code, out, err = run([*gen, "--lut", str(tmp_path / "t"), "--json"], capsys)
+    assert code == 0 and json.loads(out)["gates"] > 0
+    assert err.strip() == f"wrote {tmp_path / 't.npy'}" and (tmp_path / "t.npy").is_file()
+
+
+def test_eval_files_say_where_each_table_went(capsys, tmp_path):
+    from dse.arith import from_spec
+    from dse.netlist._lower import lower
+    from dse.netlist._verilog import write_verilog
+
+    f = tmp_path / "m.v"
+    f.write_text(write_verilog(lower(from_spec("dadda:4"), name="m")))
+    code, out, err = run(["eval", str(f), "--lut", str(tmp_path), "--json"], capsys)
+    assert code == 0 and json.loads(out)["file"] == str(f)
+    assert err.strip() == f"wrote {tmp_path / 'm.npy'}"
+    code, out, err = run(["eval", str(f), "--lut-dir", str(tmp_path / "d")], capsys)
+    assert code == 0 and out.splitlines()[-1] == f"wrote {tmp_path / 'd' / 'm.npy'}"
+
+
+def test_export_to_an_unwritable_path_is_one_line(capsys, tmp_path):
+    bad = _unwritable(tmp_path)
+    for fmt in ("verilog", "npy", "blif"):
+        code, out, err = run(
+            ["export", "--gen", "dadda", "--width", "4", "--format", fmt, "-o", str(bad / "m.x")],
+            capsys,
+        )
+        assert code == 2 and out == ""
+        assert err.strip() == f"error: cannot write {bad / 'm.x'}: Permission denied"
+    code, _, err = run(
+        ["export", "--gen", "dadda", "--width", "4", "--format", "npy", "-o", str(tmp_path / "t")],
+        capsys,
+    )
+    assert code == 0 and (tmp_path / "t").is_file()  # the name as given, no .npy appended
+
+
+def test_an_os_error_a_command_missed_is_still_one_line(capsys, monkeypatch, tmp_path):
+    import dse.cli._eval as ev
+
+    def boom(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr(ev, "_print_report", boom)
+    code, _, err = run(["eval", "--gen", "dadda", "--width", "4"], capsys)
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'x'}: Permission denied"

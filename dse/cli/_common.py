@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from dse.errors import ConfigError
+from dse.errors import ConfigError, DseError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class WriteError(DseError):
+    """An output the user named cannot be written (a folder without write permission,
+    a full disk, a file where a folder is needed)."""
+
+
+@contextlib.contextmanager
+def writing(path: Path | str) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` (or files under it) into
+    :class:`WriteError`: ``cannot write PATH: REASON``.
+
+    The message names the output the user gave, not the temporary or parent path the
+    error came from (a check file beside it, a folder being created for it).
+    """
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise WriteError(f"cannot write {path}: {reason}") from None
 
 
 def generator_options(fn: F) -> F:

@@ -11,10 +11,12 @@ import click
 import numpy as np
 
 from dse.cli._common import (
+    WriteError,
     build_from_options,
     describe,
     generator_options,
     note_first_compile,
+    writing,
 )
 from dse.errors import ConfigError, DseError
 
@@ -122,14 +124,37 @@ def _signedness_warning(report: Any, out_bits: int) -> str | None:
     )
 
 
-def _save_lut(report: Any, path: Path) -> None:
+def _lut_target(path: Path, name: str) -> Path:
+    """The file ``--lut PATH`` writes: PATH when it ends in ``.npy``; NAME.npy inside PATH
+    when PATH is an existing folder; else PATH.npy. (``np.save`` appends ``.npy`` to a
+    name without it, which turned ``--lut DIR`` into a file ``DIR.npy`` beside the
+    folder; choosing the name here lets the command say which file it wrote.)"""
+    if path.is_dir():
+        return path / f"{name}.npy"
+    if path.suffix != ".npy":
+        return path.with_name(path.name + ".npy")
+    return path
+
+
+def _save_lut(report: Any, path: Path, option: str = "--lut") -> Path:
+    """Write the report's product table to ``path`` (a ``.npy`` file); returns ``path``.
+    A path that cannot be written is a one-line :class:`WriteError`."""
     if report.lut is None:
         raise ConfigError(
-            f"--lut {path}: a {report.width_a}x{report.width_b} table is too large to store "
+            f"{option} {path}: a {report.width_a}x{report.width_b} table is too large to store "
             f"exhaustively"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, report.lut)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, report.lut)
+    return path
+
+
+def _said_written(paths: list[Path], as_json: bool) -> None:
+    """Say where the tables went: on stdout after a text report, on stderr with
+    ``--json`` so that stdout stays one JSON object per line."""
+    for path in paths:
+        click.echo(f"wrote {path}", err=as_json)
 
 
 @click.command("eval")
@@ -154,7 +179,7 @@ def _save_lut(report: Any, path: Path) -> None:
     "lut_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="write the product table here (.npy)",
+    help="write the product table to this .npy file (into a folder: as NAME.npy there)",
 )
 @click.option(
     "--lut-dir",
@@ -213,12 +238,15 @@ def eval_command(
         report = evaluate(
             graph, library=library, clock_period_ns=clock_period_ns, seed=seed, source=source
         )
+        written = []
         if lut_path is not None:
-            _save_lut(report, lut_path)
+            stem = "mul_" + "".join(ch if ch.isalnum() else "_" for ch in source).strip("_")
+            written.append(_save_lut(report, _lut_target(lut_path, stem)))
         if as_json:
             click.echo(_json(report))
         else:
             _print_report(report, source)
+        _said_written(written, as_json)
         return
     if gen is not None:
         raise ConfigError("give either Verilog files or --gen, not both")
@@ -230,6 +258,11 @@ def eval_command(
         click.get_current_context().get_parameter_source("signed")
         is not click.core.ParameterSource.DEFAULT
     )
+    if lut_dir is not None:
+        if lut_dir.exists() and not lut_dir.is_dir():
+            raise ConfigError(f"--lut-dir {lut_dir}: is a file, not a folder")
+        with writing(lut_dir):  # before any evaluation: an unwritable folder fails at once
+            lut_dir.mkdir(parents=True, exist_ok=True)
     note_first_compile()
     failures = 0
     for path in files:
@@ -245,10 +278,11 @@ def eval_command(
                 seed=seed,
                 source=str(path),
             )
+            written = []
             if lut_path is not None:
-                _save_lut(report, lut_path)
+                written.append(_save_lut(report, _lut_target(lut_path, path.stem)))
             if lut_dir is not None:
-                _save_lut(report, lut_dir / f"{path.stem}.npy")
+                written.append(_save_lut(report, lut_dir / f"{path.stem}.npy", "--lut-dir"))
             warning = (
                 None
                 if signed_given
@@ -256,6 +290,8 @@ def eval_command(
             )
             if warning is not None:
                 click.echo(f"warning: {path}: {warning}", err=True)
+        except WriteError:
+            raise  # the same output fails for every file: one line, then stop
         except DseError as exc:
             failures += 1
             message = str(exc)
@@ -267,5 +303,6 @@ def eval_command(
             click.echo(_json(report, file=str(path)))
         else:
             _print_report(report, str(path))
+        _said_written(written, as_json)
     if failures:
         sys.exit(2)

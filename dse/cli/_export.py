@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from dse.cli._common import build_from_options, describe, generator_options
+from dse.cli._common import build_from_options, describe, generator_options, writing
 from dse.errors import DseError
 
 FORMATS = ("verilog", "blif", "c", "json", "npy")
@@ -73,42 +73,45 @@ def export_command(
     source = describe(str(gen), int(width or 0), width_b, signed, adder, knobs)
     name = module or "mul_" + "".join(ch if ch.isalnum() else "_" for ch in source).strip("_")
     netlist = lower(graph, name=name)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    exhaustive = graph.width_p <= 24
-    if fmt == "npy":
-        if not exhaustive:
-            raise DseError(
-                f"a {graph.width_a}x{graph.width_b} table is too large to export as .npy"
-            )
-        np.save(output, product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed))
-    elif fmt == "json":
-        output.write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
-    elif fmt == "verilog":
-        from dse.netlist._verilog import read_verilog, write_verilog
-
-        text = write_verilog(netlist)
-        if exhaustive:
-            tmp = output.with_suffix(output.suffix + ".check.v")
-            tmp.write_text(text)
-            try:
-                back = read_verilog([tmp])
-            finally:
-                tmp.unlink()
-            want = product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed)
-            got = product_table(back, graph.width_a, graph.width_b, signed=graph.signed)
-            if not np.array_equal(want, got):  # pragma: no cover - a writer bug
+    with writing(output):  # one line, not a traceback, for an unwritable -o
+        output.parent.mkdir(parents=True, exist_ok=True)
+        exhaustive = graph.width_p <= 24
+        if fmt == "npy":
+            if not exhaustive:
                 raise DseError(
-                    f"{output}: the written Verilog does not reproduce the product table"
+                    f"a {graph.width_a}x{graph.width_b} table is too large to export as .npy"
                 )
-        output.write_text(text)
-    elif fmt == "blif":
-        from dse.netlist._blif import write_blif
+            table = product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed)
+            with output.open("wb") as fh:  # the name as given (np.save(PATH) appends .npy)
+                np.save(fh, table)
+        elif fmt == "json":
+            output.write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
+        elif fmt == "verilog":
+            from dse.netlist._verilog import read_verilog, write_verilog
 
-        output.write_text(write_blif(netlist))
-    else:
-        from dse.netlist._cmodel import write_c
+            text = write_verilog(netlist)
+            if exhaustive:
+                tmp = output.with_suffix(output.suffix + ".check.v")
+                tmp.write_text(text)
+                try:
+                    back = read_verilog([tmp])
+                finally:
+                    tmp.unlink()
+                want = product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed)
+                got = product_table(back, graph.width_a, graph.width_b, signed=graph.signed)
+                if not np.array_equal(want, got):  # pragma: no cover - a writer bug
+                    raise DseError(
+                        f"{output}: the written Verilog does not reproduce the product table"
+                    )
+            output.write_text(text)
+        elif fmt == "blif":
+            from dse.netlist._blif import write_blif
 
-        output.write_text(write_c(netlist))
+            output.write_text(write_blif(netlist))
+        else:
+            from dse.netlist._cmodel import write_c
+
+            output.write_text(write_c(netlist))
     click.echo(
         f"wrote {output} ({fmt}, {graph.width_a}x{graph.width_b}, {netlist.gate_count} gates)"
     )

@@ -342,6 +342,7 @@ def export_study(
     import numpy as np
     from optuna.trial import TrialState
 
+    from dse.cli._common import writing
     from dse.eval import product_table
     from dse.netlist._lower import lower
     from dse.search import Genome
@@ -368,27 +369,30 @@ def export_study(
             )
         trials = found
     dirs = []
-    for t in trials:
-        genome = Genome.from_json(t.user_attrs["genome"])
-        design = space.decode(genome)
-        bundle = output / f"trial_{t.number:05d}"
-        bundle.mkdir(parents=True, exist_ok=True)
-        for gi, item in enumerate(design):
-            gname = space.group_names[gi]
-            stem = f"{name}_t{t.number}" + (f"_{gname}" if len(design) > 1 else "")
-            module = "".join(ch if ch.isalnum() else "_" for ch in stem)
-            _export_one(item, bundle, module, fmt, np, product_table, lower)
-        metrics = {
-            "study": name,
-            "trial": t.number,
-            "values": dict(zip([o.name for o in cfg.parsed_objectives()], t.values, strict=True)),
-            "constraints": dict(t.constraints),
-            "genome": t.user_attrs.get("genome"),
-            "params": t.params,
-            **{k: v for k, v in t.user_attrs.items() if k not in ("genome",)},
-        }
-        (bundle / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
-        dirs.append(bundle)
+    with writing(output):  # an unwritable -o is one line, not a traceback
+        for t in trials:
+            genome = Genome.from_json(t.user_attrs["genome"])
+            design = space.decode(genome)
+            bundle = output / f"trial_{t.number:05d}"
+            bundle.mkdir(parents=True, exist_ok=True)
+            for gi, item in enumerate(design):
+                gname = space.group_names[gi]
+                stem = f"{name}_t{t.number}" + (f"_{gname}" if len(design) > 1 else "")
+                module = "".join(ch if ch.isalnum() else "_" for ch in stem)
+                _export_one(item, bundle, module, fmt, np, product_table, lower)
+            metrics = {
+                "study": name,
+                "trial": t.number,
+                "values": dict(
+                    zip([o.name for o in cfg.parsed_objectives()], t.values, strict=True)
+                ),
+                "constraints": dict(t.constraints),
+                "genome": t.user_attrs.get("genome"),
+                "params": t.params,
+                **{k: v for k, v in t.user_attrs.items() if k not in ("genome",)},
+            }
+            (bundle / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
+            dirs.append(bundle)
     return dirs
 
 

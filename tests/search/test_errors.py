@@ -12,6 +12,8 @@ from dse.cli import main
 from dse.errors import ConfigError
 from dse.search import make_backend
 
+from .conftest import write_study
+
 
 def _fail(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     """Run the CLI expecting a one-line error; return that line."""
@@ -122,3 +124,49 @@ def test_backend_option_typo_in_a_pipeline_stage(make_study, tmp_path: Path) -> 
         r"\(did you mean 'mutation_rate'\?\)$",
     ):
         run(p, storage=f"sqlite:///{tmp_path / 's.db'}")
+
+
+# ------------------------------------------------------------ shared study
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(storage URL, study name) of a small finished study, shared by the tests below."""
+    from dse.search import run
+
+    folder = tmp_path_factory.mktemp("stored")
+    p = write_study(folder, "small", backend="random", options="{}", trials=4)
+    url = f"sqlite:///{folder / 's.db'}"
+    run(p, storage=url)
+    return url, "small"
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder in which creating a file fails with a permission error: a read-only
+    folder, or (as root, who may write anywhere on disk) sysfs; skip where neither is."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    for folder in (ro, Path("/sys")):
+        probe = folder / "dse-probe"
+        try:
+            probe.open("wb").close()
+        except PermissionError:
+            return folder
+        except OSError:
+            continue
+        probe.unlink()
+    pytest.skip("no folder here refuses writes")
+
+
+_DENIED = r"(Permission denied|Operation not permitted)"
+
+
+# ------------------------------------------------------------ unwritable outputs
+def test_study_export_to_an_unwritable_folder_is_one_line(
+    stored: tuple[str, str], tmp_path: Path, capsys
+) -> None:
+    url, name = stored
+    out = _unwritable(tmp_path) / "bundles"
+    err = _fail(
+        capsys, ["export", name, "--pareto", "--format", "verilog", "-o", str(out), "--storage", url]
+    )
+    assert re.fullmatch(rf"error: cannot write {re.escape(str(out))}: {_DENIED}", err), err
