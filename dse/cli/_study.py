@@ -171,7 +171,8 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
     if name:
         summaries = [study_summary(_load(name, storage))]
     else:
-        st = open_storage(storage or DEFAULT_STORAGE, heartbeat_interval=None)
+        # read-only: a missing storage file is an error, not a new empty database
+        st = open_storage(storage or DEFAULT_STORAGE, heartbeat_interval=None, must_exist=True)
         summaries = [
             study_summary(optuna.load_study(study_name=s.study_name, storage=st))
             for s in optuna.get_all_study_summaries(st)

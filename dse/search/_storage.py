@@ -23,6 +23,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dse.errors import ConfigError, StudyStateError
@@ -89,14 +90,28 @@ def open_storage(
     heartbeat_interval: int | None = 10,
     grace_period: int | None = None,
     where: str = "storage",
+    must_exist: bool = False,
 ) -> Any:
     """A storage object for ``url`` (see the module docstring); raises :class:`ConfigError`
-    naming the URL when it cannot be reached."""
+    naming the URL when it cannot be reached.
+
+    ``must_exist``: for commands that only read (status, pareto, plot, export): a SQLite
+    or journal file that does not exist is a :class:`StudyStateError` instead of a new,
+    empty storage (opening one creates the file, so a typo in ``--storage`` would leave a
+    stray database behind and report "no studies").
+    """
     import optuna
 
     url = url or DEFAULT_STORAGE
     if not isinstance(url, str):
         raise ConfigError(f"{where}: expected a URL string, got {url!r}")
+    if must_exist:
+        missing = _missing_file(url)
+        if missing is not None:
+            raise StudyStateError(  # the URL names the file
+                f"no study storage at {redact(url)} (the file does not exist); "
+                f"run 'dse run STUDY.yaml' first or give --storage"
+            )
     if url == "memory:":  # one process only (tests, benchmarks)
         if url not in _MEMORY:
             _MEMORY[url] = optuna.storages.InMemoryStorage()
@@ -139,6 +154,27 @@ def open_storage(
     except Exception as exc:  # sqlalchemy raises many kinds; all mean "cannot use this URL"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{where}: storage URL {redact(url)!r} is unreachable: {first}") from None
+
+
+def _missing_file(url: str) -> str | None:
+    """The file a SQLite or journal URL names when it does not exist, else ``None``
+    (also for in-memory SQLite and for server URLs, which name no local file)."""
+    if url == "memory:":
+        return None
+    if _is_journal(url):
+        path = url[len("journal:") :] if url.startswith("journal:") else url
+    elif url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        try:
+            path = make_url(url).database or ""
+        except Exception:  # a malformed URL: open_storage reports it
+            return None
+        if path in ("", ":memory:") or path.startswith("file::memory:"):
+            return None
+    else:
+        return None
+    return None if Path(path).exists() else path
 
 
 def _sqlite_pragmas(storage: Any) -> None:

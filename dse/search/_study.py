@@ -539,7 +539,11 @@ def load_stored_study(name: str, storage: str | None = None) -> Any:
     """The Optuna study NAME (default storage when ``storage`` is None)."""
     _quiet_optuna()
     url = storage or DEFAULT_STORAGE
-    return load_study(name, open_storage(url, heartbeat_interval=None), url=url)
+    try:  # read-only: a storage file that does not exist is not created
+        opened = open_storage(url, heartbeat_interval=None, must_exist=True)
+    except StudyStateError as exc:
+        raise StudyStateError(f"no study {name!r}: {exc}") from None
+    return load_study(name, opened, url=url)
 
 
 def stored_config(study: Any) -> StudyConfig:

@@ -170,3 +170,49 @@ def test_study_export_to_an_unwritable_folder_is_one_line(
         capsys, ["export", name, "--pareto", "--format", "verilog", "-o", str(out), "--storage", url]
     )
     assert re.fullmatch(rf"error: cannot write {re.escape(str(out))}: {_DENIED}", err), err
+
+
+# ------------------------------------------------------------ read-only commands
+_NO_STORAGE = (
+    r"no study storage at {url} \(the file does not exist\); run 'dse run STUDY\.yaml' first "
+    r"or give --storage$"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["pareto", "s"],
+        ["plot", "s", "-o", "front.png"],
+        ["export", "s", "--pareto", "--format", "verilog", "-o", "out"],
+        ["status", "s"],
+    ],
+)
+def test_read_only_commands_never_create_the_default_database(
+    argv: list[str], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    err = _fail(capsys, argv)
+    url = re.escape("sqlite:///dse-studies.db")
+    assert re.fullmatch(r"error: no study 's': " + _NO_STORAGE.format(url=url), err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{d}/typo.db", "journal:{d}/typo.log", "{d}/typo.journal"])
+def test_status_of_a_storage_typo_is_an_error_not_no_studies(
+    url: str, tmp_path: Path, capsys
+) -> None:
+    url = url.format(d=tmp_path)
+    err = _fail(capsys, ["status", "--storage", url])
+    assert re.fullmatch("error: " + _NO_STORAGE.format(url=re.escape(url)), err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_commands_still_read_an_existing_storage(stored: tuple[str, str], capsys) -> None:
+    url, name = stored
+    main(["status", "--storage", url])
+    assert f"study {name} (random): 4/4 complete" in capsys.readouterr().out
+    main(["pareto", name, "--storage", url, "--format", "json"])
+    assert capsys.readouterr().out.startswith("[")
+    err = _fail(capsys, ["pareto", "ghost", "--storage", url])
+    assert re.fullmatch(r"error: no study 'ghost' in .*; studies there: small", err), err
