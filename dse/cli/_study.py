@@ -246,81 +246,22 @@ def pareto_command(name: str, storage: str | None, fmt: str) -> None:
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="front.png (matplotlib) or front.html (interactive)",
+    help="front.png, .svg, .pdf (matplotlib) or front.html (interactive, plotly)",
 )
-def plot_command(name: str, storage: str | None, output: Path) -> None:
-    """Plot the trials and Pareto front of study NAME (first two objectives; 3-D for three)."""
-    study = _load(name, storage)
-    cfg = _stored_config(study)
-    names = [o.name for o in cfg.parsed_objectives()]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    suffix = output.suffix.lower()
-    if suffix not in (".png", ".html", ".svg", ".pdf"):
-        raise ConfigError(f"-o {output}: expected a .png, .svg, .pdf or .html file")
-    import warnings
+@click.option(
+    "--full",
+    is_flag=True,
+    help="show every design (by default the accuracy axis stops short of collapsed networks)",
+)
+def plot_command(name: str, storage: str | None, output: Path, full: bool) -> None:
+    """Plot the trials, Pareto front, exact design and constraints of study NAME.
 
-    import optuna
+    Two objectives: a scatter with the front as a step line; one: value per trial;
+    three: 3-D. See dse.search.plot_study for what is drawn and the clipping rule.
+    """
+    from dse.search import plot_study
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if suffix == ".html":
-            fig = optuna.visualization.plot_pareto_front(study, target_names=names)
-            fig.write_html(str(output))
-        else:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            if len(names) == 2:
-                mfig: Any = _plot_by_backend(study, names)
-            else:
-                ax = optuna.visualization.matplotlib.plot_pareto_front(study, target_names=names)
-                mfig = ax.figure
-            mfig.set_size_inches(7, 5)
-            mfig.tight_layout()
-            mfig.savefig(output, dpi=130)
-            plt.close(mfig)
-    click.echo(f"wrote {output}")
-
-
-def _plot_by_backend(study: Any, names: list[str]) -> Any:
-    """Two objectives: every complete trial coloured by the back end that recorded it,
-    infeasible ones as grey crosses, the Pareto front joined as a step line."""
-    import matplotlib.pyplot as plt
-    from optuna.trial import TrialState
-
-    from dse.search._front import pareto_trials
-
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    front = {t.number for t in pareto_trials(study)}
-    fig, ax = plt.subplots()
-    infeasible = [t for t in trials if any(v > 0 for v in t.constraints.values())]
-    if infeasible:
-        ax.scatter([t.values[0] for t in infeasible], [t.values[1] for t in infeasible],
-                   marker="x", c="0.7", s=14, label="infeasible")
-    backends = sorted({str(t.user_attrs.get("backend", "?")) for t in trials})
-    markers = "osD^vP*"
-    for k, b in enumerate(backends):
-        pts = [t for t in trials if str(t.user_attrs.get("backend", "?")) == b
-               and t not in infeasible]
-        if not pts:
-            continue
-        ax.scatter([t.values[0] for t in pts], [t.values[1] for t in pts], s=18, alpha=0.45,
-                   marker=markers[k % len(markers)], color=f"C{k}", label=b)
-        on = [t for t in pts if t.number in front]
-        if on:
-            ax.scatter([t.values[0] for t in on], [t.values[1] for t in on], s=60,
-                       marker=markers[k % len(markers)], color=f"C{k}", edgecolors="k",
-                       label=f"{b} (Pareto)")
-    line = sorted((t.values[0], t.values[1]) for t in trials if t.number in front)
-    if line:
-        ax.step([x for x, _ in line], [y for _, y in line], where="post", color="k", lw=0.8)
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
-    ax.set_title(f"{study.study_name}: {len(front)} Pareto designs of {len(trials)} trials")
-    ax.legend(fontsize=8)
-    return fig
+    click.echo(f"wrote {plot_study(_load(name, storage), output, full=full)}")
 
 
 # ------------------------------------------------------------------ export

@@ -23,6 +23,7 @@ from dse.search._objectives import (
     parse_constraint,
     parse_objective,
 )
+from dse.search._plot import plot_study, study_figure, study_plotly
 from dse.search._space import (
     LibraryMultiplier,
     LibrarySpace,
@@ -80,11 +81,14 @@ __all__ = [
     "pareto_trials",
     "parse_constraint",
     "parse_objective",
+    "plot_study",
     "reference_point",
     "resume",
     "run",
     "space_from_dict",
     "stored_config",
     "study_config_from_dict",
+    "study_figure",
+    "study_plotly",
     "study_summary",
 ]
