@@ -2,7 +2,8 @@
 
 * no URL: ``sqlite:///dse-studies.db`` in the working directory (embedded, nothing to
   start);
-* any SQLAlchemy URL (``sqlite:///``, ``postgresql+psycopg2://``, ``mysql+pymysql://``)
+* any SQLAlchemy URL (``sqlite:///``, ``postgresql://``, ``mysql+pymysql://``; a URL
+  without a driver gets the first installed one, see :data:`_DRIVERS`)
   → :class:`optuna.storages.RDBStorage` with heartbeats, so a killed worker's RUNNING
   trial is marked FAIL by the next live worker (or by ``dse resume``) and, for the
   Optuna samplers, its parameters re-queued;
@@ -126,15 +127,16 @@ def open_storage(
             raise ConfigError(f"{where}: journal file {path!r} cannot be opened: {exc}") from None
         return optuna.storages.JournalStorage(backend)
     if "://" not in url:
-        raise ConfigError(
-            f"{where}: {url!r} is not a storage URL; expected e.g. sqlite:///FILE.db, "
-            f"postgresql+psycopg2://USER@HOST/DB or journal:FILE.log"
-        )
+        raise ConfigError(f"{where}: {url!r} is not a storage URL; expected {_EXPECTED}")
+    given = redact(url)  # messages show the URL as the user wrote it
+    url, driver = _with_driver(url, where)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 120}}
     elif url.startswith(("postgresql", "mysql")):
-        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+        engine_kwargs = {"pool_pre_ping": True}
+        if driver in ("psycopg2", "psycopg", "mysqldb", "pymysql"):  # pg8000 names it 'timeout'
+            engine_kwargs["connect_args"] = {"connect_timeout": 10}
     kwargs: dict[str, Any] = {}
     if heartbeat_interval:
         kwargs = {
@@ -153,7 +155,66 @@ def open_storage(
         return storage
     except Exception as exc:  # sqlalchemy raises many kinds; all mean "cannot use this URL"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{where}: storage URL {redact(url)!r} is unreachable: {first}") from None
+        raise ConfigError(f"{where}: storage URL {given!r} is unreachable: {first}") from None
+
+
+#: The storage URL forms, for messages.
+_EXPECTED = "sqlite:///PATH, postgresql://..., mysql+pymysql://..., journal:PATH"
+
+#: DB-API drivers per database, in order of preference: (SQLAlchemy's name for the
+#: driver, the module to import, the package that provides it). A URL without a driver
+#: (``postgresql://``) gets the first one installed: SQLAlchemy's own default (psycopg 3
+#: since SQLAlchemy 2.1, psycopg2 before) may be missing while another one is there.
+_DRIVERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "postgresql": (
+        ("psycopg2", "psycopg2", "psycopg2-binary"),
+        ("psycopg", "psycopg", "psycopg[binary]"),
+        ("pg8000", "pg8000", "pg8000"),
+    ),
+    "mysql": (("mysqldb", "MySQLdb", "mysqlclient"), ("pymysql", "pymysql", "PyMySQL")),
+}
+_DATABASE_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
+
+
+def _with_driver(url: str, where: str) -> tuple[str, str]:
+    """``url`` with an installed DB-API driver, and that driver's name ("" for others).
+
+    An unknown scheme (``postgress://``) is a :class:`ConfigError` saying so, rather
+    than the "unreachable" of a server that is down. ``postgres://`` (the spelling of
+    Heroku and Docker URLs, which SQLAlchemy no longer accepts) means ``postgresql://``.
+    """
+    import importlib.util
+
+    from sqlalchemy.dialects import registry
+    from sqlalchemy.exc import NoSuchModuleError
+
+    scheme, rest = url.split("://", 1)
+    dialect, _, driver = scheme.partition("+")
+    if dialect == "postgres":
+        dialect = "postgresql"
+    try:
+        registry.load(f"{dialect}.{driver}" if driver else dialect)
+    except NoSuchModuleError:
+        if driver and dialect in _DRIVERS:
+            known = ", ".join(f"{dialect}+{d}" for d, _, _ in _DRIVERS[dialect])
+            raise ConfigError(
+                f"{where}: unknown driver {driver!r} in storage scheme {scheme!r}; "
+                f"expected {dialect}:// or one of {known}"
+            ) from None
+        raise ConfigError(
+            f"{where}: unknown storage scheme {scheme!r}; expected {_EXPECTED}"
+        ) from None
+    if driver or dialect not in _DRIVERS:
+        return f"{dialect}{'+' + driver if driver else ''}://{rest}", driver
+    for name, module, _ in _DRIVERS[dialect]:
+        if importlib.util.find_spec(module) is not None:
+            return f"{dialect}+{name}://{rest}", name
+    packages = " or ".join(package for _, _, package in _DRIVERS[dialect])
+    extra = " (pip install 'dse[postgres]')" if dialect == "postgresql" else ""
+    raise ConfigError(
+        f"{where}: storage URL {redact(url)!r} is unreachable: no {_DATABASE_NAMES[dialect]} "
+        f"driver is installed; install {packages}{extra}"
+    )
 
 
 def _missing_file(url: str) -> str | None:

@@ -3,6 +3,7 @@ what was expected (and nothing is created by a command that only reads)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -216,3 +217,73 @@ def test_read_only_commands_still_read_an_existing_storage(stored: tuple[str, st
     assert capsys.readouterr().out.startswith("[")
     err = _fail(capsys, ["pareto", "ghost", "--storage", url])
     assert re.fullmatch(r"error: no study 'ghost' in .*; studies there: small", err), err
+
+
+# ------------------------------------------------------------ storage URLs
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgress://u@127.0.0.1/db",
+            r"^--storage: unknown storage scheme 'postgress'; expected sqlite:///PATH, "
+            r"postgresql://\.\.\., mysql\+pymysql://\.\.\., journal:PATH$",
+        ),
+        ("foo://x", r"^--storage: unknown storage scheme 'foo'; expected sqlite:///PATH, "),
+        (
+            "postgresql+psycopg3://u@127.0.0.1/db",
+            r"^--storage: unknown driver 'psycopg3' in storage scheme 'postgresql\+psycopg3'; "
+            r"expected postgresql:// or one of postgresql\+psycopg2, ",
+        ),
+        ("dse-studies.db", r"^--storage: 'dse-studies\.db' is not a storage URL; expected sqlite:///"),
+    ],
+)
+def test_unknown_storage_scheme_is_not_called_unreachable(url: str, message: str) -> None:
+    from dse.search._storage import open_storage
+
+    with pytest.raises(ConfigError, match=message):
+        open_storage(url, where="--storage")
+
+
+def test_a_missing_driver_says_what_to_install(monkeypatch) -> None:
+    import importlib.util
+
+    from dse.search._storage import open_storage
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("psycopg2", "psycopg", "pg8000") else real(name, *a),
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^storage: storage URL 'postgresql://u:\*\*\*@h/db' is unreachable: no PostgreSQL "
+        r"driver is installed; install psycopg2-binary or psycopg\[binary\] or pg8000 "
+        r"\(pip install 'dse\[postgres\]'\)$",
+    ):
+        open_storage("postgresql://u:pw@h/db")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_plain_postgresql_url_works(scheme: str, make_study, unique_name: str, capsys) -> None:
+    """``postgresql://`` (no driver named) reaches the test server with the installed driver.
+
+    ``DSE_TEST_POSTGRES_URL`` names its driver (``postgresql+psycopg2://...``, from
+    ``scripts/start_test_postgres.sh``); the driver is dropped here."""
+    url = os.environ.get("DSE_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.skip("DSE_TEST_POSTGRES_URL is not set")
+    try:
+        import sqlalchemy
+
+        sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
+    except Exception as exc:  # no server: skip, as for the other postgres tests
+        pytest.skip(f"PostgreSQL at DSE_TEST_POSTGRES_URL is unreachable: {exc}")
+    from dse.search import run
+
+    plain = re.sub(r"^postgresql(\+\w+)?://", f"{scheme}://", url)
+    assert "+" not in plain.split("://")[0]
+    run(make_study(unique_name, backend="random", options="{}", trials=3), storage=plain)
+    main(["status", unique_name, "--storage", plain])
+    assert f"study {unique_name} (random): 3/3 complete" in capsys.readouterr().out
