@@ -138,7 +138,7 @@ def study_config_from_dict(
     try:
         cfg = StudyConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, where)) from None
+        raise ConfigError(format_validation_error(exc, where, model=StudyConfig)) from None
     cfg.source = where
     if cfg.name is None:
         cfg.name = stem

@@ -158,12 +158,50 @@ class LibrarySpaceConfig(_Strict):
     groups: list[GroupConfig] | None = None
 
 
-def format_validation_error(exc: ValidationError, where: str, prefix: str = "") -> str:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (``X | None``, ``list[X]``, ``X | list[X]``)."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_at(model: type[BaseModel] | None, path: Sequence[Any]) -> list[str]:
+    """The field names of the mapping at ``path`` (field names and list indices) under
+    ``model``; empty where the path leads to no model (a free-form mapping)."""
+    current = [model] if model is not None else []
+    for part in path:
+        if isinstance(part, int):  # an item of a list
+            continue
+        current = [
+            sub
+            for m in current
+            if part in m.model_fields
+            for sub in _models_in(m.model_fields[part].annotation)
+        ]
+    return list(dict.fromkeys(name for m in current for name in m.model_fields))
+
+
+def _did_you_mean(key: str, known: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def format_validation_error(
+    exc: ValidationError, where: str, prefix: str = "", model: type[BaseModel] | None = None
+) -> str:
     """One line: ``where: field a.b.c: message`` for the first error of ``exc``.
 
     A field typed as a union (``backend``: one back end or a list) makes pydantic report
     every branch, with the branch's type name in the location; the branch whose shape
     the input has is the one the user meant, and type names are not field names.
+
+    An unknown key comes first: a misspelt required field (``objectivs:``) is also
+    reported by pydantic as the real one missing, and the misspelling is the cause.
+    With ``model`` (the validated class), the closest known key is suggested.
     """
     errors = exc.errors()
 
@@ -174,7 +212,8 @@ def format_validation_error(exc: ValidationError, where: str, prefix: str = "") 
     meant = [
         e for e in errors if not (any(branch(x) for x in e["loc"]) and e["type"] in shape_only)
     ]
-    err = (meant or errors)[0]
+    unknown = [e for e in (meant or errors) if e["type"] == "extra_forbidden"]
+    err = (unknown or meant or errors)[0]
     parts = [x for x in err["loc"] if not branch(x)]
     loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *parts))
     msg = err["msg"]
@@ -183,8 +222,9 @@ def format_validation_error(exc: ValidationError, where: str, prefix: str = "") 
         key = loc.split(".")[-1]
         if parent.endswith("knobs"):
             msg = f"unknown knob {key!r}; free knobs are: {', '.join(FREE_KNOBS)}"
+            msg += _did_you_mean(key, FREE_KNOBS)
         else:
-            msg = f"unknown key {key!r}"
+            msg = f"unknown key {key!r}" + _did_you_mean(key, _fields_at(model, parts[:-1]))
     elif err["type"] == "missing":
         msg = "required field is missing"
     else:
@@ -751,13 +791,15 @@ def space_from_dict(
     """Build a space from its YAML content (``where`` names the file in error messages)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: a search space must be a mapping, got {type(data).__name__}")
+    library = data.get("kind", "structure") == "library"
     try:
-        if data.get("kind", "structure") == "library":
+        if library:
             lib = LibrarySpaceConfig.model_validate(data)
             return LibrarySpace(lib, name=lib.name or name or "space", where=where, root=root)
         cfg = StructureSpaceConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, where)) from None
+        model = LibrarySpaceConfig if library else StructureSpaceConfig
+        raise ConfigError(format_validation_error(exc, where, model=model)) from None
     return StructureSpace(cfg, name=cfg.name or name or "space", where=where)
 
 

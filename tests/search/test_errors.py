@@ -287,3 +287,54 @@ def test_a_plain_postgresql_url_works(scheme: str, make_study, unique_name: str,
     run(make_study(unique_name, backend="random", options="{}", trials=3), storage=plain)
     main(["status", unique_name, "--storage", plain])
     assert f"study {unique_name} (random): 3/3 complete" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ unknown keys
+def test_a_misspelt_required_field_is_reported_as_unknown_first(
+    make_study, tmp_path: Path, capsys
+) -> None:
+    p = make_study("objtypo")
+    p.write_text(p.read_text().replace("objectives:", "objectivs:"))
+    err = _fail(capsys, ["run", str(p), "--storage", f"sqlite:///{tmp_path / 's.db'}"])
+    assert err == (
+        f"error: {p}: field objectivs: unknown key 'objectivs' (did you mean 'objectives'?)"
+    )
+    assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("budget: {", "budget: {trails: 3, "), r"field budget\.trails: unknown key 'trails' \(did you mean 'trials'\?\)$"),
+        (("backend: {", "backend: {optons: {}, "), r"field backend\.optons: unknown key 'optons' \(did you mean 'options'\?\)$"),
+        (("seed:", "zzzz: 1\nseed:"), r"field zzzz: unknown key 'zzzz'$"),
+    ],
+)
+def test_unknown_nested_keys_suggest_the_closest(make_study, edit, message: str) -> None:
+    from dse.search._config import load_study_config
+
+    p = make_study("nested")
+    p.write_text(p.read_text().replace(*edit))
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: " + message):
+        load_study_config(p)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bse: {generator: dadda, width: 4}\n", r"field bse: unknown key 'bse' \(did you mean 'base'\?\)$"),
+        ("base: {generator: dadda, widht: 4}\n", r"field base\.widht: unknown key 'widht' \(did you mean 'width'\?\)$"),
+        (
+            "base: {width: 4}\nknobs: {trunc8: {}}\n",
+            r"field knobs\.trunc8: unknown knob 'trunc8'; free knobs are: .* \(did you mean 'truncate'\?\)$",
+        ),
+        ("kind: library\nentires: []\n", r"field entires: unknown key 'entires' \(did you mean 'entries'\?\)$"),
+    ],
+)
+def test_unknown_space_keys_are_reported_first(tmp_path: Path, text: str, message: str) -> None:
+    from dse.search import load_space
+
+    p = tmp_path / "sp.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: " + message):
+        load_space(p)
