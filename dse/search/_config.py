@@ -9,6 +9,8 @@ study (user attr ``dse:config``), so ``dse resume`` needs nothing but the storag
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -191,20 +193,73 @@ def study_config_from_dict(
     return cfg
 
 
-def _resolve_space(ref: str, root: Path, where: str) -> Path:
-    candidates = [
-        root / ref,
-        Path(ref),
-        root / "search_spaces" / f"{ref}.yaml",
-        root.parent / "search_spaces" / f"{ref}.yaml",
-        Path("search_spaces") / f"{ref}.yaml",
+def shipped_space_dirs() -> list[Path]:
+    """The folders holding the search spaces that come with dse, in search order.
+
+    From a checkout (a source tree or an editable install) they are the top-level
+    ``search_spaces/`` beside the package; a wheel installs the same files as data
+    files under ``share/dse/search_spaces`` of its installation (``[tool.setuptools.
+    data-files]`` in pyproject.toml), looked up in the environment's and the user's
+    data paths. Only existing folders are listed.
+    """
+    import sysconfig
+
+    import dse
+
+    places = [
+        Path(dse.__file__).resolve().parents[1] / "search_spaces",
+        Path(sysconfig.get_path("data")) / "share" / "dse" / "search_spaces",
     ]
-    for c in candidates:
-        if c.is_file():
-            return c
+    with contextlib.suppress(KeyError, AttributeError):  # no user scheme on this platform
+        user = sysconfig.get_path("data", sysconfig.get_preferred_scheme("user"))
+        places.append(Path(user) / "share" / "dse" / "search_spaces")
+    return [p for p in dict.fromkeys(places) if p.is_dir()]
+
+
+def _shown(path: Path) -> str:
+    """A path for a message: normalised (no ``..``), relative to the working directory
+    when it lies below it."""
+    full = Path(os.path.abspath(path))
+    try:
+        return str(full.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(full)
+
+
+def _resolve_space(ref: str, root: Path, where: str) -> Path:
+    """The file ``space: REF`` of a study file in folder ``root`` names.
+
+    A path (``../search_spaces/x.yaml``, ``/abs/x.yaml``) is read from the study file's
+    folder, never from the working directory, so a study means the same wherever it is
+    run. A bare name (``mul8u_pp``) is ``NAME.yaml`` in ``search_spaces/`` beside the
+    study file or its folder, else among the spaces shipped with dse; a file name
+    without a folder (``x.yaml``) is looked for beside the study file first, then there.
+    """
+    is_path = "/" in ref or "\\" in ref
+    is_file_name = ref.endswith((".yaml", ".yml"))
+    if is_path or is_file_name:
+        direct = root / ref
+        if direct.is_file():
+            return direct
+        if is_path:
+            raise ConfigError(
+                f"{where}: field space: search space file {_shown(direct)} does not exist "
+                f"(a relative path is read from the study file's folder)"
+            )
+    places = list(
+        {
+            _shown(d): d
+            for d in (root / "search_spaces", root.parent / "search_spaces", *shipped_space_dirs())
+        }.items()
+    )
+    file_name = ref if is_file_name else f"{ref}.yaml"
+    for _, folder in places:
+        if (folder / file_name).is_file():
+            return folder / file_name
+    looked = ([_shown(root)] if is_file_name else []) + [shown for shown, _ in places]
     raise ConfigError(
-        f"{where}: field space: search space {ref!r} not found (looked for {candidates[0]} "
-        f"and search_spaces/{ref}.yaml)"
+        f"{where}: field space: no search space {ref!r} ({file_name} is in none of: "
+        f"{', '.join(looked)})"
     )
 
 

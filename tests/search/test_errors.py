@@ -338,3 +338,88 @@ def test_unknown_space_keys_are_reported_first(tmp_path: Path, text: str, messag
     p.write_text(text)
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: " + message):
         load_space(p)
+
+
+# ------------------------------------------------------------ spaces by name
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _study_with_space(folder: Path, space: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / "s.yaml"
+    p.write_text(f"space: {space}\nobjectives: [power_uw, nmed]\n")
+    return p
+
+
+def test_a_space_name_resolves_from_the_shipped_spaces_anywhere(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from dse.search._config import load_study_config, shipped_space_dirs
+
+    assert REPO / "search_spaces" in shipped_space_dirs()
+    p = _study_with_space(tmp_path / "elsewhere", "mul8u_pp")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_study_config(p)
+    assert cfg.space_data["name"] == "mul8u_pp"
+    assert Path(cfg.space_root) == REPO / "search_spaces"
+
+
+def test_a_space_name_resolves_from_the_installed_data_files(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A wheel puts the spaces under <prefix>/share/dse/search_spaces (pyproject's
+    data-files); that folder is searched too."""
+    import sysconfig
+
+    from dse.search._config import load_study_config
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert declared["data-files"] == {"share/dse/search_spaces": ["search_spaces/*.yaml"]}
+    data = tmp_path / "prefix"
+    (data / "share" / "dse" / "search_spaces").mkdir(parents=True)
+    (data / "share" / "dse" / "search_spaces" / "onlyhere.yaml").write_text(
+        "base: {generator: dadda, width: 4}\nknobs: {truncate: {high: 3}}\n"
+    )
+    real = sysconfig.get_path
+    monkeypatch.setattr(
+        sysconfig, "get_path", lambda name, *a: str(data) if name == "data" else real(name, *a)
+    )
+    cfg = load_study_config(_study_with_space(tmp_path / "s", "onlyhere"))
+    assert cfg.space_data["name"] == "onlyhere"
+
+
+def test_a_relative_space_path_is_read_from_the_study_folder(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from dse.search._config import load_study_config
+
+    (tmp_path / "spaces").mkdir()
+    (tmp_path / "spaces" / "mine.yaml").write_text("base: {generator: dadda, width: 4}\n")
+    p = _study_with_space(tmp_path / "studies", "../spaces/mine.yaml")
+    monkeypatch.chdir(REPO)  # the working directory plays no part
+    assert load_study_config(p).space_data["name"] == "mine"
+
+
+def test_a_missing_space_is_one_line_naming_the_places(tmp_path: Path, monkeypatch) -> None:
+    from dse.search._config import load_study_config
+
+    monkeypatch.chdir(tmp_path)
+    _study_with_space(tmp_path / "studies", "mul8u_ppx")
+    with pytest.raises(ConfigError) as exc:
+        load_study_config("studies/s.yaml")
+    msg = str(exc.value)
+    assert re.fullmatch(
+        r"studies/s\.yaml: field space: no search space 'mul8u_ppx' \(mul8u_ppx\.yaml is in "
+        r"none of: studies/search_spaces, search_spaces, .*search_spaces\)",
+        msg,
+    ), msg
+    assert ".yaml.yaml" not in msg and ".." not in msg
+    _study_with_space(tmp_path / "studies", "../search_spaces/x.yaml")
+    with pytest.raises(
+        ConfigError,
+        match=r"^studies/s\.yaml: field space: search space file search_spaces/x\.yaml does not "
+        r"exist \(a relative path is read from the study file's folder\)$",
+    ):
+        load_study_config("studies/s.yaml")
