@@ -494,3 +494,39 @@ def test_an_os_error_a_command_missed_is_still_one_line(capsys, monkeypatch, tmp
     monkeypatch.setattr(ev, "_print_report", boom)
     code, _, err = run(["eval", "--gen", "dadda", "--width", "4"], capsys)
     assert code == 2 and err.strip() == f"error: {tmp_path / 'x'}: Permission denied"
+
+
+def test_top_level_help_lists_every_command_in_full_without_importing_them():
+    """``dse --help``: one full line per command (click would cut the docstrings'
+    first sentences with "..."), and no subcommand module imported to list them."""
+    code = (
+        "import sys\n"
+        "from dse.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith(('dse.cli._', 'dse.arith'))))\n"
+    )
+    env = {**os.environ, "COLUMNS": "80"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    from dse.cli import _COMMANDS
+
+    commands = out.split("Commands:\n", 1)[1].split("LOADED")[0].splitlines()
+    assert [line.split()[0] for line in commands if line.strip()] == sorted(_COMMANDS)
+    assert not [line for line in commands if "..." in line]
+    assert out.rstrip().endswith("LOADED []")
+
+
+def test_gen_help_lists_every_registered_generator(capsys):
+    from dse.arith._registry import GENERATORS, _ensure_plugins
+
+    _ensure_plugins()
+    for command in ("eval", "export"):
+        code, out, _ = run([command, "--help"], capsys)
+        assert code == 0
+        text = " ".join(out.split())  # the help wraps
+        listed = text.split("--gen TEXT generator: ", 1)[1].split(" --width", 1)[0]
+        assert listed.split(", ") == list(GENERATORS) and "mitchell" in GENERATORS

@@ -29,11 +29,32 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: One line per subcommand for ``dse --help``. Click would take the first sentence of
+#: each docstring and cut it with "..." to fit the terminal; these fit in full, and
+#: listing them needs no import of the subcommands' modules.
+_SHORT_HELP: dict[str, str] = {
+    "eval": "Evaluate a multiplier: errors, power, area, delay.",
+    "export": "Write a multiplier or a study's designs as netlists/LUTs.",
+    "finetune": "Fine-tune a model for an approximate multiplier.",
+    "pareto": "The Pareto front of study NAME.",
+    "plot": "Plot the trials and Pareto front of study NAME.",
+    "resume": "Continue study NAME from its storage.",
+    "run": "Run (or continue) the study in STUDY_FILE.",
+    "status": "Progress of one study or of every study.",
+}
+
+
 class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when it is invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``dse --help`` from :data:`_SHORT_HELP` (wrapped by the
+        formatter where the terminal is narrow, never shortened)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, _SHORT_HELP[name]) for name in self.list_commands(ctx)])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _COMMANDS:
@@ -48,6 +69,7 @@ class LazyGroup(click.Group):
                 f"pip install 'dse[all]'"
             ) from exc
         command: click.Command = getattr(module, attr)
+        command.short_help = command.short_help or _SHORT_HELP.get(cmd_name)
         return command
 
 

@@ -35,6 +35,19 @@ def writing(path: Path | str) -> Iterator[None]:
         raise WriteError(f"cannot write {path}: {reason}") from None
 
 
+class _GeneratorOption(click.Option):
+    """``--gen``, whose help lists every registered generator (plug-in families such as
+    ``mitchell`` included). The registry is read only when help is shown: importing it
+    loads the generators' numeric modules, which the CLI otherwise imports only to run."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from dse.arith._registry import GENERATORS, _ensure_plugins
+
+        _ensure_plugins()
+        self.help = f"generator: {', '.join(GENERATORS)}"
+        return super().get_help_record(ctx)
+
+
 def generator_options(fn: F) -> F:
     """``--gen/--width/--width-b/--signed/--adder/--knob``, shared by eval and export."""
     options = [
@@ -42,7 +55,8 @@ def generator_options(fn: F) -> F:
             "--gen",
             "gen",
             default=None,
-            help="generator: array, wallace, dadda, booth, mitchell, ...",
+            cls=_GeneratorOption,
+            help="generator (every registered one is listed when help is shown)",
         ),
         click.option("--width", "width", type=int, default=None, help="bits of operand a (2..16)"),
         click.option(
