@@ -81,6 +81,9 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every :class:`DseError` into a one-line message."""
+    from dse._status import to_stderr
+
+    to_stderr()  # status lines of slow one-off steps (data, baseline, exact design)
     try:
         return cli.main(args=argv, prog_name="dse", standalone_mode=False)
     except DseError as exc:

@@ -36,7 +36,7 @@ __all__ = [
 _STORAGE_HELP = "study storage URL (default: sqlite:///dse-studies.db in the working directory)"
 
 
-def _print_summary(s: Any) -> None:
+def _print_summary(s: Any, storage: str | None = None) -> None:
     hv = f"{s.hypervolume:.6f}" if s.hypervolume is not None else "-"
     gen = f", generation {s.generation}" if s.generation is not None else ""
     budget = f"/{s.budget}" if s.budget else ""
@@ -44,6 +44,15 @@ def _print_summary(s: Any) -> None:
         f"study {s.name} ({s.backend}): {s.complete}{budget} complete, {s.feasible} feasible, "
         f"{s.failed} failed, {s.running} running; front {s.front_size}, hypervolume {hv}{gen}"
     )
+    if getattr(s, "stop_reason", None) == "timeout":
+        where = f" --storage {storage}" if storage else ""
+        left = f" of {s.budget} trials" if s.budget else ""
+        click.echo(
+            f"stopped by the time limit ({s.timeout:g} s) at {s.complete}{left}; continue with: "
+            f"dse resume {s.name}{where}  (each run gets {s.timeout:g} s; --timeout 0 for no "
+            f"limit)",
+            err=True,
+        )
 
 
 def _session_options(trials_help: str) -> Callable[[F], F]:
@@ -73,7 +82,8 @@ def _session_options(trials_help: str) -> Callable[[F], F]:
             click.option(
                 "--progress/--no-progress",
                 default=None,
-                help="progress bar (default: when on a terminal)",
+                help="progress bar with ETA (default: a bar on a terminal, one line per "
+                "~5 %% of the budget or per minute otherwise)",
             ),
         ]
         for opt in reversed(options):
@@ -100,15 +110,19 @@ def _session(
     if threads is not None:
         # read by the accuracy adapter when torch is first used; inherited by workers
         os.environ["DSE_TORCH_THREADS"] = str(threads)
+    if progress is None:  # a bar on a terminal, plain lines in a log or a pipe
+        mode = "bar" if sys.stderr.isatty() else "lines"
+    else:
+        mode = "bar" if progress else "off"
     summary = fn(
         target,
         storage=storage,
         trials=trials,
         timeout=timeout,
         workers=workers,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=mode,
     )
-    _print_summary(summary)
+    _print_summary(summary, storage)
 
 
 @click.command("run")

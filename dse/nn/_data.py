@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dse._status import step
 from dse.errors import ConfigError, DataError
 
 __all__ = ["DATA_NAMES", "Dataset", "cache_dir", "load_data"]
@@ -75,7 +76,8 @@ def _mnist1d(num_samples: int = 10000, seed: int = 42) -> Dataset:
         args.seed = seed
         state = np.random.get_state()  # make_dataset reseeds numpy's global generator
         try:
-            raw = make_dataset(args)
+            with step(f"generating MNIST-1D ({num_samples:,} samples; once, then cached)"):
+                raw = make_dataset(args)
         finally:
             np.random.set_state(state)
         d = {k: raw[k] for k in ("x", "y", "x_test", "y_test")}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dse._status import step
 from dse.errors import ConfigError, DataError
 from dse.nn._axtrain import AXTRAIN_MODES
 from dse.nn._data import Dataset, cache_dir, load_data
@@ -213,8 +214,10 @@ class PreparedBaseline:
             except Exception:  # a stale or truncated cache entry is simply retrained
                 acc = None
         if acc is None:
-            acc = train_float(net, dataset, epochs=epochs, seed=seed, batch_size=batch_size,
-                              lr=DEFAULT_LR[model], progress=progress)
+            with step(f"training the float baseline {model} on {dataset.name} ({epochs} epochs; "
+                      f"once, then cached)"):
+                acc = train_float(net, dataset, epochs=epochs, seed=seed, batch_size=batch_size,
+                                  lr=DEFAULT_LR[model], progress=progress)
             if cache:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")

@@ -23,6 +23,7 @@ from dse.search._backends._factory import make_backend_of
 from dse.search._config import StudyConfig, config_from_stored, load_study_config
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._objectives import Evaluation, Evaluator
+from dse.search._progress import Mode, RunProgress
 from dse.search._space import Space, space_from_dict
 from dse.search._storage import (
     DEFAULT_STORAGE,
@@ -164,6 +165,19 @@ class StudySession:
     def should_stop(self) -> bool:
         return self.remaining() <= 0
 
+    def time_up(self) -> bool:
+        """Whether the time limit has passed (checked between evaluations)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def stop_reason(self) -> str:
+        """Why the run ended: ``trials`` (budget met), ``timeout`` (time limit) or
+        ``done`` (the back end finished on its own, e.g. a TRAM-only study)."""
+        if self.trials is not None and self.counts()[0] >= self.trials:
+            return "trials"
+        if self.time_up():
+            return "timeout"
+        return "done"
+
     # ----------------------------------------------------- evaluation
     def _lookup(self, design_hash: str) -> Mapping[str, Any] | None:
         from optuna.trial import TrialState
@@ -230,9 +244,17 @@ class StudySession:
 def _ensure_exact(study: Any, session_eval: Evaluator) -> None:
     if EXACT_ATTR in study.user_attrs:
         return
-    design = session_eval.space.decode(session_eval.space.exact_genome())
-    reports = [session_eval.hardware(m) for m in design]
-    figures = session_eval._aggregate(reports)
+    from dse._status import step
+
+    what = (
+        "the network's operand histograms and the exact design's figures"
+        if session_eval.accuracy is not None and session_eval.power_distribution == "network"
+        else "the exact design's figures"
+    )
+    with step(f"measuring {what} (once per study)"):
+        design = session_eval.space.decode(session_eval.space.exact_genome())
+        reports = [session_eval.hardware(m) for m in design]
+        figures = session_eval._aggregate(reports)
     figures["rel_power"] = 1.0
     study.set_user_attr(EXACT_ATTR, {k: float(v) for k, v in figures.items()})
 
@@ -357,6 +379,10 @@ class StudySummary:
     front_size: int
     hypervolume: float | None
     generation: int | None
+    # why the run that produced this summary ended (``trials``, ``timeout``, ``done``);
+    # None for a summary read from the storage (``dse status``)
+    stop_reason: str | None = None
+    timeout: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -403,49 +429,26 @@ def study_summary(study: Any) -> StudySummary:
     )
 
 
-def _progress_printer(
-    total: int | None, enabled: bool
-) -> tuple[Callable[[StudySession], None], Callable[[], None]]:
-    if not enabled:
-        return (lambda s: None), (lambda: None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress_mode(progress: bool | str) -> Mode:
+    if progress is True:
+        return "bar"
+    if progress is False:
+        return "off"
+    if progress not in ("bar", "lines", "off"):
+        raise ConfigError(f"progress must be bar, lines or off, got {progress!r}")
+    return progress  # type: ignore[return-value]
 
-    progress = Progress(
-        TextColumn("[bold]{task.fields[name]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
-            "feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}"
-        ),
-        TimeElapsedColumn(),
-        transient=False,
+
+def _execute(session: StudySession, workers: int, progress: bool | str) -> StudySummary:
+    reporter = RunProgress(
+        lambda: study_summary(session.study),
+        total=session.trials,
+        deadline=session.deadline,
+        mode=_progress_mode(progress),
     )
-    task = progress.add_task("study", total=total, name="", feasible=0, front=0, hv="-")
-    progress.start()
-    last = [0.0]
-
-    def update(session: StudySession, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - last[0] < 1.0:
-            return
-        last[0] = now
-        s = study_summary(session.study)
-        progress.update(
-            task,
-            completed=s.complete,
-            name=s.name,
-            feasible=s.feasible,
-            front=s.front_size,
-            hv=f"{s.hypervolume:.4f}" if s.hypervolume is not None else "-",
-        )
-
-    return update, progress.stop
-
-
-def _execute(session: StudySession, workers: int, show_progress: bool) -> StudySummary:
-    update, stop = _progress_printer(session.trials, show_progress)
-    session.on_progress = update
+    session.on_progress = lambda _s: reporter.update()
     fail_stale(session.study)
+    reporter.begin()
     try:
         if workers <= 1 or session.backend.generational:
             session.workers = workers
@@ -471,20 +474,19 @@ def _execute(session: StudySession, workers: int, show_progress: bool) -> StudyS
             try:
                 while any(p.is_alive() for p in procs):
                     time.sleep(0.5)
-                    update(session)
+                    reporter.update()
             finally:
                 for p in procs:
                     p.join()
             bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
             if bad:
                 os.environ.setdefault("DSE_WORKER_EXITCODES", ",".join(map(str, bad)))
-        try:
-            update(session, True)  # type: ignore[call-arg]
-        except TypeError:
-            update(session)
     finally:
-        stop()
-    return study_summary(session.study)
+        reporter.end()
+    summary = study_summary(session.study)
+    summary.stop_reason = session.stop_reason()
+    summary.timeout = session.timeout
+    return summary
 
 
 def run(
@@ -494,9 +496,13 @@ def run(
     trials: int | None = None,
     timeout: float | None = None,
     workers: int = 1,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> StudySummary:
-    """Create (or continue) a study from its file and run it to its budget."""
+    """Create (or continue) a study from its file and run it to its budget.
+
+    ``progress``: ``bar`` (or True), ``lines`` (plain lines on stderr) or ``off`` (or
+    False). The summary's ``stop_reason`` says which limit ended the run.
+    """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     cfg = study_file if isinstance(study_file, StudyConfig) else load_study_config(study_file)
@@ -521,18 +527,41 @@ def resume(
     trials: int | None = None,
     timeout: float | None = None,
     workers: int = 1,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> StudySummary:
     """Continue a stored study: same back end, settings, constraints, seed and generation.
 
     Trials left RUNNING by a killed worker are marked FAIL first (after their heartbeat
     goes stale; for journal storages at once), and the lost candidates are evaluated again.
+    A new ``trials`` budget is stored: ``dse status`` and later resumes use it.
     """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     session = open_session(name, storage, trials=trials, timeout=timeout, workers=workers)
-    fail_stale(session.study, wait=True, all_running=True)
+    if trials is not None:
+        _store_budget(session.study, trials)
+    from optuna.trial import TrialState
+
+    running = session.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if running:
+        from dse._status import step
+
+        with step(
+            f"{len(running)} trial(s) were left running; waiting for their heartbeats to "
+            f"lapse before they are marked failed and evaluated again"
+        ):
+            fail_stale(session.study, wait=True, all_running=True)
     return _execute(session, workers, progress)
+
+
+def _store_budget(study: Any, trials: int) -> None:
+    """Record a new trial budget in the stored configuration (``resume --trials N``)."""
+    stored = dict(study.user_attrs.get(CONFIG_ATTR, {}))
+    budget = dict(stored.get("budget") or {})
+    if budget.get("trials") != trials:
+        budget["trials"] = int(trials)
+        stored["budget"] = budget
+        study.set_user_attr(CONFIG_ATTR, stored)
 
 
 def load_stored_study(name: str, storage: str | None = None) -> Any:

@@ -43,6 +43,9 @@ class Session(Protocol):
     def remaining(self) -> int:
         """Evaluations still allowed by the budget (a large number without a trial budget)."""
 
+    def time_up(self) -> bool:
+        """True once the time limit has passed (back ends check it between evaluations)."""
+
     def evaluate_and_record(
         self,
         genome: Genome,

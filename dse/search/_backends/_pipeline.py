@@ -55,6 +55,9 @@ class _StageSession:
     def should_stop(self) -> bool:
         return self.remaining() <= 0
 
+    def time_up(self) -> bool:
+        return bool(self._session.time_up())
+
     def stage_budget_met(self) -> bool:
         return self._trials is not None and self.stage_count() >= self._trials
 

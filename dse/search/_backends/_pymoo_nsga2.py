@@ -397,10 +397,11 @@ class PymooNSGA2(Backend):
             results = evaluate_population(
                 session, [genomes[i] for i in batch], generation=gen, backend=self.tag
             )
-            for i, res in zip(batch, results, strict=True):
+            # results may cover only a prefix of the batch: the time limit passed
+            for i, res in zip(batch, results, strict=False):
                 cache[genomes[i].key] = res
             if truncated or any(genomes[i].key not in cache for i in todo):
-                break  # budget met inside a generation: the checkpoint stays at the last tell
+                break  # budget or time met inside a generation: the checkpoint stays at the last tell
             for i in todo:
                 F[i], G[i] = _fg(cache[genomes[i].key], ev, n_con)
             PymooEvaluator().eval(StaticProblem(alg.problem, F=F, G=G), pop)

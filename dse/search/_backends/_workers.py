@@ -39,12 +39,18 @@ def _task(
 def evaluate_population(
     session: Any, genomes: Sequence[Any], *, generation: int, backend: str
 ) -> list[tuple[list[float], dict[str, float]]]:
-    """Evaluate and record ``genomes`` with ``session.workers`` processes."""
+    """Evaluate and record ``genomes`` with ``session.workers`` processes.
+
+    Returns the results of a prefix of ``genomes``: shorter when the session's time
+    limit passes between two evaluations.
+    """
     if not genomes:
         return []
     if session.workers <= 1 or len(genomes) == 1:
         out = []
         for g in genomes:
+            if session.time_up():
+                break  # the time limit holds between evaluations, not only between generations
             ev = session.evaluate_and_record(
                 g,
                 backend=backend,
@@ -64,4 +70,8 @@ def evaluate_population(
         results.append(res)
         session.recorded += 1
         session.notify()
+        if session.time_up():
+            # leaving the generator cancels the tasks not yet started; those already
+            # running finish and record their trials, which a resume reads back
+            break
     return results
