@@ -16,12 +16,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["step", "to_stderr"]
+__all__ = ["note", "step", "to_stderr"]
 
 _LOG = logging.getLogger("dse")
 _LOG.addHandler(logging.NullHandler())
 # a step shorter than this gets no closing "done" line (it would be noise)
 _QUIET_BELOW_S = 2.0
+
+
+def note(message: str, *args: object) -> None:
+    """One status line (``%``-style ``args`` as in :mod:`logging`)."""
+    _LOG.info(message, *args)
 
 
 @contextmanager

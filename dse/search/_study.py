@@ -325,7 +325,8 @@ def open_session(
 
     _quiet_optuna()
     url = storage_url or DEFAULT_STORAGE
-    probe = load_study(name, open_storage(url, heartbeat_interval=None), url=url)
+    # must_exist: resuming from a storage that is not there must not create an empty one
+    probe = load_study(name, open_storage(url, heartbeat_interval=None, must_exist=True), url=url)
     stored = probe.user_attrs.get(CONFIG_ATTR)
     if stored is None:
         raise StudyStateError(

@@ -114,3 +114,11 @@ def test_status_steps_print_on_stderr_under_the_cli(capsys):
     with step("training the thing (about 1 s)"):
         pass
     assert capsys.readouterr().err == "dse: training the thing (about 1 s) ...\n"
+
+
+def test_resume_from_a_missing_storage_creates_nothing(tmp_path, capsys):
+    db = tmp_path / "typo.db"
+    assert _cli(["resume", "quickstart", "--storage", f"sqlite:///{db}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no study storage at sqlite:///")
+    assert not db.exists()
