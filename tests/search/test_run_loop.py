@@ -119,6 +119,7 @@ def test_status_steps_print_on_stderr_under_the_cli(capsys):
 def test_resume_from_a_missing_storage_creates_nothing(tmp_path, capsys):
     db = tmp_path / "typo.db"
     assert _cli(["resume", "quickstart", "--storage", f"sqlite:///{db}"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    # one error line (a status line on the cores may precede it on a busy machine)
+    err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith("dse: ")]
     assert len(err) == 1 and err[0].startswith("error: no study storage at sqlite:///")
     assert not db.exists()
