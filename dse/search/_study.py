@@ -326,7 +326,11 @@ def open_session(
     _quiet_optuna()
     url = storage_url or DEFAULT_STORAGE
     # must_exist: resuming from a storage that is not there must not create an empty one
-    probe = load_study(name, open_storage(url, heartbeat_interval=None, must_exist=True), url=url)
+    try:
+        opened = open_storage(url, heartbeat_interval=None, must_exist=True)
+    except StudyStateError as exc:
+        raise StudyStateError(f"no study {name!r}: {exc}") from None
+    probe = load_study(name, opened, url=url)
     stored = probe.user_attrs.get(CONFIG_ATTR)
     if stored is None:
         raise StudyStateError(

@@ -121,5 +121,7 @@ def test_resume_from_a_missing_storage_creates_nothing(tmp_path, capsys):
     assert _cli(["resume", "quickstart", "--storage", f"sqlite:///{db}"]) == 2
     # one error line (a status line on the cores may precede it on a busy machine)
     err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith("dse: ")]
-    assert len(err) == 1 and err[0].startswith("error: no study storage at sqlite:///")
+    assert len(err) == 1 and err[0].startswith(
+        "error: no study 'quickstart': no study storage at sqlite:///"
+    )
     assert not db.exists()
