@@ -11,7 +11,6 @@ activation role and ``y`` the weight role.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -73,8 +72,8 @@ class AxMultiplier:
 
     ``lut[a_code, b_code]``: ``a`` = activation operand, ``b`` = weight operand, each code
     the raw bit pattern as an unsigned index (see the module docstring). Build one with
-    :meth:`exact`, :meth:`from_lut`, :meth:`from_npy`, :meth:`from_report`,
-    :meth:`from_spec` or :meth:`from_netlist` (or :func:`load_multiplier`).
+    :meth:`exact`, :meth:`from_lut`, :meth:`from_npy`, :meth:`from_report` or
+    :meth:`from_design` (or :func:`load_multiplier`).
     """
 
     lut: np.ndarray
@@ -147,52 +146,26 @@ class AxMultiplier:
         return mult
 
     @classmethod
-    def from_spec(cls, spec: str) -> AxMultiplier:
-        """Build with ``dse.arith.from_spec(spec)`` and evaluate with ``dse.eval.evaluate``."""
-        try:
-            from dse.arith import from_spec
-            from dse.eval import evaluate
-        except ImportError as exc:
-            raise ConfigError(
-                f"multiplier spec {spec!r} needs dse.arith/dse.eval, which failed to import ({exc})"
-            ) from None
-        return cls.from_report(evaluate(from_spec(spec)), name=spec)
-
-    @classmethod
-    def from_netlist(
-        cls,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        signed: bool = False,
-        top: str | None = None,
-        cells: Sequence[str] = (),
-        liberty: str | os.PathLike[str] | None = None,
-    ) -> AxMultiplier:
-        """Read a gate-level netlist (Verilog or BLIF, ``dse.netlist.read_netlist``) and
-        tabulate it with ``dse.eval.evaluate_netlist``."""
-        for p in paths:
-            if not Path(p).is_file():
-                raise DataError(f"{p}: netlist file does not exist")
-        try:
-            from dse.eval import evaluate_netlist
-            from dse.netlist import read_netlist
-        except ImportError as exc:
-            raise ConfigError(f"reading a netlist needs dse.netlist/dse.eval ({exc})") from None
-        netlist = read_netlist([str(p) for p in paths], cells=list(cells), liberty=liberty, top=top)
-        report = evaluate_netlist(netlist, signed=signed)
-        return cls.from_report(report, name=Path(paths[0]).stem)
-
-    @classmethod
-    def from_verilog(
-        cls,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        signed: bool = False,
-        top: str | None = None,
-        cells: Sequence[str] = (),
-    ) -> AxMultiplier:
-        """:meth:`from_netlist` (which reads Verilog and BLIF alike)."""
-        return cls.from_netlist(paths, signed=signed, top=top, cells=cells)
+    def from_design(cls, design: Any, *, name: str | None = None) -> AxMultiplier:
+        """From any design with a product table: an object with ``lut()`` (the table,
+        ``lut[a, b]``), ``width_a``, ``width_b``, ``signed`` and ``name`` (the Design
+        protocol of the hardware side; a generated graph or a read netlist becomes one there).
+        """
+        for attr in ("lut", "width_a", "width_b", "signed"):
+            if not hasattr(design, attr):
+                raise ConfigError(f"design: expected an object with .lut(), .width_a, .width_b "
+                                  f"and .signed; {type(design).__name__} has no .{attr}")
+        if not callable(design.lut):
+            raise ConfigError(f"design: .lut of {type(design).__name__} must be a method "
+                              f"returning the product table")
+        label = str(name or getattr(design, "name", None) or "design")
+        mult = cls(design.lut(), bool(design.signed), label)
+        for attr, width in (("width_a", mult.width_a), ("width_b", mult.width_b)):
+            declared = int(getattr(design, attr))
+            if declared != width:
+                raise DataError(f"design {label!r}: {attr}={declared} disagrees with LUT shape "
+                                f"{mult.lut.shape}")
+        return mult
 
     # ---------------------------------------------------------------- properties
     @property
@@ -278,30 +251,26 @@ class AxMultiplier:
 
 
 def load_multiplier(
-    source: AxMultiplier | str | os.PathLike[str] | np.ndarray,
+    source: Any,
     *,
     signed: bool | None = None,
-    top: str | None = None,
 ) -> AxMultiplier:
-    """Accept an AxMultiplier, a LUT array, a ``.npy`` path, a netlist path (``.v``,
-    ``.sv``, ``.blif``) or a spec.
+    """Accept an AxMultiplier, a LUT array, a ``.npy`` path or a design (see :meth:`from_design`).
 
-    ``signed`` applies to arrays, ``.npy`` and netlist sources (default unsigned); a
-    generator spec carries its own signedness.
+    ``signed`` applies to arrays and ``.npy`` files (default unsigned); a design carries its
+    own signedness. Netlist files and generator specs are read into a design by the hardware
+    side first.
     """
     if isinstance(source, AxMultiplier):
         return source
     if isinstance(source, np.ndarray):
         return AxMultiplier.from_lut(source, signed=bool(signed))
-    text = os.fspath(source)
-    if text.endswith(".npy"):
-        return AxMultiplier.from_npy(text, signed=bool(signed))
-    if text.endswith((".v", ".sv", ".blif")) or (":" not in text and Path(text).is_file()):
-        # any other existing file: read_netlist tells the format or names those it reads
-        return AxMultiplier.from_netlist([text], signed=bool(signed), top=top)
-    if ":" not in text:
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if text.endswith(".npy"):
+            return AxMultiplier.from_npy(text, signed=bool(signed))
         raise ConfigError(
-            f"multiplier {text!r}: expected a .npy LUT, a netlist (.v, .sv, .blif) or a "
-            f"generator spec such as 'dadda:8'"
+            f"multiplier {text!r}: expected a .npy LUT; read a netlist or a generator spec into "
+            f"a design first and pass the design"
         )
-    return AxMultiplier.from_spec(text)
+    return AxMultiplier.from_design(source)
