@@ -9,6 +9,12 @@ from dse.nn._axtrain import AXTRAIN_MODES
 from dse.nn._data import DATA_NAMES, Dataset, load_data
 from dse.nn._fast import Plan, ProductTable, product_table
 from dse.nn._finetune import FinetuneResult, OptimizerFactory, PreparedBaseline, finetune
+from dse.nn._gradients import (
+    GRADIENTS,
+    GradientEstimator,
+    gradient_names,
+    register_gradient,
+)
 from dse.nn._layers import (
     AxConv1d,
     AxConv2d,
@@ -23,13 +29,13 @@ from dse.nn._layers import (
 )
 from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, truncated_lut
 from dse.nn._models import MODEL_NAMES, build_model
-from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier, load_multiplier
+from dse.nn._multiplier import AxMultiplier, load_multiplier
 from dse.nn._quant import Encoding, activation_encoding, weight_encoding
 
 __all__ = [
     "AXTRAIN_MODES",
     "DATA_NAMES",
-    "GRAD_ESTIMATORS",
+    "GRADIENTS",
     "MODEL_NAMES",
     "AxConv1d",
     "AxConv2d",
@@ -39,6 +45,7 @@ __all__ = [
     "Dataset",
     "Encoding",
     "FinetuneResult",
+    "GradientEstimator",
     "Matmul",
     "OptimizerFactory",
     "Plan",
@@ -53,11 +60,13 @@ __all__ = [
     "convert",
     "exact_lut",
     "finetune",
+    "gradient_names",
     "load_data",
     "load_multiplier",
     "mitchell_lut",
     "product_table",
     "pruned_lut",
+    "register_gradient",
     "set_ax_options",
     "truncated_lut",
     "weight_encoding",

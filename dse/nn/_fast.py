@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from dse.errors import ConfigError
+from dse.nn._gradients import gradient
 from dse.nn._multiplier import AxMultiplier
 from dse.nn._quant import Encoding
 
@@ -484,7 +485,8 @@ def factor_gradient(G: np.ndarray, max_rank: int) -> GradFactors:
 def grad_factors(table: ProductTable, estimator: str, half_window: int,
                  max_rank: int) -> tuple[GradFactors, GradFactors]:
     """Factored ``(∂P/∂a, ∂P/∂b)`` for the layer's backward (cached on the table)."""
-    key = ("gradf", estimator, half_window, max_rank)
+    # keyed by the estimator object too: a name registered again gets new factors
+    key = ("gradf", estimator, gradient(estimator), half_window, max_rank)
     cache = table.__dict__.setdefault("_gcache", {})
     if key not in cache:
         ga, gb = table.grad_tables(estimator, half_window)

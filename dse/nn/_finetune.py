@@ -22,9 +22,10 @@ from dse._status import step
 from dse.errors import ConfigError, DataError
 from dse.nn._axtrain import AXTRAIN_MODES
 from dse.nn._data import Dataset, cache_dir, load_data
+from dse.nn._gradients import gradient
 from dse.nn._layers import _recording, ax_layers, calibrate, collect_histograms, convert
 from dse.nn._models import build_model
-from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier
+from dse.nn._multiplier import AxMultiplier
 
 __all__ = [
     "DEFAULT_EPOCHS",
@@ -293,8 +294,7 @@ class PreparedBaseline:
             raise ConfigError(f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}")
         if optimizer is not None and not callable(optimizer):
             raise ConfigError(f"optimizer must be a factory params -> Optimizer, got {optimizer!r}")
-        if grad not in GRAD_ESTIMATORS:
-            raise ConfigError(f"grad must be one of {GRAD_ESTIMATORS}, got {grad!r}")
+        gradient(grad)  # raises for an unregistered name
         if axtrain not in AXTRAIN_MODES:
             raise ConfigError(f"axtrain must be one of {AXTRAIN_MODES}, got {axtrain!r}")
         if steps is None:

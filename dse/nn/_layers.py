@@ -22,7 +22,8 @@ from torch import nn
 from dse.errors import ConfigError
 from dse.nn._axtrain import noise_factors, squared_error_table
 from dse.nn._fast import FLOAT32_EXACT, Plan, ProductTable, grad_factors, product_table
-from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier
+from dse.nn._gradients import gradient
+from dse.nn._multiplier import AxMultiplier
 from dse.nn._ops import BilinearOp, ConvOp, LinearOp, MatmulOp
 from dse.nn._quant import (
     ACT_MODES,
@@ -78,8 +79,7 @@ def _check_options(opts: Mapping[str, Any], mult: AxMultiplier) -> None:
     if unknown:
         raise ConfigError(f"unknown approximate-layer option(s) {sorted(unknown)}; "
                           f"allowed: {sorted(_OPTION_DEFAULTS)}")
-    if opts["grad"] not in GRAD_ESTIMATORS:
-        raise ConfigError(f"grad must be one of {GRAD_ESTIMATORS}, got {opts['grad']!r}")
+    gradient(opts["grad"])  # raises for an unregistered name
     if opts["act_mode"] not in ACT_MODES:
         raise ConfigError(f"act_mode must be one of {ACT_MODES}, got {opts['act_mode']!r}")
     if opts["backend"] not in ("fast", "reference"):

@@ -13,17 +13,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from dse.errors import ConfigError, DataError
+from dse.nn._gradients import gradient
 from dse.nn._luts import MAX_WIDTH, code_values, exact_lut
 
-__all__ = ["GRAD_ESTIMATORS", "AxMultiplier", "GradEstimator", "load_multiplier"]
-
-GradEstimator = Literal["ste", "lut2d", "lut1d"]
-GRAD_ESTIMATORS: tuple[str, ...] = ("ste", "lut2d", "lut1d")
+__all__ = ["AxMultiplier", "load_multiplier"]
 
 
 def _width_of(size: int, where: str, axis: str) -> int:
@@ -34,36 +32,6 @@ def _width_of(size: int, where: str, axis: str) -> int:
             f"expected shape (2**width_a, 2**width_b), e.g. (256, 256) for 8x8"
         )
     return width
-
-
-def _smoothed_derivative(table: np.ndarray, values: np.ndarray, half_window: int) -> np.ndarray:
-    """d(table)/d(operand) along axis 0 after a moving average of half-width ``half_window``.
-
-    ``values`` are the operand values of the rows, already in increasing order. The window
-    shrinks symmetrically near the ends (so an exactly linear table keeps its exact slope
-    everywhere), and the ends use a one-sided difference.
-    """
-    n = table.shape[0]
-    csum = np.concatenate([np.zeros((1, table.shape[1])), np.cumsum(table, axis=0)], axis=0)
-    idx = np.arange(n)
-    half = np.minimum(half_window, np.minimum(idx, n - 1 - idx))
-    smooth = (csum[idx + half + 1] - csum[idx - half]) / (2 * half + 1)[:, None]
-    deriv = np.empty_like(smooth)
-    if n == 1:
-        deriv[:] = 0.0
-        return deriv
-    deriv[1:-1] = (smooth[2:] - smooth[:-2]) / (values[2:] - values[:-2])[:, None]
-    deriv[0] = (smooth[1] - smooth[0]) / (values[1] - values[0])
-    deriv[-1] = (smooth[-1] - smooth[-2]) / (values[-1] - values[-2])
-    return deriv
-
-
-def _ls_slope(table: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Slope of the least-squares line through each column of ``table`` against ``values``."""
-    centred = values - values.mean()
-    return (centred[:, None] * (table - table.mean(axis=0, keepdims=True))).sum(axis=0) / (
-        centred**2
-    ).sum()
 
 
 @dataclass(eq=False)
@@ -208,41 +176,25 @@ class AxMultiplier:
     def grad_tables(self, estimator: str = "ste", *, half_window: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """``(d f/d a, d f/d b)`` as float64 tables in code order, same shape as ``lut``.
 
-        * ``ste``: the accurate product's gradient, ``df/da = b``, ``df/db = a``.
-        * ``lut2d`` (Meng, Burleson, Qian, De Micheli, DATE 2025): smooth the LUT along the
-          differentiated operand with a moving average of half-width ``half_window``, in
-          operand-value order, and take the central difference of the smoothed table (the
-          window shrinks symmetrically at the ends; the end rows use one-sided differences).
-        * ``lut1d`` (Meng, Burleson, De Micheli, arXiv 2509.10519): ``df/da`` at weight code
-          b is the slope of the least-squares line through the column ``f(·, b)``; it
-          depends on b only (and ``df/db`` on a only).
+        ``estimator`` names a registered :class:`~dse.nn.GradientEstimator` (``ste``,
+        ``lut2d``, ``lut1d`` built in; see :mod:`dse.nn._gradients`); ``half_window`` is the
+        smoothing half-width of those that smooth (``lut2d``). Cached per multiplier.
         """
-        if estimator not in GRAD_ESTIMATORS:
-            raise ConfigError(f"grad estimator must be one of {GRAD_ESTIMATORS}, got {estimator!r}")
+        est = gradient(estimator)
         if not isinstance(half_window, (int, np.integer)) or half_window < 0:
             raise ConfigError(f"half_window must be an int >= 0, got {half_window!r}")
-        key = ("grad", estimator, int(half_window) if estimator == "lut2d" else 0)
-        if key in self._cache:
-            return self._cache[key]
+        key = ("grad", estimator, int(half_window) if est.uses_half_window else 0)
+        if key in self._cache and self._cache[key][0] is est:
+            return self._cache[key][1]
         va, vb = self.values_a().astype(np.float64), self.values_b().astype(np.float64)
-        lut = self.lut.astype(np.float64)
-        if estimator == "ste":
-            ga = np.broadcast_to(vb[None, :], lut.shape).copy()
-            gb = np.broadcast_to(va[:, None], lut.shape).copy()
-        else:
-            order_a, order_b = np.argsort(va, kind="stable"), np.argsort(vb, kind="stable")
-            inv_a, inv_b = np.argsort(order_a), np.argsort(order_b)
-            if estimator == "lut2d":
-                ga = _smoothed_derivative(lut[order_a], va[order_a], int(half_window))[inv_a]
-                gb = _smoothed_derivative(lut[:, order_b].T, vb[order_b], int(half_window))[inv_b].T
-            else:
-                slope_b = _ls_slope(lut, va)  # one slope per weight code b
-                slope_a = _ls_slope(lut.T, vb)  # one slope per activation code a
-                ga = np.broadcast_to(slope_b[None, :], lut.shape).copy()
-                gb = np.broadcast_to(slope_a[:, None], lut.shape).copy()
+        ga, gb = est.tables(self.lut.astype(np.float64), va, vb, half_window=int(half_window))
+        ga, gb = (np.asarray(t, dtype=np.float64) for t in (ga, gb))
         for t in (ga, gb):
+            if t.shape != self.lut.shape:
+                raise ConfigError(f"grad estimator {estimator!r} returned a table of shape "
+                                  f"{t.shape}, expected {self.lut.shape}")
             t.setflags(write=False)
-        self._cache[key] = (ga, gb)
+        self._cache[key] = (est, (ga, gb))
         return ga, gb
 
     def __repr__(self) -> str:
