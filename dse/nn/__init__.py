@@ -7,7 +7,6 @@ and **b = weight** (each the operand's raw bit pattern as an unsigned index); se
 
 from dse.nn._axtrain import AXTRAIN_MODES
 from dse.nn._data import DATA_NAMES, Dataset, load_data
-from dse.nn._fast import Plan, ProductTable, product_table
 from dse.nn._finetune import FinetuneResult, OptimizerFactory, PreparedBaseline, finetune
 from dse.nn._gradients import (
     GRADIENTS,
@@ -31,6 +30,7 @@ from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, trunc
 from dse.nn._models import MODEL_NAMES, build_model
 from dse.nn._multiplier import AxMultiplier, load_multiplier
 from dse.nn._quant import Encoding, activation_encoding, weight_encoding
+from dse.nn._separable import Plan, ValueTable, value_table
 
 __all__ = [
     "AXTRAIN_MODES",
@@ -50,7 +50,7 @@ __all__ = [
     "OptimizerFactory",
     "Plan",
     "PreparedBaseline",
-    "ProductTable",
+    "ValueTable",
     "activation_encoding",
     "ax_layers",
     "build_model",
@@ -64,10 +64,10 @@ __all__ = [
     "load_data",
     "load_multiplier",
     "mitchell_lut",
-    "product_table",
     "pruned_lut",
     "register_gradient",
     "set_ax_options",
     "truncated_lut",
+    "value_table",
     "weight_encoding",
 ]

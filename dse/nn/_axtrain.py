@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.errors import ConfigError
-from dse.nn._fast import ProductTable
+from dse.nn._separable import ValueTable
 
 __all__ = ["AXTRAIN_MODES", "NoiseFactors", "noise_factors", "squared_error_table"]
 
@@ -57,7 +57,7 @@ def _factor(table: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return (u[:, :r] * root).T, (vt[:r].T * root).T
 
 
-def noise_factors(table: ProductTable, bins: int = 8, rank: int = 1) -> NoiseFactors:
+def noise_factors(table: ValueTable, bins: int = 8, rank: int = 1) -> NoiseFactors:
     """Error mean/variance per (activation bin, weight bin), factored to ``rank`` terms."""
     if not isinstance(bins, int) or bins < 1:
         raise ConfigError(f"noise_bins must be an int >= 1, got {bins!r}")
@@ -92,7 +92,7 @@ def noise_factors(table: ProductTable, bins: int = 8, rank: int = 1) -> NoiseFac
     return result
 
 
-def squared_error_table(table: ProductTable) -> np.ndarray:
+def squared_error_table(table: ValueTable) -> np.ndarray:
     """``E(a, b)²`` over integer operand values (float64), for the active regulariser."""
     err = table.error().astype(np.float64)
     return err * err

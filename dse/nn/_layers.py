@@ -2,8 +2,8 @@
 
 Forward (Meng et al. and AdaPT-style emulation): quantise the operands to integers,
 accumulate ``Σ P(a_i, w_i)`` exactly, subtract the zero-point term (asymmetric
-activations), dequantise. ``backend="fast"`` uses the separable plans of
-:mod:`dse.nn._fast`; ``backend="reference"`` gathers from the table per product (slow,
+activations), dequantise. ``kernel="fast"`` uses the separable plans of
+:mod:`dse.nn._separable`; ``kernel="reference"`` gathers from the table per product (slow,
 int64). Backward: the chosen gradient estimator (``ste``, ``lut2d``, ``lut1d``) with the
 straight-through estimator for rounding; scales are not learned.
 """
@@ -21,7 +21,6 @@ from torch import nn
 
 from dse.errors import ConfigError
 from dse.nn._axtrain import noise_factors, squared_error_table
-from dse.nn._fast import FLOAT32_EXACT, Plan, ProductTable, grad_factors, product_table
 from dse.nn._gradients import gradient
 from dse.nn._multiplier import AxMultiplier
 from dse.nn._ops import BilinearOp, ConvOp, LinearOp, MatmulOp
@@ -34,6 +33,7 @@ from dse.nn._quant import (
     quantize_weight,
     weight_encoding,
 )
+from dse.nn._separable import FLOAT32_EXACT, Plan, ValueTable, grad_factors, value_table
 
 __all__ = [
     "AxConv1d",
@@ -56,7 +56,7 @@ _OPTION_DEFAULTS: dict[str, Any] = {
     "act_bits": None,
     "weight_bits": None,
     "act_mode": "auto",
-    "backend": "fast",
+    "kernel": "fast",
     "mode": "exact",
     "rank": 4,
     "grad_rank": 16,
@@ -82,8 +82,8 @@ def _check_options(opts: Mapping[str, Any], mult: AxMultiplier) -> None:
     gradient(opts["grad"])  # raises for an unregistered name
     if opts["act_mode"] not in ACT_MODES:
         raise ConfigError(f"act_mode must be one of {ACT_MODES}, got {opts['act_mode']!r}")
-    if opts["backend"] not in ("fast", "reference"):
-        raise ConfigError(f"backend must be 'fast' or 'reference', got {opts['backend']!r}")
+    if opts["kernel"] not in ("fast", "reference"):
+        raise ConfigError(f"kernel must be 'fast' or 'reference', got {opts['kernel']!r}")
     if opts["mode"] not in ("exact", "bounded"):
         raise ConfigError(f"mode must be 'exact' or 'bounded', got {opts['mode']!r}")
     for name in ("half_window", "rank"):
@@ -213,7 +213,7 @@ def _combine(terms: torch.Tensor, plan: Plan, coef: torch.Tensor) -> torch.Tenso
     return acc.double()
 
 
-def fast_accumulate(op: BilinearOp, table: ProductTable, plan: Plan, ia: torch.Tensor,
+def fast_accumulate(op: BilinearOp, table: ValueTable, plan: Plan, ia: torch.Tensor,
                     ib: torch.Tensor) -> tuple[torch.Tensor, str]:
     """``Σ P`` per output as float64 through the plan (exact integers when ``plan.exact``).
 
@@ -280,7 +280,7 @@ class _AxFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, call: _Call) -> torch.Tensor:
         ctx.call = call
-        if call.backend == "reference":
+        if call.kernel == "reference":
             acc = call.op.gather(call.ia, call.ib, call.table.tensor("P", x.device)).double()
             call.path = "reference"
         else:
@@ -299,7 +299,7 @@ class _AxFunction(torch.autograd.Function):
         # convolution): a copy to another layout costs a pass and slows the ops after it.
         need_a, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ia, ib = call.ia, call.ib
-        use_gather = call.backend == "reference"
+        use_gather = call.kernel == "reference"
         if not use_gather:
             fac_a, fac_b = grad_factors(call.table, call.grad, call.half_window, call.grad_rank)
             # exact mode never trades gradient accuracy for speed: inexact factors -> gather
@@ -365,7 +365,7 @@ class _AxMixin:
 
     # ------------------------------------------------------------ configuration
     def set_options(self, **options: Any) -> None:
-        """Change layer options (grad, backend, mode, passive, ...); validated."""
+        """Change layer options (grad, kernel, mode, passive, ...); validated."""
         opts = {**self.ax_options, **options}
         _check_options(opts, self.multiplier)
         self.ax_options = opts
@@ -405,11 +405,11 @@ class _AxMixin:
             if zero_b != 0:
                 raise ConfigError("the second matmul operand cannot be asymmetric")
             s_w_out = s_w_b = torch.tensor(s_b, device=x.device)
-        table = product_table(mult, enc_a, enc_b)
+        table = value_table(mult, enc_a, enc_b)
         ia = _codes(a_val, enc_a.vmin, zero, pad if isinstance(op, ConvOp) else ())
         ib = (w_val - enc_b.vmin).long()
         k = op.reduction(ia.shape, w_val.shape)
-        plan = table.plan(k, o["mode"], o["rank"]) if o["backend"] == "fast" else None
+        plan = table.plan(k, o["mode"], o["rank"]) if o["kernel"] == "fast" else None
         scale = s_w_out * s_a
 
         def crop(t: torch.Tensor) -> torch.Tensor:
@@ -424,7 +424,7 @@ class _AxMixin:
         call = _Call(op=op, table=table, plan=plan, ia=ia, ib=ib, w_val=w_val, zero=zero,
                      scale=scale, s_a=s_a, s_w_out=s_w_out, s_w_b=s_w_b, mask_a=mask_a, mask_w=mask_w,
                      bound=k * max(table.max_abs, 1) + abs(zero) * k * max(abs(enc_b.vmin), enc_b.vmax),
-                     backend=o["backend"], grad=o["grad"], half_window=o["half_window"],
+                     kernel=o["kernel"], grad=o["grad"], half_window=o["half_window"],
                      grad_rank=o["grad_rank"], crop=crop, enc_a=enc_a, enc_b=enc_b)
         self.last_call = call
         if self.training and self.track_act_histogram:
@@ -457,7 +457,7 @@ class _AxMixin:
             noise = (mean + var.sqrt() * torch.randn_like(mean)) * call.scale
         return y + noise.to(y.dtype)
 
-    def _track_act_histogram(self, ia: torch.Tensor, a_val: torch.Tensor, table: ProductTable) -> None:
+    def _track_act_histogram(self, ia: torch.Tensor, a_val: torch.Tensor, table: ValueTable) -> None:
         counts = torch.bincount((a_val - table.enc_a.vmin).long().flatten(),
                                 minlength=table.P.shape[0]).float()
         counts = counts / counts.sum().clamp_min(1)
@@ -469,7 +469,7 @@ class _AxMixin:
 
     def _record_histograms(self, call: _Call, a_val: torch.Tensor, k: int) -> None:
         """Product-weighted code histograms: each operand counted once per product it feeds."""
-        table: ProductTable = call.table
+        table: ValueTable = call.table
         mult = self.multiplier
         ca = table.tensor("code_a", a_val.device)[(a_val - call.enc_a.vmin).long().flatten()]
         cb = table.tensor("code_b", a_val.device)[call.ib.flatten()]
@@ -489,7 +489,7 @@ class _AxMixin:
         weight: torch.Tensor | None = getattr(self, "weight", None)
         if call is None or weight is None:
             return torch.zeros(())
-        table: ProductTable = call.table
+        table: ValueTable = call.table
         cache = table.__dict__.setdefault("_sq", {})
         key = str(weight.device)
         if key not in cache:
@@ -661,7 +661,7 @@ def convert(model: nn.Module, multiplier: AxMultiplier | Mapping[str, AxMultipli
     (as in ``model.named_modules()``) to multiplier; with a dict, unnamed layers stay float
     unless the dict has a ``"*"`` default. ``skip`` names layers to leave float. ``options``
     are layer options (``grad``, ``half_window``, ``act_bits``, ``weight_bits``,
-    ``act_mode``, ``backend``, ``mode``, ``rank``, ``passive``, ...). Returns ``model``.
+    ``act_mode``, ``kernel``, ``mode``, ``rank``, ``passive``, ...). Returns ``model``.
     """
     if isinstance(multiplier, Mapping):
         for name, m in multiplier.items():

@@ -34,11 +34,11 @@ def test_cuda_fast_matches_cpu_reference(relu: bool) -> None:
         for layer, inputs in _layers(m):
             layer.eval()
             xs = tuple(t.relu() if relu else t for t in inputs)
-            layer.set_options(backend="reference")
+            layer.set_options(kernel="reference")
             y_ref = layer(*xs)
             acc_ref = layer.last_call.acc
             ref_call = layer.last_call
-            layer.set_options(backend="fast")
+            layer.set_options(kernel="fast")
             layer.cuda()
             y = layer(*(t.cuda().requires_grad_() for t in xs))
             call = layer.last_call

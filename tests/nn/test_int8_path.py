@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from dse.nn import AxConv1d, AxConv2d, AxLinear, AxMatmul, AxMultiplier, exact_lut, truncated_lut
-from dse.nn._fast import INT32_EXACT, _fit_int8, _int8_digits, product_table
 from dse.nn._ops import ConvOp, LinearOp, MatmulOp, int_mm_available
 from dse.nn._quant import Encoding
+from dse.nn._separable import INT32_EXACT, _fit_int8, _int8_digits, value_table
 
 needs_int_mm = pytest.mark.skipif(not int_mm_available(torch.device("cpu")),
                                   reason="torch._int_mm is not usable on this CPU")
@@ -17,10 +17,10 @@ needs_int_mm = pytest.mark.skipif(not int_mm_available(torch.device("cpu")),
 def _forward_both(layer, *inputs):
     """(fast call, reference call) of one eval-mode forward each, same scales."""
     layer.eval()
-    layer.set_options(backend="fast")
+    layer.set_options(kernel="fast")
     y_fast = layer(*inputs)
     fast = layer.last_call
-    layer.set_options(backend="reference")
+    layer.set_options(kernel="reference")
     y_ref = layer(*inputs)
     ref = layer.last_call
     assert torch.equal(fast.acc, ref.acc)
@@ -38,7 +38,7 @@ def test_int8_digits_reconstruct() -> None:
 
 def test_int8_groups_respect_int32_bound() -> None:
     mult = AxMultiplier.exact(8)
-    table = product_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
+    table = value_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
     phi, psi = table.enc_a.values(), table.enc_b.values()
     for k in (9, 576, 100_000):
         groups = _fit_int8([(phi, psi, 1)], k)
@@ -55,7 +55,7 @@ def test_int8_groups_respect_int32_bound() -> None:
 
 def test_truncated_plan_is_one_int8_group() -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 8))
-    table = product_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
+    table = value_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
     plan = table.plan(576)
     assert len(plan.int_groups) == 1 and plan.int_groups[0].rank == 8
     assert plan.rank == 7  # the float32 fallback
@@ -146,14 +146,14 @@ def test_int8_training_step_matches_reference_gradients(grad: str) -> None:
     layer.eval()
     x = torch.randn(2, 8, 9, 9)
     grads = {}
-    for backend in ("fast", "reference"):
-        layer.set_options(backend=backend)
+    for kernel in ("fast", "reference"):
+        layer.set_options(kernel=kernel)
         layer.weight.grad = None
         xi = x.clone().requires_grad_()
         y = layer(xi)
         y.backward(torch.linspace(-1, 1, y.numel()).view_as(y))
-        grads[backend] = (xi.grad, layer.weight.grad.clone())
-        if backend == "fast":
+        grads[kernel] = (xi.grad, layer.weight.grad.clone())
+        if kernel == "fast":
             assert layer.last_call.path == "int8"
     (gx, gw), (rx, rw) = grads["fast"], grads["reference"]
     assert torch.allclose(gx, rx, rtol=1e-4, atol=1e-5)

@@ -1,4 +1,4 @@
-"""Product tables over integer operand values and fast exact evaluation plans.
+"""Separable forms of a product table over integer operand values: plans and gradient factors.
 
 A layer needs ``Σ_i P(a_i, b_i)`` over its reduction, where ``P`` is the multiplier's
 product as a function of the integer operand *values* (see :mod:`dse.nn._quant`). A naive
@@ -35,11 +35,14 @@ rank-r truncated SVD of the error table ``E = P - a·b`` (Eckart–Young). The p
 bound on ``|acc_fast - acc_exact|`` per output: ``K·max|E - E_r|`` plus the float32
 dot-product rounding bound ``γ_K·K·Σ_k max|φ_k|·max|ψ_k|`` (Higham, *Accuracy and Stability
 of Numerical Algorithms*, §3.1).
+
+Gradient factors: an estimator's tables ``∂P/∂a``, ``∂P/∂b`` (:mod:`dse.nn._gradients`)
+written as ``Σ_k u_k(a)·v_k(b)`` (:class:`GradFactors`), so the backward is GEMMs too; a
+table constant along one operand is one exact term, others a truncated SVD.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -52,7 +55,7 @@ from dse.nn._gradients import gradient
 from dse.nn._multiplier import AxMultiplier
 from dse.nn._quant import Encoding
 
-__all__ = ["GradFactors", "IntGroup", "Plan", "ProductTable", "product_table"]
+__all__ = ["GradFactors", "IntGroup", "Plan", "ValueTable", "value_table"]
 
 FLOAT32_EXACT = 2**24
 INT32_EXACT = 2**31 - 1  # an int32 accumulator holds every integer up to this
@@ -66,8 +69,12 @@ PlanMode = Literal["exact", "bounded"]
 
 
 @dataclass(eq=False)
-class ProductTable:
-    """``P[va - enc_a.vmin, vb - enc_b.vmin]``: the product over integer operand values."""
+class ValueTable:
+    """``P[va - enc_a.vmin, vb - enc_b.vmin]``: the product over integer operand values.
+
+    The multiplier's code-order table re-indexed by the operand values of two encodings
+    (sign-magnitude signs applied); it builds and caches the plans of the layers that use it.
+    """
 
     mult: AxMultiplier
     enc_a: Encoding
@@ -121,8 +128,8 @@ class ProductTable:
         return self._plans[key]
 
 
-def product_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> ProductTable:
-    """Build (and cache on ``mult``) the value-domain table for the two encodings."""
+def value_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> ValueTable:
+    """The product over the operand values of ``enc_a`` × ``enc_b`` (cached on ``mult``)."""
     key = ("table", enc_a, enc_b)
     cached = mult._cache.get(key)
     if cached is not None:
@@ -130,7 +137,7 @@ def product_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> Produ
     code_a, sign_a = enc_a.codes_and_signs()
     code_b, sign_b = enc_b.codes_and_signs()
     table = mult.lut[code_a[:, None], code_b[None, :]] * sign_a[:, None] * sign_b[None, :]
-    result = ProductTable(mult, enc_a, enc_b, table, code_a, code_b, sign_a, sign_b)
+    result = ValueTable(mult, enc_a, enc_b, table, code_a, code_b, sign_a, sign_b)
     mult._cache[key] = result
     return result
 
@@ -362,7 +369,7 @@ def _fit_int8(terms: list[Term], reduction: int) -> tuple[IntGroup, ...]:
     return tuple(groups)
 
 
-def _exact_terms(table: ProductTable) -> tuple[list[Term], str] | None:
+def _exact_terms(table: ValueTable) -> tuple[list[Term], str] | None:
     """The fewest-term integer decomposition over either operand's bits, if one exists."""
     best: tuple[list[Term], str] | None = None
     via_a = _affine_terms(table.P, _bit_basis(table.enc_a))
@@ -396,7 +403,7 @@ def _lowrank_plan(terms: list[Term], extra: tuple[np.ndarray, np.ndarray] | None
     )
 
 
-def _build_plan(table: ProductTable, reduction: int, mode: PlanMode, rank: int) -> Plan:
+def _build_plan(table: ValueTable, reduction: int, mode: PlanMode, rank: int) -> Plan:
     if mode not in ("exact", "bounded"):
         raise ConfigError(f"mode must be 'exact' or 'bounded', got {mode!r}")
     if mode == "exact":
@@ -482,7 +489,7 @@ def factor_gradient(G: np.ndarray, max_rank: int) -> GradFactors:
                        exact=r_needed <= max_rank)
 
 
-def grad_factors(table: ProductTable, estimator: str, half_window: int,
+def grad_factors(table: ValueTable, estimator: str, half_window: int,
                  max_rank: int) -> tuple[GradFactors, GradFactors]:
     """Factored ``(∂P/∂a, ∂P/∂b)`` for the layer's backward (cached on the table)."""
     # keyed by the estimator object too: a name registered again gets new factors
@@ -493,9 +500,3 @@ def grad_factors(table: ProductTable, estimator: str, half_window: int,
         cache[key] = (factor_gradient(ga, max_rank), factor_gradient(gb, max_rank))
     return cache[key]
 
-
-def describe_rank(table: ProductTable) -> dict[str, float]:
-    """Numerical rank of the value-domain table and of its error (for reports)."""
-    s = np.linalg.svd(table.error().astype(np.float64), compute_uv=False)
-    rank = int((s > s[0] * 1e-9).sum()) if s.size and s[0] > 0 else 0
-    return {"error_rank": rank, "max_abs_product": float(table.max_abs), "log2_max": math.log2(max(table.max_abs, 1))}
