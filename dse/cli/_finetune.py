@@ -133,9 +133,9 @@ def finetune_command(model_name: str, data_spec: str, multiplier: str, signed: b
     if weight_bits is not None:
         options["weight_bits"] = weight_bits
     # validate the widths before spending time on data and training
-    from dse.nn._layers import _OPTION_DEFAULTS, _check_options
+    from dse.nn import check_layer_options
 
-    _check_options({**_OPTION_DEFAULTS, **options}, mult)
+    check_layer_options(mult, **options)
     dataset = load_data(data_spec)
     from rich.console import Console
 

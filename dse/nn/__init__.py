@@ -6,6 +6,7 @@ and **b = weight** (each the operand's raw bit pattern as an unsigned index); se
 """
 
 from dse.nn._axtrain import AXTRAIN_MODES
+from dse.nn._convert import ax_layers, calibrate, collect_histograms, convert, set_ax_options
 from dse.nn._data import DATA_NAMES, Dataset, load_data
 from dse.nn._finetune import FinetuneResult, OptimizerFactory, PreparedBaseline, finetune
 from dse.nn._gradients import (
@@ -17,14 +18,11 @@ from dse.nn._gradients import (
 from dse.nn._layers import (
     AxConv1d,
     AxConv2d,
+    AxLayer,
     AxLinear,
     AxMatmul,
     Matmul,
-    ax_layers,
-    calibrate,
-    collect_histograms,
-    convert,
-    set_ax_options,
+    check_layer_options,
 )
 from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, truncated_lut
 from dse.nn._models import MODEL_NAMES, build_model
@@ -39,6 +37,7 @@ __all__ = [
     "MODEL_NAMES",
     "AxConv1d",
     "AxConv2d",
+    "AxLayer",
     "AxLinear",
     "AxMatmul",
     "AxMultiplier",
@@ -55,6 +54,7 @@ __all__ = [
     "ax_layers",
     "build_model",
     "calibrate",
+    "check_layer_options",
     "code_values",
     "collect_histograms",
     "convert",

@@ -21,9 +21,9 @@ from torch import nn
 from dse._status import step
 from dse.errors import ConfigError, DataError
 from dse.nn._axtrain import AXTRAIN_MODES
+from dse.nn._convert import _recording, ax_layers, calibrate, collect_histograms, convert
 from dse.nn._data import Dataset, cache_dir, load_data
 from dse.nn._gradients import gradient
-from dse.nn._layers import _recording, ax_layers, calibrate, collect_histograms, convert
 from dse.nn._models import build_model
 from dse.nn._multiplier import AxMultiplier
 

@@ -13,7 +13,7 @@ from dse.nn import (
     convert,
     truncated_lut,
 )
-from dse.nn._layers import _recording
+from dse.nn._convert import _recording
 from dse.nn._models import MODEL_NAMES, build_model
 
 SHAPES = {"cnn1d": (1, 40), "cnn-digits": (1, 8, 8), "lenet5": (1, 28, 28), "resnet20": (3, 32, 32),
