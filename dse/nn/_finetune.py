@@ -7,6 +7,7 @@ pays for convert + a short fine-tune + evaluation per candidate multiplier.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -81,6 +82,25 @@ class FinetuneResult:
             del d["act_hist"], d["weight_hist"]
         del d["losses"]
         return d
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` within the block, restored after
+    (``None``: left as it is)."""
+    if threads is None:
+        yield
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"threads must be an int >= 1, got {threads!r}")
+    old = torch.get_num_threads()
+    if old != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if old != threads:
+            torch.set_num_threads(old)
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -198,33 +218,37 @@ class PreparedBaseline:
     @classmethod
     def load(cls, model: str = "cnn1d", data: str | Dataset = "mnist1d", *, seed: int = 0,
              epochs: int | None = None, cache: bool = True, batch_size: int = 128,
-             progress: Progress | None = None) -> PreparedBaseline:
-        """Train (or load from the cache) the float baseline for a named model and data."""
-        dataset = load_data(data) if isinstance(data, str) else data
-        net = build_model(model, dataset.input_shape, dataset.num_classes)
-        epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ConfigError(f"baseline epochs must be an int >= 1, got {epochs!r}")
-        path = cache_dir() / "baselines" / f"{model}_{dataset.key}_s{seed}_e{epochs}.pt"
-        acc: float | None = None
-        if cache and path.is_file():
-            try:
-                saved = torch.load(path, map_location="cpu", weights_only=True)
-                net.load_state_dict(saved["state_dict"])
-                acc = float(saved["acc_float"])
-            except Exception:  # a stale or truncated cache entry is simply retrained
-                acc = None
-        if acc is None:
-            with step(f"training the float baseline {model} on {dataset.name} ({epochs} epochs; "
-                      f"once, then cached)"):
-                acc = train_float(net, dataset, epochs=epochs, seed=seed, batch_size=batch_size,
-                                  lr=DEFAULT_LR[model], progress=progress)
-            if cache:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                torch.save({"state_dict": net.state_dict(), "acc_float": acc}, tmp)
-                tmp.replace(path)
-        return cls(net, dataset, acc_float=acc, batch_size=batch_size, name=f"{model}/{dataset.name}")
+             progress: Progress | None = None, threads: int | None = None) -> PreparedBaseline:
+        """Train (or load from the cache) the float baseline for a named model and data.
+
+        ``threads``: torch's CPU thread count while this runs (``None``: as it is).
+        """
+        with _torch_threads(threads):
+            dataset = load_data(data) if isinstance(data, str) else data
+            net = build_model(model, dataset.input_shape, dataset.num_classes)
+            epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
+            if not isinstance(epochs, int) or epochs < 1:
+                raise ConfigError(f"baseline epochs must be an int >= 1, got {epochs!r}")
+            path = cache_dir() / "baselines" / f"{model}_{dataset.key}_s{seed}_e{epochs}.pt"
+            acc: float | None = None
+            if cache and path.is_file():
+                try:
+                    saved = torch.load(path, map_location="cpu", weights_only=True)
+                    net.load_state_dict(saved["state_dict"])
+                    acc = float(saved["acc_float"])
+                except Exception:  # a stale or truncated cache entry is simply retrained
+                    acc = None
+            if acc is None:
+                with step(f"training the float baseline {model} on {dataset.name} ({epochs} epochs; "
+                          f"once, then cached)"):
+                    acc = train_float(net, dataset, epochs=epochs, seed=seed, batch_size=batch_size,
+                                      lr=DEFAULT_LR[model], progress=progress)
+                if cache:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".tmp")
+                    torch.save({"state_dict": net.state_dict(), "acc_float": acc}, tmp)
+                    tmp.replace(path)
+            return cls(net, dataset, acc_float=acc, batch_size=batch_size, name=f"{model}/{dataset.name}")
 
     # ------------------------------------------------------------------ pieces
     def _calibrated(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], seed: int,
@@ -269,7 +293,8 @@ class PreparedBaseline:
                  axtrain: str = "none", axtrain_lambda: float = 0.1, lr: float = 3e-4,
                  seed: int = 0, freeze_bn: bool = False, optimizer: OptimizerFactory | None = None,
                  reference: bool = True, keep_model: bool = False,
-                 progress: Progress | None = None, **options: Any) -> FinetuneResult:
+                 progress: Progress | None = None, threads: int | None = None,
+                 **options: Any) -> FinetuneResult:
         """Convert a copy of the baseline to ``multiplier``, fine-tune it and measure.
 
         ``multiplier``: one :class:`AxMultiplier` for every layer, or a dict from layer name
@@ -281,8 +306,8 @@ class PreparedBaseline:
         hardware model :class:`dse.optim.LogDomainSGD`), always under the cosine schedule.
         ``reference=False`` skips measuring the exact-multiplier accuracy (``acc_exact_q``
         is NaN then); ``keep_model=True`` returns the fine-tuned network in
-        ``result.model``. Other keyword arguments are layer options (see
-        :func:`dse.nn.convert`).
+        ``result.model``. ``threads``: torch's CPU thread count while this runs (``None``:
+        as it is). Other keyword arguments are layer options (see :func:`dse.nn.convert`).
         """
         if isinstance(multiplier, Mapping):
             if not multiplier:
@@ -308,30 +333,31 @@ class PreparedBaseline:
             raise ConfigError(f"steps must be an int >= 0, got {steps!r}")
         if not (isinstance(axtrain_lambda, (int, float)) and axtrain_lambda >= 0):
             raise ConfigError(f"axtrain_lambda must be >= 0, got {axtrain_lambda!r}")
-        start = time.perf_counter()
-        acc_exact = (self.exact_quantized_accuracy(multiplier, seed, **options) if reference
-                     else float("nan"))
-        torch.manual_seed(seed)
-        model = self._calibrated(multiplier, seed, grad=grad, **options)
-        acc_before = evaluate_accuracy(model, self.data.test())
-        passive = axtrain in ("passive", "both")
-        active = axtrain in ("active", "both")
-        for _, layer in ax_layers(model):
-            layer.set_options(passive=passive)
-            layer.track_act_histogram = active
-        losses = self._train(model, steps, lr, seed, active, float(axtrain_lambda), freeze_bn,
-                             progress, optimizer)
-        with _recording(model):
-            acc_after = evaluate_accuracy(model, self.data.test())
-        act_hist, weight_hist = collect_histograms(model)
-        return FinetuneResult(
-            acc_float=self.acc_float, acc_exact_q=acc_exact, acc_axm_before=acc_before,
-            acc_axm_after=acc_after, seconds=time.perf_counter() - start, steps=steps, grad=grad,
-            axtrain=axtrain, seed=seed,
-            multiplier=(multiplier.name if isinstance(multiplier, AxMultiplier)
-                        else ",".join(f"{n}={m.name}" for n, m in multiplier.items())), act_hist=act_hist,
-            weight_hist=weight_hist, losses=losses, model=model if keep_model else None,
-        )
+        with _torch_threads(threads):
+            start = time.perf_counter()
+            acc_exact = (self.exact_quantized_accuracy(multiplier, seed, **options) if reference
+                         else float("nan"))
+            torch.manual_seed(seed)
+            model = self._calibrated(multiplier, seed, grad=grad, **options)
+            acc_before = evaluate_accuracy(model, self.data.test())
+            passive = axtrain in ("passive", "both")
+            active = axtrain in ("active", "both")
+            for _, layer in ax_layers(model):
+                layer.set_options(passive=passive)
+                layer.track_act_histogram = active
+            losses = self._train(model, steps, lr, seed, active, float(axtrain_lambda), freeze_bn,
+                                 progress, optimizer)
+            with _recording(model):
+                acc_after = evaluate_accuracy(model, self.data.test())
+            act_hist, weight_hist = collect_histograms(model)
+            return FinetuneResult(
+                acc_float=self.acc_float, acc_exact_q=acc_exact, acc_axm_before=acc_before,
+                acc_axm_after=acc_after, seconds=time.perf_counter() - start, steps=steps, grad=grad,
+                axtrain=axtrain, seed=seed,
+                multiplier=(multiplier.name if isinstance(multiplier, AxMultiplier)
+                            else ",".join(f"{n}={m.name}" for n, m in multiplier.items())), act_hist=act_hist,
+                weight_hist=weight_hist, losses=losses, model=model if keep_model else None,
+            )
 
     def _train(self, model: nn.Module, steps: int, lr: float, seed: int, active: bool,
                lam: float, freeze_bn: bool, progress: Progress | None,
@@ -375,22 +401,26 @@ class PreparedBaseline:
 def finetune(model: str | nn.Module | PreparedBaseline, data: str | Dataset | tuple[Batches, Batches],
              multiplier: AxMultiplier | Mapping[str, AxMultiplier], *, epochs: float = 1.0,
              steps: int | None = None, grad: str = "ste", axtrain: str = "none", seed: int = 0,
-             baseline_epochs: int | None = None, **kwargs: Any) -> FinetuneResult:
+             baseline_epochs: int | None = None, threads: int | None = None,
+             **kwargs: Any) -> FinetuneResult:
     """Fine-tune ``model`` for ``multiplier`` and report accuracies and operand histograms.
 
     ``model``: a name from :data:`dse.nn.MODEL_NAMES` (float baseline trained once and
     cached), a trained ``nn.Module``, or a :class:`PreparedBaseline`. ``data``: a spec
     (``mnist1d``, ``digits``, ``cifar10:DIR``, ``mnist:DIR``, ``npz:FILE``), a
     :class:`Dataset` or ``(train_loader, test_loader)``. Deterministic under ``seed``.
+    ``threads``: torch's CPU thread count while this runs, baseline training included
+    (``None``: as it is).
     """
-    if isinstance(model, PreparedBaseline):
-        prepared = model
-    elif isinstance(model, str):
-        if not isinstance(data, (str, Dataset)):
-            raise ConfigError("a named model needs data as a spec string or a Dataset")
-        prepared = PreparedBaseline.load(model, data, seed=seed, epochs=baseline_epochs)
-    else:
-        ds: Dataset | tuple[Batches, Batches] = load_data(data) if isinstance(data, str) else data
-        prepared = PreparedBaseline(model, ds)
-    return prepared.finetune(multiplier, epochs=epochs, steps=steps, grad=grad, axtrain=axtrain,
-                             seed=seed, **kwargs)
+    with _torch_threads(threads):
+        if isinstance(model, PreparedBaseline):
+            prepared = model
+        elif isinstance(model, str):
+            if not isinstance(data, (str, Dataset)):
+                raise ConfigError("a named model needs data as a spec string or a Dataset")
+            prepared = PreparedBaseline.load(model, data, seed=seed, epochs=baseline_epochs)
+        else:
+            ds: Dataset | tuple[Batches, Batches] = load_data(data) if isinstance(data, str) else data
+            prepared = PreparedBaseline(model, ds)
+        return prepared.finetune(multiplier, epochs=epochs, steps=steps, grad=grad, axtrain=axtrain,
+                                 seed=seed, **kwargs)
