@@ -85,8 +85,10 @@ def noise_factors(table: ValueTable, bins: int = 8, rank: int = 1) -> NoiseFacto
     if var_p.sum() < 0:  # Perron vectors: pick the non-negative orientation
         var_p, var_q = -var_p, -var_q
     result = NoiseFactors(
-        mean_u=mu_p[:, bin_a] * sign_a, mean_v=mu_q[:, bin_b] * sign_b,
-        var_u=var_p[:, bin_a], var_v=var_q[:, bin_b],
+        mean_u=mu_p[:, bin_a] * sign_a,
+        mean_v=mu_q[:, bin_b] * sign_b,
+        var_u=var_p[:, bin_a],
+        var_v=var_q[:, bin_b],
     )
     cache[key] = result
     return result

@@ -16,12 +16,20 @@ from dse.nn._multiplier import AxMultiplier
 __all__ = ["ax_layers", "calibrate", "collect_histograms", "convert", "set_ax_options"]
 
 _SWAPS: list[tuple[type[nn.Module], Any]] = [
-    (nn.Conv2d, AxConv2d), (nn.Conv1d, AxConv1d), (nn.Linear, AxLinear), (Matmul, AxMatmul),
+    (nn.Conv2d, AxConv2d),
+    (nn.Conv1d, AxConv1d),
+    (nn.Linear, AxLinear),
+    (Matmul, AxMatmul),
 ]
 
 
-def convert(model: nn.Module, multiplier: AxMultiplier | Mapping[str, AxMultiplier], *,
-            skip: tuple[str, ...] = (), **options: Any) -> nn.Module:
+def convert(
+    model: nn.Module,
+    multiplier: AxMultiplier | Mapping[str, AxMultiplier],
+    *,
+    skip: tuple[str, ...] = (),
+    **options: Any,
+) -> nn.Module:
     """Swap ``Conv1d``/``Conv2d``/``Linear``/:class:`Matmul` layers for approximate ones, in place.
 
     ``multiplier`` is one :class:`AxMultiplier` for every layer, or a dict from layer name
@@ -39,8 +47,9 @@ def convert(model: nn.Module, multiplier: AxMultiplier | Mapping[str, AxMultipli
         if missing:
             raise ConfigError(f"multiplier dict names unknown layers {missing}")
     elif not isinstance(multiplier, AxMultiplier):
-        raise ConfigError(f"multiplier must be an AxMultiplier or a dict of them, "
-                          f"got {type(multiplier).__name__}")
+        raise ConfigError(
+            f"multiplier must be an AxMultiplier or a dict of them, got {type(multiplier).__name__}"
+        )
     targets: list[tuple[str, nn.Module, str, nn.Module]] = []
     for name, module in model.named_modules():
         for child_name, child in module.named_children():
@@ -52,7 +61,11 @@ def convert(model: nn.Module, multiplier: AxMultiplier | Mapping[str, AxMultipli
         swap = next((ax for base, ax in _SWAPS if type(child) is base), None)
         if swap is None:
             continue
-        mult = multiplier.get(full, multiplier.get("*")) if isinstance(multiplier, Mapping) else multiplier
+        mult = (
+            multiplier.get(full, multiplier.get("*"))
+            if isinstance(multiplier, Mapping)
+            else multiplier
+        )
         if mult is None:
             continue
         new = swap.from_float(child, mult, **options)

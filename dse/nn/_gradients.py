@@ -58,8 +58,9 @@ class GradientEstimator(ABC):
     uses_half_window: bool = False
 
     @abstractmethod
-    def tables(self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *,
-               half_window: int) -> tuple[np.ndarray, np.ndarray]:
+    def tables(
+        self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *, half_window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(∂f/∂a, ∂f/∂b)``, each float64 of ``lut.shape``, in code order.
 
         ``lut[a_code, b_code]`` is the product (float64 here); ``values_a``/``values_b``
@@ -101,8 +102,9 @@ def _ls_slope(table: np.ndarray, values: np.ndarray) -> np.ndarray:
 class Ste(GradientEstimator):
     """Straight-through (Bengio et al. 2013): ``∂f/∂a = b``, ``∂f/∂b = a``."""
 
-    def tables(self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *,
-               half_window: int) -> tuple[np.ndarray, np.ndarray]:
+    def tables(
+        self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *, half_window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         ga = np.broadcast_to(values_b[None, :], lut.shape).copy()
         gb = np.broadcast_to(values_a[:, None], lut.shape).copy()
         return ga, gb
@@ -119,8 +121,9 @@ class Lut2d(GradientEstimator):
 
     uses_half_window = True
 
-    def tables(self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *,
-               half_window: int) -> tuple[np.ndarray, np.ndarray]:
+    def tables(
+        self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *, half_window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         order_a, order_b = np.argsort(values_a, kind="stable"), np.argsort(values_b, kind="stable")
         inv_a, inv_b = np.argsort(order_a), np.argsort(order_b)
         ga = _smoothed_derivative(lut[order_a], values_a[order_a], half_window)[inv_a]
@@ -135,8 +138,9 @@ class Lut1d(GradientEstimator):
     ``f(·, b)``; it depends on b only (and ``∂f/∂b`` on a only).
     """
 
-    def tables(self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *,
-               half_window: int) -> tuple[np.ndarray, np.ndarray]:
+    def tables(
+        self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *, half_window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         slope_b = _ls_slope(lut, values_a)  # one slope per weight code b
         slope_a = _ls_slope(lut.T, values_b)  # one slope per activation code a
         ga = np.broadcast_to(slope_b[None, :], lut.shape).copy()
@@ -156,8 +160,10 @@ def register_gradient(name: str, estimator: GradientEstimator, *, replace: bool 
     if not isinstance(name, str) or not name or not name.isidentifier():
         raise ConfigError(f"gradient estimator name must be an identifier, got {name!r}")
     if not isinstance(estimator, GradientEstimator):
-        raise ConfigError(f"gradient estimator {name!r} must be a GradientEstimator, "
-                          f"got {type(estimator).__name__}")
+        raise ConfigError(
+            f"gradient estimator {name!r} must be a GradientEstimator, "
+            f"got {type(estimator).__name__}"
+        )
     if name in GRADIENTS and not replace:
         raise ConfigError(f"gradient estimator {name!r} is already registered")
     GRADIENTS[name] = estimator

@@ -73,8 +73,10 @@ class Matmul(nn.Module):
 def _check_options(opts: Mapping[str, Any], mult: AxMultiplier) -> None:
     unknown = set(opts) - set(_OPTION_DEFAULTS)
     if unknown:
-        raise ConfigError(f"unknown approximate-layer option(s) {sorted(unknown)}; "
-                          f"allowed: {sorted(_OPTION_DEFAULTS)}")
+        raise ConfigError(
+            f"unknown approximate-layer option(s) {sorted(unknown)}; "
+            f"allowed: {sorted(_OPTION_DEFAULTS)}"
+        )
     gradient(opts["grad"])  # raises for an unregistered name
     if opts["act_mode"] not in ACT_MODES:
         raise ConfigError(f"act_mode must be one of {ACT_MODES}, got {opts['act_mode']!r}")
@@ -156,7 +158,9 @@ class AxLayer:
 
     def _ax_init(self, multiplier: AxMultiplier, options: Mapping[str, Any]) -> None:
         if not isinstance(multiplier, AxMultiplier):
-            raise ConfigError(f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}")
+            raise ConfigError(
+                f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}"
+            )
         opts = {**_OPTION_DEFAULTS, **options}
         _check_options(opts, multiplier)
         self.multiplier = multiplier
@@ -179,24 +183,36 @@ class AxLayer:
 
     def _bits(self) -> tuple[int, int]:
         o = self.ax_options
-        return (o["act_bits"] or self.multiplier.width_a, o["weight_bits"] or self.multiplier.width_b)
+        return (
+            o["act_bits"] or self.multiplier.width_a,
+            o["weight_bits"] or self.multiplier.width_b,
+        )
 
     def _act_encoding(self, observer: _Observer, bits: int, width: int) -> Encoding:
         return activation_encoding(observer.mode, bits, width, self.multiplier.signed)
 
     # ------------------------------------------------------------ quantisation
-    def _quant_act(self, x: torch.Tensor, observer: _Observer, bits: int,
-                   width: int) -> tuple[Encoding, torch.Tensor, torch.Tensor, float, int]:
+    def _quant_act(
+        self, x: torch.Tensor, observer: _Observer, bits: int, width: int
+    ) -> tuple[Encoding, torch.Tensor, torch.Tensor, float, int]:
         observer.update(x, self._calibrating, self.training)
         enc = self._act_encoding(observer, bits, width)
-        scale, zero = act_qparams(float(observer.lo), float(observer.hi), enc,
-                                  observer.mode == "asymmetric")
+        scale, zero = act_qparams(
+            float(observer.lo), float(observer.hi), enc, observer.mode == "asymmetric"
+        )
         values, mask = quantize_act(x, enc, scale, zero)
         return enc, values, mask, scale, zero
 
     # ------------------------------------------------------------ core
-    def _ax_product(self, op: BilinearOp, x: torch.Tensor, w: torch.Tensor, *,
-                    weight_quant: str, pad: tuple[int, ...] = ()) -> torch.Tensor:
+    def _ax_product(
+        self,
+        op: BilinearOp,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        *,
+        weight_quant: str,
+        pad: tuple[int, ...] = (),
+    ) -> torch.Tensor:
         o = self.ax_options
         bits_a, bits_w = self._bits()
         mult = self.multiplier
@@ -228,11 +244,29 @@ class AxLayer:
                 index.insert(2, slice(lo, t.shape[-1 - d] - hi))
             return t[tuple(index)]
 
-        call = ProductCall(op=op, table=table, plan=plan, ia=ia, ib=ib, w_val=w_val, zero=zero,
-                     scale=scale, s_a=s_a, s_w_out=s_w_out, s_w_b=s_w_b, mask_a=mask_a, mask_w=mask_w,
-                     bound=k * max(table.max_abs, 1) + abs(zero) * k * max(abs(enc_b.vmin), enc_b.vmax),
-                     kernel=o["kernel"], grad=o["grad"], half_window=o["half_window"],
-                     grad_rank=o["grad_rank"], crop=crop, enc_a=enc_a, enc_b=enc_b)
+        call = ProductCall(
+            op=op,
+            table=table,
+            plan=plan,
+            ia=ia,
+            ib=ib,
+            w_val=w_val,
+            zero=zero,
+            scale=scale,
+            s_a=s_a,
+            s_w_out=s_w_out,
+            s_w_b=s_w_b,
+            mask_a=mask_a,
+            mask_w=mask_w,
+            bound=k * max(table.max_abs, 1) + abs(zero) * k * max(abs(enc_b.vmin), enc_b.vmax),
+            kernel=o["kernel"],
+            grad=o["grad"],
+            half_window=o["half_window"],
+            grad_rank=o["grad_rank"],
+            crop=crop,
+            enc_a=enc_a,
+            enc_b=enc_b,
+        )
         self.last_call = call
         if self.training and self.track_act_histogram:
             self._track_act_histogram(ia, a_val, table)
@@ -242,8 +276,14 @@ class AxLayer:
             return self._noisy_product(op, x, w, call, pad)
         return LutProduct.apply(x, w, call)
 
-    def _noisy_product(self, op: BilinearOp, x: torch.Tensor, w: torch.Tensor, call: ProductCall,
-                       pad: tuple[int, ...]) -> torch.Tensor:
+    def _noisy_product(
+        self,
+        op: BilinearOp,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        call: ProductCall,
+        pad: tuple[int, ...],
+    ) -> torch.Tensor:
         """AxTrain passive: exact fake-quantised product plus the AxM's error statistics."""
         a_real = call.s_a * (call.ia.float() + call.enc_a.vmin - call.zero)
         x_fq = call.crop(a_real) + (x - x.detach()) * call.mask_a
@@ -255,8 +295,10 @@ class AxLayer:
         cache = self.__dict__.setdefault("_noise_dev", {})
         key = (id(nf), str(x.device))
         if key not in cache:
-            cache[key] = [torch.as_tensor(t.T.copy(), dtype=torch.float32, device=x.device)
-                          for t in (nf.mean_u, nf.mean_v, nf.var_u, nf.var_v)]
+            cache[key] = [
+                torch.as_tensor(t.T.copy(), dtype=torch.float32, device=x.device)
+                for t in (nf.mean_u, nf.mean_v, nf.var_u, nf.var_v)
+            ]
         mu_u, mu_v, var_u, var_v = cache[key]
         with torch.no_grad():
             mean = op.apply_terms(embed(call.ia, mu_u), embed(call.ib, mu_v)).sum(0)
@@ -264,9 +306,12 @@ class AxLayer:
             noise = (mean + var.sqrt() * torch.randn_like(mean)) * call.scale
         return y + noise.to(y.dtype)
 
-    def _track_act_histogram(self, ia: torch.Tensor, a_val: torch.Tensor, table: ValueTable) -> None:
-        counts = torch.bincount((a_val - table.enc_a.vmin).long().flatten(),
-                                minlength=table.P.shape[0]).float()
+    def _track_act_histogram(
+        self, ia: torch.Tensor, a_val: torch.Tensor, table: ValueTable
+    ) -> None:
+        counts = torch.bincount(
+            (a_val - table.enc_a.vmin).long().flatten(), minlength=table.P.shape[0]
+        ).float()
         counts = counts / counts.sum().clamp_min(1)
         prev = self._act_value_hist
         if prev is None or prev.shape != counts.shape:
@@ -281,8 +326,12 @@ class AxLayer:
         ca = table.tensor("code_a", a_val.device)[(a_val - call.enc_a.vmin).long().flatten()]
         cb = table.tensor("code_b", a_val.device)[call.ib.flatten()]
         products = self._out_numel(call) * k
-        ha = torch.bincount(ca, minlength=2**mult.width_a).double() * (products / max(ca.numel(), 1))
-        hb = torch.bincount(cb, minlength=2**mult.width_b).double() * (products / max(cb.numel(), 1))
+        ha = torch.bincount(ca, minlength=2**mult.width_a).double() * (
+            products / max(ca.numel(), 1)
+        )
+        hb = torch.bincount(cb, minlength=2**mult.width_b).double() * (
+            products / max(cb.numel(), 1)
+        )
         ha_np, hb_np = ha.cpu().numpy(), hb.cpu().numpy()
         self.act_hist = ha_np if self.act_hist is None else self.act_hist + ha_np
         self.weight_hist = hb_np if self.weight_hist is None else self.weight_hist + hb_np
@@ -300,8 +349,9 @@ class AxLayer:
         cache = table.__dict__.setdefault("_sq", {})
         key = str(weight.device)
         if key not in cache:
-            cache[key] = torch.as_tensor(squared_error_table(table), dtype=torch.float32,
-                                         device=weight.device)
+            cache[key] = torch.as_tensor(
+                squared_error_table(table), dtype=torch.float32, device=weight.device
+            )
         sq = cache[key]
         hist = self._act_value_hist
         if hist is None or hist.shape[0] != sq.shape[0]:
@@ -332,16 +382,23 @@ class _AxConvMixin(AxLayer):
         conv: Any = self
         nd = len(conv.stride)
         spatial = call.ia.shape[2:]
-        out = [(spatial[d] - conv.dilation[d] * (conv.kernel_size[d] - 1) - 1) // conv.stride[d] + 1
-               for d in range(nd)]
+        out = [
+            (spatial[d] - conv.dilation[d] * (conv.kernel_size[d] - 1) - 1) // conv.stride[d] + 1
+            for d in range(nd)
+        ]
         return int(call.ia.shape[0] * conv.out_channels * int(np.prod(out)))
 
 
 def _conv_kwargs(layer: nn.Module) -> dict[str, Any]:
     return {
-        "in_channels": layer.in_channels, "out_channels": layer.out_channels,
-        "kernel_size": layer.kernel_size, "stride": layer.stride, "padding": layer.padding,
-        "dilation": layer.dilation, "groups": layer.groups, "bias": layer.bias is not None,
+        "in_channels": layer.in_channels,
+        "out_channels": layer.out_channels,
+        "kernel_size": layer.kernel_size,
+        "stride": layer.stride,
+        "padding": layer.padding,
+        "dilation": layer.dilation,
+        "groups": layer.groups,
+        "bias": layer.bias is not None,
         "padding_mode": layer.padding_mode,
     }
 
@@ -363,8 +420,13 @@ class AxConv2d(_AxConvMixin, nn.Conv2d):
     @classmethod
     def from_float(cls, layer: nn.Conv2d, multiplier: AxMultiplier, **options: Any) -> AxConv2d:
         """Wrap an existing convolution, sharing its parameters."""
-        new = cls(**_conv_kwargs(layer), multiplier=multiplier, **options,
-                  device=layer.weight.device, dtype=layer.weight.dtype)
+        new = cls(
+            **_conv_kwargs(layer),
+            multiplier=multiplier,
+            **options,
+            device=layer.weight.device,
+            dtype=layer.weight.dtype,
+        )
         new.weight = layer.weight
         new.bias = layer.bias
         return new
@@ -387,8 +449,13 @@ class AxConv1d(_AxConvMixin, nn.Conv1d):
     @classmethod
     def from_float(cls, layer: nn.Conv1d, multiplier: AxMultiplier, **options: Any) -> AxConv1d:
         """Wrap an existing convolution, sharing its parameters."""
-        new = cls(**_conv_kwargs(layer), multiplier=multiplier, **options,
-                  device=layer.weight.device, dtype=layer.weight.dtype)
+        new = cls(
+            **_conv_kwargs(layer),
+            multiplier=multiplier,
+            **options,
+            device=layer.weight.device,
+            dtype=layer.weight.dtype,
+        )
         new.weight = layer.weight
         new.bias = layer.bias
         return new
@@ -397,9 +464,17 @@ class AxConv1d(_AxConvMixin, nn.Conv1d):
 class AxLinear(AxLayer, nn.Linear):
     """``nn.Linear`` whose products go through ``multiplier``; leading dims are flattened."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 multiplier: AxMultiplier, device: Any = None, dtype: Any = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        multiplier: AxMultiplier,
+        device: Any = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
         nn.Linear.__init__(self, in_features, out_features, bias, device=device, dtype=dtype)
         self._ax_init(multiplier, options)
 
@@ -407,8 +482,9 @@ class AxLinear(AxLayer, nn.Linear):
         if not self.ax_options["enabled"]:
             return nn.Linear.forward(self, x)
         lead = x.shape[:-1]
-        y = self._ax_product(LinearOp(), x.reshape(-1, x.shape[-1]), self.weight,
-                             weight_quant="channel")
+        y = self._ax_product(
+            LinearOp(), x.reshape(-1, x.shape[-1]), self.weight, weight_quant="channel"
+        )
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*lead, self.out_features)
@@ -419,9 +495,15 @@ class AxLinear(AxLayer, nn.Linear):
     @classmethod
     def from_float(cls, layer: nn.Linear, multiplier: AxMultiplier, **options: Any) -> AxLinear:
         """Wrap an existing linear layer, sharing its parameters."""
-        new = cls(layer.in_features, layer.out_features, layer.bias is not None,
-                  multiplier=multiplier, device=layer.weight.device, dtype=layer.weight.dtype,
-                  **options)
+        new = cls(
+            layer.in_features,
+            layer.out_features,
+            layer.bias is not None,
+            multiplier=multiplier,
+            device=layer.weight.device,
+            dtype=layer.weight.dtype,
+            **options,
+        )
         new.weight = layer.weight
         new.bias = layer.bias
         return new

@@ -79,7 +79,9 @@ def operand_codes(values: torch.Tensor, vmin: int, zero: int, pad: tuple[int, ..
         if hi[d]:
             index[1 + d] = slice(shape[1 + d] - hi[d], shape[1 + d])
             last[tuple(index)] = fill
-    inner = tuple([slice(None)] + [slice(lo[d], lo[d] + spatial[d]) for d in range(nd)] + [slice(None)])
+    inner = tuple(
+        [slice(None)] + [slice(lo[d], lo[d] + spatial[d]) for d in range(nd)] + [slice(None)]
+    )
     src = values.movedim(1, -1)
     last[inner] = src - vmin if vmin else src
     return last.movedim(-1, 1)
@@ -87,15 +89,19 @@ def operand_codes(values: torch.Tensor, vmin: int, zero: int, pad: tuple[int, ..
 
 def _combine(terms: torch.Tensor, plan: Plan, coef: torch.Tensor) -> torch.Tensor:
     # in-place accumulation: no r-times-larger float64 temporaries
-    acc = torch.zeros(terms.shape[1:], dtype=torch.float64 if plan.combine_float64 else torch.float32,
-                      device=terms.device)
+    acc = torch.zeros(
+        terms.shape[1:],
+        dtype=torch.float64 if plan.combine_float64 else torch.float32,
+        device=terms.device,
+    )
     for k, c in enumerate(plan.coef.tolist()):
         acc.add_(terms[k], alpha=c)
     return acc.double()
 
 
-def fast_accumulate(op: BilinearOp, table: ValueTable, plan: Plan, ia: torch.Tensor,
-                    ib: torch.Tensor) -> tuple[torch.Tensor, str]:
+def fast_accumulate(
+    op: BilinearOp, table: ValueTable, plan: Plan, ia: torch.Tensor, ib: torch.Tensor
+) -> tuple[torch.Tensor, str]:
     """``Σ P`` per output as float64 through the plan (exact integers when ``plan.exact``).
 
     Also returns which evaluation ran: ``"gather"``, ``"int8"`` (the plan's int8 groups) or
@@ -119,8 +125,9 @@ def fast_accumulate(op: BilinearOp, table: ValueTable, plan: Plan, ia: torch.Ten
     return _combine(terms, plan, coef), "float32"
 
 
-def _int_accumulate(op: BilinearOp, plan: Plan, ia: torch.Tensor,
-                    ib: torch.Tensor) -> torch.Tensor | None:
+def _int_accumulate(
+    op: BilinearOp, plan: Plan, ia: torch.Tensor, ib: torch.Tensor
+) -> torch.Tensor | None:
     """``Σ_g coef_g·GEMM_int8(group g)`` in float64, or None where the op has no int8 form.
 
     Each group's int32 result is exact (the plan bounds it), and so is the float64 sum
@@ -151,7 +158,9 @@ def _no_tf32() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = old
 
 
-def _dequant(acc: torch.Tensor, scale: torch.Tensor, bound: int, dtype: torch.dtype) -> torch.Tensor:
+def _dequant(
+    acc: torch.Tensor, scale: torch.Tensor, bound: int, dtype: torch.dtype
+) -> torch.Tensor:
     if bound <= FLOAT32_EXACT:
         return (acc.float() * scale.float()).to(dtype)
     return (acc * scale.double()).to(dtype)
@@ -172,7 +181,9 @@ class LutProduct(torch.autograd.Function):
         return _dequant(acc, call.scale, call.bound, x.dtype)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+    def backward(
+        ctx: Any, g: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         call: ProductCall = ctx.call
         op: BilinearOp = call.op
         # ∂y/∂a_int = s_a·s_w·∂P/∂a (the 1/s_a of rounding cancels s_a), ∂y/∂w_int = s_a·s_w·∂P/∂w

@@ -77,11 +77,15 @@ class AxMultiplier:
 
     # ---------------------------------------------------------------- constructors
     @classmethod
-    def exact(cls, width_a: int = 8, width_b: int | None = None, *, signed: bool = False) -> AxMultiplier:
+    def exact(
+        cls, width_a: int = 8, width_b: int | None = None, *, signed: bool = False
+    ) -> AxMultiplier:
         """The accurate ``width_a × width_b`` multiplier."""
         width_b = width_a if width_b is None else width_b
         sign = "s" if signed else "u"
-        return cls(exact_lut(width_a, width_b, signed=signed), signed, f"exact{width_a}x{width_b}{sign}")
+        return cls(
+            exact_lut(width_a, width_b, signed=signed), signed, f"exact{width_a}x{width_b}{sign}"
+        )
 
     @classmethod
     def from_lut(cls, lut: Any, *, signed: bool = False, name: str = "custom") -> AxMultiplier:
@@ -106,11 +110,15 @@ class AxMultiplier:
         for attr in ("lut", "signed"):
             if not hasattr(report, attr):
                 raise ConfigError(f"report: expected a HardwareReport with .{attr}")
-        mult = cls(report.lut, bool(report.signed), str(name or getattr(report, "name", None) or "report"))
+        mult = cls(
+            report.lut, bool(report.signed), str(name or getattr(report, "name", None) or "report")
+        )
         for attr, width in (("width_a", mult.width_a), ("width_b", mult.width_b)):
             declared = getattr(report, attr, width)
             if declared is not None and int(declared) != width:
-                raise DataError(f"report: {attr}={declared} disagrees with LUT shape {mult.lut.shape}")
+                raise DataError(
+                    f"report: {attr}={declared} disagrees with LUT shape {mult.lut.shape}"
+                )
         return mult
 
     @classmethod
@@ -121,18 +129,23 @@ class AxMultiplier:
         """
         for attr in ("lut", "width_a", "width_b", "signed"):
             if not hasattr(design, attr):
-                raise ConfigError(f"design: expected an object with .lut(), .width_a, .width_b "
-                                  f"and .signed; {type(design).__name__} has no .{attr}")
+                raise ConfigError(
+                    f"design: expected an object with .lut(), .width_a, .width_b "
+                    f"and .signed; {type(design).__name__} has no .{attr}"
+                )
         if not callable(design.lut):
-            raise ConfigError(f"design: .lut of {type(design).__name__} must be a method "
-                              f"returning the product table")
+            raise ConfigError(
+                f"design: .lut of {type(design).__name__} must be a method "
+                f"returning the product table"
+            )
         label = str(name or getattr(design, "name", None) or "design")
         mult = cls(design.lut(), bool(design.signed), label)
         for attr, width in (("width_a", mult.width_a), ("width_b", mult.width_b)):
             declared = int(getattr(design, attr))
             if declared != width:
-                raise DataError(f"design {label!r}: {attr}={declared} disagrees with LUT shape "
-                                f"{mult.lut.shape}")
+                raise DataError(
+                    f"design {label!r}: {attr}={declared} disagrees with LUT shape {mult.lut.shape}"
+                )
         return mult
 
     # ---------------------------------------------------------------- properties
@@ -173,7 +186,9 @@ class AxMultiplier:
         }
 
     # ---------------------------------------------------------------- gradient tables
-    def grad_tables(self, estimator: str = "ste", *, half_window: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    def grad_tables(
+        self, estimator: str = "ste", *, half_window: int = 2
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(d f/d a, d f/d b)`` as float64 tables in code order, same shape as ``lut``.
 
         ``estimator`` names a registered :class:`~dse.nn.GradientEstimator` (``ste``,
@@ -191,8 +206,10 @@ class AxMultiplier:
         ga, gb = (np.asarray(t, dtype=np.float64) for t in (ga, gb))
         for t in (ga, gb):
             if t.shape != self.lut.shape:
-                raise ConfigError(f"grad estimator {estimator!r} returned a table of shape "
-                                  f"{t.shape}, expected {self.lut.shape}")
+                raise ConfigError(
+                    f"grad estimator {estimator!r} returned a table of shape "
+                    f"{t.shape}, expected {self.lut.shape}"
+                )
             t.setflags(write=False)
         self._cache[key] = (est, (ga, gb))
         return ga, gb

@@ -89,7 +89,9 @@ def weight_encoding(bits: int, width: int, signed_multiplier: bool) -> Encoding:
     _check_bits("weight_bits", bits, width, "weight (b)")
     if signed_multiplier:
         if bits < 2:
-            raise ConfigError("weight_bits must be >= 2 on a signed multiplier (one bit is the sign)")
+            raise ConfigError(
+                "weight_bits must be >= 2 on a signed multiplier (one bit is the sign)"
+            )
         return Encoding("twos", bits, width)
     return Encoding("signmag", bits, width)
 
@@ -113,7 +115,9 @@ def activation_encoding(mode: str, bits: int, width: int, signed_multiplier: boo
     raise ConfigError(f"act_mode must be one of {ACT_MODES[1:]}, got {mode!r}")
 
 
-def quantize_weight(w: torch.Tensor, enc: Encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def quantize_weight(
+    w: torch.Tensor, enc: Encoding
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-channel (dim 0) symmetric: ``(integer values as float, scale[O], in-range mask)``."""
     qmax = float(enc.vmax if enc.kind != "twos" else min(enc.vmax, -enc.vmin))
     flat = w.detach().reshape(w.shape[0], -1)

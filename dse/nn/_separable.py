@@ -208,9 +208,11 @@ class Plan:
         key = str(device)
         if key not in cache:
             cache[key] = [
-                (torch.as_tensor(g.a_feats.T.copy(), dtype=torch.int8, device=device),
-                 torch.as_tensor(g.b_feats.T.copy(), dtype=torch.int8, device=device),
-                 g.coef)
+                (
+                    torch.as_tensor(g.a_feats.T.copy(), dtype=torch.int8, device=device),
+                    torch.as_tensor(g.b_feats.T.copy(), dtype=torch.int8, device=device),
+                    g.coef,
+                )
                 for g in self.int_groups
             ]
         return cache[key]
@@ -342,8 +344,11 @@ def _fit_int8(terms: list[Term], reduction: int) -> tuple[IntGroup, ...]:
     groups: list[IntGroup] = []
     total = 0
     for coef in sorted({c for _, _, c in split}, key=abs):
-        pending = [(p, q, reduction * int(np.abs(p).max()) * int(np.abs(q).max()))
-                   for p, q, c in split if c == coef]
+        pending = [
+            (p, q, reduction * int(np.abs(p).max()) * int(np.abs(q).max()))
+            for p, q, c in split
+            if c == coef
+        ]
         while pending:
             chosen: list[tuple[np.ndarray, np.ndarray]] = []
             rest: list[tuple[np.ndarray, np.ndarray, int]] = []
@@ -381,8 +386,14 @@ def _exact_terms(table: ValueTable) -> tuple[list[Term], str] | None:
     return best
 
 
-def _lowrank_plan(terms: list[Term], extra: tuple[np.ndarray, np.ndarray] | None,
-                  reduction: int, exact: bool, bound: float, description: str) -> Plan:
+def _lowrank_plan(
+    terms: list[Term],
+    extra: tuple[np.ndarray, np.ndarray] | None,
+    reduction: int,
+    exact: bool,
+    bound: float,
+    description: str,
+) -> Plan:
     a_feats = [t[0] for t in terms]
     b_feats = [t[1] for t in terms]
     coef = [float(t[2]) for t in terms]
@@ -409,18 +420,27 @@ def _build_plan(table: ValueTable, reduction: int, mode: PlanMode, rank: int) ->
     if mode == "exact":
         found = _exact_terms(table)
         if found is None:
-            return Plan("gather", np.zeros((0, table.P.shape[0])), np.zeros((0, table.P.shape[1])),
-                        np.zeros(0), True, True, 0.0,
-                        "gather (table is not affine in either operand's bits)")
+            return Plan(
+                "gather",
+                np.zeros((0, table.P.shape[0])),
+                np.zeros((0, table.P.shape[1])),
+                np.zeros(0),
+                True,
+                True,
+                0.0,
+                "gather (table is not affine in either operand's bits)",
+            )
         terms, how = found
         float_terms = _fit_float32(terms, reduction)
         groups = _fit_int8(terms, reduction)
         int_rank = sum(g.rank for g in groups)
         desc = f"exact, {how}: {len(float_terms)} float32 GEMM terms for K={reduction}"
         if groups and INT8_TERM_COST * int_rank < len(float_terms):
-            desc = (f"exact, {how}: int8 GEMM, {len(groups)} group(s) of "
-                    f"{'+'.join(str(g.rank) for g in groups)} terms for K={reduction} "
-                    f"(else {len(float_terms)} float32 GEMM terms)")
+            desc = (
+                f"exact, {how}: int8 GEMM, {len(groups)} group(s) of "
+                f"{'+'.join(str(g.rank) for g in groups)} terms for K={reduction} "
+                f"(else {len(float_terms)} float32 GEMM terms)"
+            )
         else:
             groups = ()
         plan = _lowrank_plan(float_terms, None, reduction, True, 0.0, desc)
@@ -442,11 +462,18 @@ def _build_plan(table: ValueTable, reduction: int, mode: PlanMode, rank: int) ->
     gamma = reduction * unit / (1 - reduction * unit)
     rounding = sum(gamma * reduction * np.abs(ua[k]).max() * np.abs(vb[k]).max() for k in range(r))
     bound = reduction * residual + rounding
-    desc = (f"bounded: exact product in {len(terms)} terms + rank-{r} SVD of the error, "
-            f"|acc error| <= {bound:.4g} for K={reduction}")
-    return _lowrank_plan(terms, (ua.astype(np.float32).astype(np.float64),
-                                 vb.astype(np.float32).astype(np.float64)),
-                         reduction, False, bound, desc)
+    desc = (
+        f"bounded: exact product in {len(terms)} terms + rank-{r} SVD of the error, "
+        f"|acc error| <= {bound:.4g} for K={reduction}"
+    )
+    return _lowrank_plan(
+        terms,
+        (ua.astype(np.float32).astype(np.float64), vb.astype(np.float32).astype(np.float64)),
+        reduction,
+        False,
+        bound,
+        desc,
+    )
 
 
 # --------------------------------------------------------------------------- gradients
@@ -485,12 +512,14 @@ def factor_gradient(G: np.ndarray, max_rank: int) -> GradFactors:
     r = max(1, min(max_rank, r_needed))
     root = np.sqrt(s[:r])
     uu, vv = (u[:, :r] * root).T, (vt[:r].T * root).T
-    return GradFactors(uu, vv, False, False, float(np.abs(G - uu.T @ vv).max()),
-                       exact=r_needed <= max_rank)
+    return GradFactors(
+        uu, vv, False, False, float(np.abs(G - uu.T @ vv).max()), exact=r_needed <= max_rank
+    )
 
 
-def grad_factors(table: ValueTable, estimator: str, half_window: int,
-                 max_rank: int) -> tuple[GradFactors, GradFactors]:
+def grad_factors(
+    table: ValueTable, estimator: str, half_window: int, max_rank: int
+) -> tuple[GradFactors, GradFactors]:
     """Factored ``(∂P/∂a, ∂P/∂b)`` for the layer's backward (cached on the table)."""
     # keyed by the estimator object too: a name registered again gets new factors
     key = ("gradf", estimator, gradient(estimator), half_window, max_rank)
@@ -499,4 +528,3 @@ def grad_factors(table: ValueTable, estimator: str, half_window: int,
         ga, gb = table.grad_tables(estimator, half_window)
         cache[key] = (factor_gradient(ga, max_rank), factor_gradient(gb, max_rank))
     return cache[key]
-

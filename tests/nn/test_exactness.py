@@ -43,13 +43,29 @@ CONVS = {
 
 def _layer_and_input(kind: str, cfg: dict, mult: AxMultiplier, **opts):
     if kind == "conv2d":
-        layer = AxConv2d(cfg["cin"], cfg["cout"], cfg["k"], stride=cfg["stride"],
-                         padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"],
-                         multiplier=mult, **opts)
+        layer = AxConv2d(
+            cfg["cin"],
+            cfg["cout"],
+            cfg["k"],
+            stride=cfg["stride"],
+            padding=cfg["padding"],
+            dilation=cfg["dilation"],
+            groups=cfg["groups"],
+            multiplier=mult,
+            **opts,
+        )
         return layer, torch.randn(2, cfg["cin"], 9, 8)
-    layer = AxConv1d(cfg["cin"], cfg["cout"], cfg["k"], stride=cfg["stride"],
-                     padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"],
-                     multiplier=mult, **opts)
+    layer = AxConv1d(
+        cfg["cin"],
+        cfg["cout"],
+        cfg["k"],
+        stride=cfg["stride"],
+        padding=cfg["padding"],
+        dilation=cfg["dilation"],
+        groups=cfg["groups"],
+        multiplier=mult,
+        **opts,
+    )
     return layer, torch.randn(2, cfg["cin"], 13)
 
 
@@ -73,8 +89,9 @@ def _check_exact(layer, *inputs, relu: bool) -> None:
     if relu:
         inputs = tuple(t.relu() for t in inputs)
     y_fast, acc_fast, g_fast, w_fast = _run(layer, *inputs, kernel="fast")
-    y_ref, acc_ref, g_ref, w_ref = _run(layer, *inputs, kernel="reference",
-                                        grad_out=torch.randn_like(y_fast))
+    y_ref, acc_ref, g_ref, w_ref = _run(
+        layer, *inputs, kernel="reference", grad_out=torch.randn_like(y_fast)
+    )
     assert torch.equal(acc_fast, acc_ref)  # integer accumulators, bit for bit
     assert torch.equal(y_fast, y_ref)
     g = torch.randn_like(y_fast)

@@ -25,8 +25,9 @@ from dse.nn import (
 class DoubledSteFrozenWeights(GradientEstimator):
     """Twice the straight-through gradient for activations, none for weights."""
 
-    def tables(self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *,
-               half_window: int) -> tuple[np.ndarray, np.ndarray]:
+    def tables(
+        self, lut: np.ndarray, values_a: np.ndarray, values_b: np.ndarray, *, half_window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         ga = np.broadcast_to(2.0 * values_b[None, :], lut.shape)
         return ga, np.zeros(lut.shape)
 
@@ -74,9 +75,17 @@ def test_finetune_with_the_toy_leaves_weights_alone(toy: str) -> None:
     data = TensorDataset(x, y)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 2))
-    pb = PreparedBaseline(model, (DataLoader(data, batch_size=32), DataLoader(data, batch_size=128)))
-    res = pb.finetune(AxMultiplier.from_lut(truncated_lut(8, 9)), steps=3, grad=toy, lr=1e-2,
-                      reference=False, keep_model=True)
+    pb = PreparedBaseline(
+        model, (DataLoader(data, batch_size=32), DataLoader(data, batch_size=128))
+    )
+    res = pb.finetune(
+        AxMultiplier.from_lut(truncated_lut(8, 9)),
+        steps=3,
+        grad=toy,
+        lr=1e-2,
+        reference=False,
+        keep_model=True,
+    )
     assert res.grad == toy and len(res.losses) == 3
     tuned = dict(ax_layers(res.model))
     assert set(tuned) == {"0", "2"}

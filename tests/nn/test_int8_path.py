@@ -10,8 +10,9 @@ from dse.nn._ops import ConvOp, LinearOp, MatmulOp, int_mm_available
 from dse.nn._quant import Encoding
 from dse.nn._separable import INT32_EXACT, _fit_int8, _int8_digits, value_table
 
-needs_int_mm = pytest.mark.skipif(not int_mm_available(torch.device("cpu")),
-                                  reason="torch._int_mm is not usable on this CPU")
+needs_int_mm = pytest.mark.skipif(
+    not int_mm_available(torch.device("cpu")), reason="torch._int_mm is not usable on this CPU"
+)
 
 
 def _forward_both(layer, *inputs):
@@ -29,7 +30,12 @@ def _forward_both(layer, *inputs):
 
 
 def test_int8_digits_reconstruct() -> None:
-    for x in (np.arange(-255, 256), np.arange(0, 256), np.arange(-40000, 40000, 7), np.arange(-128, 128)):
+    for x in (
+        np.arange(-255, 256),
+        np.arange(0, 256),
+        np.arange(-40000, 40000, 7),
+        np.arange(-128, 128),
+    ):
         digits = _int8_digits(x)
         assert all(d.min() >= -128 and d.max() <= 127 for d, _ in digits)
         assert np.array_equal(sum(d << s for d, s in digits), x)
@@ -46,8 +52,11 @@ def test_int8_groups_respect_int32_bound() -> None:
         total = np.zeros_like(table.P)
         for g in groups:
             assert g.rank in (1, 2, 4) or g.rank % 8 == 0
-            assert k * int((np.abs(g.a_feats).max(1).astype(np.int64)
-                            * np.abs(g.b_feats).max(1)).sum()) <= INT32_EXACT
+            assert (
+                k
+                * int((np.abs(g.a_feats).max(1).astype(np.int64) * np.abs(g.b_feats).max(1)).sum())
+                <= INT32_EXACT
+            )
             total += g.coef * (g.a_feats.astype(np.int64).T @ g.b_feats.astype(np.int64))
         assert np.array_equal(total, table.P)
     assert _fit_int8([(phi, psi, 1)], 2**20) == ()  # int32 cannot hold one term: float32 path
@@ -96,11 +105,19 @@ def test_resnet_like_layers_take_int8_and_stay_bit_exact() -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 8))
     cases = [
         (AxConv2d(16, 16, 3, padding=1, multiplier=mult), (torch.randn(2, 16, 12, 12).relu(),)),
-        (AxConv2d(3, 8, 3, padding=1, multiplier=mult), (torch.randn(2, 3, 10, 10),)),  # signed input
+        (
+            AxConv2d(3, 8, 3, padding=1, multiplier=mult),
+            (torch.randn(2, 3, 10, 10),),
+        ),  # signed input
         (AxConv2d(8, 16, 1, stride=2, multiplier=mult), (torch.randn(2, 8, 9, 9).relu(),)),
-        (AxConv2d(8, 8, 3, stride=2, padding=1, multiplier=mult, act_mode="asymmetric"),
-         (torch.randn(2, 8, 9, 9),)),
-        (AxConv1d(4, 6, 5, stride=2, padding=2, dilation=2, multiplier=mult), (torch.randn(3, 4, 40),)),
+        (
+            AxConv2d(8, 8, 3, stride=2, padding=1, multiplier=mult, act_mode="asymmetric"),
+            (torch.randn(2, 8, 9, 9),),
+        ),
+        (
+            AxConv1d(4, 6, 5, stride=2, padding=2, dilation=2, multiplier=mult),
+            (torch.randn(3, 4, 40),),
+        ),
         (AxLinear(64, 10, multiplier=mult), (torch.randn(5, 64).relu(),)),
         (AxMatmul(multiplier=mult), (torch.randn(2, 2, 5, 16), torch.randn(2, 2, 16, 3))),
     ]
@@ -142,7 +159,9 @@ def test_fallbacks_stay_bit_exact() -> None:
 def test_int8_training_step_matches_reference_gradients(grad: str) -> None:
     torch.manual_seed(3)
     mult = AxMultiplier.from_lut(truncated_lut(8, 8))
-    layer = AxConv2d(8, 6, 3, stride=2, padding=1, multiplier=mult, grad=grad, act_mode="asymmetric")
+    layer = AxConv2d(
+        8, 6, 3, stride=2, padding=1, multiplier=mult, grad=grad, act_mode="asymmetric"
+    )
     layer.eval()
     x = torch.randn(2, 8, 9, 9)
     grads = {}

@@ -14,7 +14,9 @@ def test_exact_lut_signed_index_order() -> None:
 
 def test_truncated_and_mitchell_spot_values() -> None:
     t = truncated_lut(8, 8)
-    assert t[255, 255] == 255 * 255 - sum(2 ** (i + j) for i in range(8) for j in range(8) if i + j < 8)
+    assert t[255, 255] == 255 * 255 - sum(
+        2 ** (i + j) for i in range(8) for j in range(8) if i + j < 8
+    )
     m = mitchell_lut(8)
     assert m[3, 5] == 14  # 2**3 * (1 + 0.5 + 0.25)
     assert m[0, 17] == 0 and m[17, 0] == 0

@@ -15,7 +15,9 @@ def _baseline() -> PreparedBaseline:
     data = TensorDataset(x, (x[:, 0] > 0).long())
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 2))
-    return PreparedBaseline(model, (DataLoader(data, batch_size=32), DataLoader(data, batch_size=64)))
+    return PreparedBaseline(
+        model, (DataLoader(data, batch_size=32), DataLoader(data, batch_size=64))
+    )
 
 
 def test_threads_hold_during_the_call_only() -> None:
@@ -23,15 +25,28 @@ def test_threads_hold_during_the_call_only() -> None:
     seen: list[int] = []
     mult = AxMultiplier.from_lut(truncated_lut(8, 9))
     pb = _baseline()
-    pb.finetune(mult, steps=2, reference=False, threads=1,
-                progress=lambda *_: seen.append(torch.get_num_threads()))
+    pb.finetune(
+        mult,
+        steps=2,
+        reference=False,
+        threads=1,
+        progress=lambda *_: seen.append(torch.get_num_threads()),
+    )
     assert seen == [1, 1] and torch.get_num_threads() == 2
     seen.clear()
-    finetune(pb, None, mult, steps=1, reference=False, threads=1,  # type: ignore[arg-type]
-             progress=lambda *_: seen.append(torch.get_num_threads()))
+    finetune(
+        pb,
+        None,
+        mult,
+        steps=1,
+        reference=False,
+        threads=1,  # type: ignore[arg-type]
+        progress=lambda *_: seen.append(torch.get_num_threads()),
+    )
     assert seen == [1] and torch.get_num_threads() == 2
-    pb.finetune(mult, steps=1, reference=False,
-                progress=lambda *_: seen.append(torch.get_num_threads()))
+    pb.finetune(
+        mult, steps=1, reference=False, progress=lambda *_: seen.append(torch.get_num_threads())
+    )
     assert seen == [1, 2]  # no threads=: left as it is
 
 
