@@ -22,11 +22,11 @@ from dse.nn._layers import (
     AxLinear,
     AxMatmul,
     Matmul,
-    check_layer_options,
 )
 from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, truncated_lut
 from dse.nn._models import MODEL_NAMES, build_model
 from dse.nn._multiplier import AxMultiplier, load_multiplier
+from dse.nn._options import check_layer_options
 from dse.nn._quant import Encoding, activation_encoding, weight_encoding
 from dse.nn._separable import Plan, ValueTable, value_table
 

@@ -3,8 +3,8 @@ product goes through the multiplier's table.
 
 A layer observes its operands' ranges, quantises them to integer codes, and hands the
 product-sum to :class:`dse.nn._lut_product.LutProduct` (or, for AxTrain passive, adds the
-multiplier's error statistics to the exact product). Options (checked by
-:func:`check_layer_options`) pick the gradient estimator, quantisation, kernel and plan.
+multiplier's error statistics to the exact product). Options (:mod:`dse.nn._options`)
+pick the gradient estimator, quantisation, kernel and plan.
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dse.errors import ConfigError
-from dse.nn._axtrain import noise_factors, squared_error_table
-from dse.nn._gradients import gradient
-from dse.nn._lut_product import LutProduct, ProductCall, embed, operand_codes
+from dse.nn._axtrain import error_penalty, noisy_product
+from dse.nn._lut_product import LutProduct, ProductCall, operand_codes
 from dse.nn._multiplier import AxMultiplier
 from dse.nn._ops import BilinearOp, ConvOp, LinearOp, MatmulOp
+from dse.nn._options import OPTION_DEFAULTS, check_options
 from dse.nn._quant import (
-    ACT_MODES,
     Encoding,
+    RangeObserver,
     act_qparams,
     activation_encoding,
     quantize_act,
@@ -41,26 +40,7 @@ __all__ = [
     "AxLinear",
     "AxMatmul",
     "Matmul",
-    "check_layer_options",
 ]
-
-_MODE_IDS = {"auto": 0, "unsigned": 1, "signed": 2, "asymmetric": 3}
-_MODE_NAMES = {v: k for k, v in _MODE_IDS.items()}
-_OPTION_DEFAULTS: dict[str, Any] = {
-    "grad": "ste",
-    "half_window": 2,
-    "act_bits": None,
-    "weight_bits": None,
-    "act_mode": "auto",
-    "kernel": "fast",
-    "mode": "exact",
-    "rank": 4,
-    "grad_rank": 16,
-    "passive": False,
-    "noise_bins": 16,
-    "noise_rank": 4,
-    "enabled": True,
-}
 
 
 class Matmul(nn.Module):
@@ -68,83 +48,6 @@ class Matmul(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a @ b
-
-
-def _check_options(opts: Mapping[str, Any], mult: AxMultiplier) -> None:
-    unknown = set(opts) - set(_OPTION_DEFAULTS)
-    if unknown:
-        raise ConfigError(
-            f"unknown approximate-layer option(s) {sorted(unknown)}; "
-            f"allowed: {sorted(_OPTION_DEFAULTS)}"
-        )
-    gradient(opts["grad"])  # raises for an unregistered name
-    if opts["act_mode"] not in ACT_MODES:
-        raise ConfigError(f"act_mode must be one of {ACT_MODES}, got {opts['act_mode']!r}")
-    if opts["kernel"] not in ("fast", "reference"):
-        raise ConfigError(f"kernel must be 'fast' or 'reference', got {opts['kernel']!r}")
-    if opts["mode"] not in ("exact", "bounded"):
-        raise ConfigError(f"mode must be 'exact' or 'bounded', got {opts['mode']!r}")
-    for name in ("half_window", "rank"):
-        if not isinstance(opts[name], int) or opts[name] < 0:
-            raise ConfigError(f"{name} must be an int >= 0, got {opts[name]!r}")
-    for name in ("grad_rank", "noise_bins", "noise_rank"):
-        if not isinstance(opts[name], int) or opts[name] < 1:
-            raise ConfigError(f"{name} must be an int >= 1, got {opts[name]!r}")
-    for name, width in (("act_bits", mult.width_a), ("weight_bits", mult.width_b)):
-        bits = opts[name]
-        if bits is None:
-            continue
-        if not isinstance(bits, int) or isinstance(bits, bool) or bits < 1:
-            raise ConfigError(f"{name} must be a positive int, got {bits!r}")
-        if bits > width:
-            raise ConfigError(
-                f"{name}={bits} but multiplier {mult.name!r} has {width}-bit "
-                f"{'activation' if name == 'act_bits' else 'weight'} operands: the multiplier "
-                f"is narrower than the quantisation"
-            )
-
-
-def check_layer_options(multiplier: AxMultiplier, **options: Any) -> None:
-    """Raise ``ConfigError`` for options an approximate layer on ``multiplier`` would reject
-    (an unknown name or estimator, a value out of range, a quantisation wider than the
-    multiplier), before any layer is built."""
-    _check_options({**_OPTION_DEFAULTS, **options}, multiplier)
-
-
-class _Observer(nn.Module):
-    """Per-tensor range of one operand: running min/max while calibrating, EMA in training."""
-
-    lo: torch.Tensor
-    hi: torch.Tensor
-    seen: torch.Tensor
-    mode_id: torch.Tensor
-
-    def __init__(self, mode: str, momentum: float = 0.1) -> None:
-        super().__init__()
-        self.momentum = momentum
-        self.register_buffer("lo", torch.zeros(()))
-        self.register_buffer("hi", torch.zeros(()))
-        self.register_buffer("seen", torch.zeros((), dtype=torch.bool))
-        self.register_buffer("mode_id", torch.tensor(_MODE_IDS[mode]))
-
-    def update(self, x: torch.Tensor, calibrating: bool, training: bool) -> None:
-        lo, hi = x.detach().min().float(), x.detach().max().float()
-        if not bool(self.seen):
-            self.lo.copy_(lo)
-            self.hi.copy_(hi)
-            self.seen.fill_(True)
-            if int(self.mode_id) == 0:
-                self.mode_id.fill_(_MODE_IDS["unsigned"] if float(lo) >= 0 else _MODE_IDS["signed"])
-        elif calibrating:
-            self.lo.copy_(torch.minimum(self.lo, lo))
-            self.hi.copy_(torch.maximum(self.hi, hi))
-        elif training:
-            self.lo.lerp_(lo, self.momentum)
-            self.hi.lerp_(hi, self.momentum)
-
-    @property
-    def mode(self) -> str:
-        return _MODE_NAMES[int(self.mode_id)]
 
 
 class AxLayer:
@@ -161,8 +64,8 @@ class AxLayer:
             raise ConfigError(
                 f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}"
             )
-        opts = {**_OPTION_DEFAULTS, **options}
-        _check_options(opts, multiplier)
+        opts = {**OPTION_DEFAULTS, **options}
+        check_options(opts, multiplier)
         self.multiplier = multiplier
         self.ax_options = opts
         self._calibrating = False
@@ -172,13 +75,13 @@ class AxLayer:
         self._act_value_hist: torch.Tensor | None = None  # EMA over values, for AxTrain active
         self.last_call: ProductCall | None = None
         self.track_act_histogram = False  # AxTrain active needs it; off saves a bincount per step
-        self.observer_a = _Observer(opts["act_mode"])
+        self.observer_a = RangeObserver(opts["act_mode"])
 
     # ------------------------------------------------------------ configuration
     def set_options(self, **options: Any) -> None:
         """Change layer options (grad, kernel, mode, passive, ...); validated."""
         opts = {**self.ax_options, **options}
-        _check_options(opts, self.multiplier)
+        check_options(opts, self.multiplier)
         self.ax_options = opts
 
     def _bits(self) -> tuple[int, int]:
@@ -188,12 +91,12 @@ class AxLayer:
             o["weight_bits"] or self.multiplier.width_b,
         )
 
-    def _act_encoding(self, observer: _Observer, bits: int, width: int) -> Encoding:
+    def _act_encoding(self, observer: RangeObserver, bits: int, width: int) -> Encoding:
         return activation_encoding(observer.mode, bits, width, self.multiplier.signed)
 
     # ------------------------------------------------------------ quantisation
     def _quant_act(
-        self, x: torch.Tensor, observer: _Observer, bits: int, width: int
+        self, x: torch.Tensor, observer: RangeObserver, bits: int, width: int
     ) -> tuple[Encoding, torch.Tensor, torch.Tensor, float, int]:
         observer.update(x, self._calibrating, self.training)
         enc = self._act_encoding(observer, bits, width)
@@ -223,7 +126,7 @@ class AxLayer:
             s_w_out = s_w.view((1, -1) + (1,) * (x.dim() - 2))
             s_w_b = s_w.view((-1,) + (1,) * (w.dim() - 1))
         else:  # the second operand of a matmul: per-tensor, observed like an activation
-            obs_b: _Observer = self.observer_b  # type: ignore[attr-defined]
+            obs_b: RangeObserver = self.observer_b  # type: ignore[attr-defined]
             enc_b, w_val, mask_w, s_b, zero_b = self._quant_act(w, obs_b, bits_w, mult.width_b)
             if zero_b != 0:
                 raise ConfigError("the second matmul operand cannot be asymmetric")
@@ -285,26 +188,9 @@ class AxLayer:
         pad: tuple[int, ...],
     ) -> torch.Tensor:
         """AxTrain passive: exact fake-quantised product plus the AxM's error statistics."""
-        a_real = call.s_a * (call.ia.float() + call.enc_a.vmin - call.zero)
-        x_fq = call.crop(a_real) + (x - x.detach()) * call.mask_a
-        w_real = (call.ib.float() + call.enc_b.vmin) * call.s_w_b
-        w_fq = w_real + (w - w.detach()) * call.mask_w
-        x_in = F.pad(x_fq, pad) if pad and any(pad) else x_fq
-        y = op.apply(x_in, w_fq)
-        nf = noise_factors(call.table, self.ax_options["noise_bins"], self.ax_options["noise_rank"])
         cache = self.__dict__.setdefault("_noise_dev", {})
-        key = (id(nf), str(x.device))
-        if key not in cache:
-            cache[key] = [
-                torch.as_tensor(t.T.copy(), dtype=torch.float32, device=x.device)
-                for t in (nf.mean_u, nf.mean_v, nf.var_u, nf.var_v)
-            ]
-        mu_u, mu_v, var_u, var_v = cache[key]
-        with torch.no_grad():
-            mean = op.apply_terms(embed(call.ia, mu_u), embed(call.ib, mu_v)).sum(0)
-            var = op.apply_terms(embed(call.ia, var_u), embed(call.ib, var_v)).sum(0).clamp_min(0)
-            noise = (mean + var.sqrt() * torch.randn_like(mean)) * call.scale
-        return y + noise.to(y.dtype)
+        o = self.ax_options
+        return noisy_product(op, x, w, call, pad, o["noise_bins"], o["noise_rank"], cache)
 
     def _track_act_histogram(
         self, ia: torch.Tensor, a_val: torch.Tensor, table: ValueTable
@@ -341,27 +227,10 @@ class AxLayer:
 
     def axtrain_penalty(self) -> torch.Tensor:
         """AxTrain active: normalised expected squared product error of the current weights."""
-        call = self.last_call
         weight: torch.Tensor | None = getattr(self, "weight", None)
-        if call is None or weight is None:
+        if self.last_call is None or weight is None:
             return torch.zeros(())
-        table: ValueTable = call.table
-        cache = table.__dict__.setdefault("_sq", {})
-        key = str(weight.device)
-        if key not in cache:
-            cache[key] = torch.as_tensor(
-                squared_error_table(table), dtype=torch.float32, device=weight.device
-            )
-        sq = cache[key]
-        hist = self._act_value_hist
-        if hist is None or hist.shape[0] != sq.shape[0]:
-            hist = torch.full((sq.shape[0],), 1.0 / sq.shape[0], device=weight.device)
-        rho = hist.to(weight.device) @ sq  # expected squared error per weight value
-        rho = rho / rho.mean().clamp_min(1e-12)
-        pos = (weight / call.s_w_b.detach() - call.enc_b.vmin).clamp(0, sq.shape[1] - 1)
-        lo = pos.detach().floor().clamp(max=sq.shape[1] - 2).long()
-        frac = pos - lo
-        return (rho[lo] * (1 - frac) + rho[lo + 1] * frac).mean()
+        return error_penalty(self.last_call, weight, self._act_value_hist)
 
 
 class _AxConvMixin(AxLayer):
@@ -407,7 +276,7 @@ class AxConv2d(_AxConvMixin, nn.Conv2d):
     """``nn.Conv2d`` whose products go through ``multiplier`` (activation = operand a)."""
 
     def __init__(self, *args: Any, multiplier: AxMultiplier, **options: Any) -> None:
-        conv_kw = {k: options.pop(k) for k in list(options) if k not in _OPTION_DEFAULTS}
+        conv_kw = {k: options.pop(k) for k in list(options) if k not in OPTION_DEFAULTS}
         nn.Conv2d.__init__(self, *args, **conv_kw)
         self._ax_init(multiplier, options)
 
@@ -436,7 +305,7 @@ class AxConv1d(_AxConvMixin, nn.Conv1d):
     """``nn.Conv1d`` whose products go through ``multiplier``."""
 
     def __init__(self, *args: Any, multiplier: AxMultiplier, **options: Any) -> None:
-        conv_kw = {k: options.pop(k) for k in list(options) if k not in _OPTION_DEFAULTS}
+        conv_kw = {k: options.pop(k) for k in list(options) if k not in OPTION_DEFAULTS}
         nn.Conv1d.__init__(self, *args, **conv_kw)
         self._ax_init(multiplier, options)
 
@@ -519,7 +388,7 @@ class AxMatmul(AxLayer, nn.Module):
         nn.Module.__init__(self)
         self._ax_init(multiplier, options)
         b_mode = options.get("act_mode", "auto")
-        self.observer_b = _Observer("auto" if b_mode == "asymmetric" else b_mode)
+        self.observer_b = RangeObserver("auto" if b_mode == "asymmetric" else b_mode)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if not self.ax_options["enabled"]:
