@@ -72,7 +72,7 @@ def speed(args: argparse.Namespace) -> None:
         ("fast_pp", pp, {}, args.steps),
         ("fast_mitchell", mitchell, {}, args.gather_steps),
         ("fast_mitchell_bounded_r8", mitchell, {"mode": "bounded", "rank": 8}, args.steps),
-        ("gather", pp, {"backend": "reference"}, args.gather_steps),
+        ("gather", pp, {"kernel": "reference"}, args.gather_steps),
     ]
     for name, mult, opts, steps in configs:
         model = fresh(mult, **opts)

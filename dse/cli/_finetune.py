@@ -17,12 +17,31 @@ _MODELS = ("cnn1d", "cnn-digits", "lenet5", "resnet20", "vit-tiny")
 
 
 def _load_multiplier(source: str, signed: bool) -> Any:
+    """A .npy table, a netlist file (Verilog or BLIF) or a generator spec as an AxMultiplier;
+    the hardware side tabulates netlists and specs, dse.nn only takes the table."""
     from dse.nn import AxMultiplier, load_multiplier
 
     if source.endswith((".npy", ".v", ".sv", ".blif")) and not Path(source).is_file():
         raise DataError(f"{source}: multiplier file does not exist")
-    mult: AxMultiplier = load_multiplier(source, signed=signed)
-    return mult
+    if source.endswith(".npy"):
+        mult: AxMultiplier = load_multiplier(source, signed=signed)
+        return mult
+    if source.endswith((".v", ".sv", ".blif")) or (":" not in source and Path(source).is_file()):
+        # any other existing file: read_netlist tells the format or names those it reads
+        from dse.eval import evaluate_netlist
+        from dse.netlist import read_netlist
+
+        report = evaluate_netlist(read_netlist([source]), signed=signed)
+        return AxMultiplier.from_report(report, name=Path(source).stem)
+    if ":" not in source:
+        raise ConfigError(
+            f"multiplier {source!r}: expected a .npy LUT, a netlist (.v, .sv, .blif) or a "
+            f"generator spec such as 'dadda:8'"
+        )
+    from dse.arith import from_spec
+    from dse.eval import evaluate
+
+    return AxMultiplier.from_report(evaluate(from_spec(source)), name=source)
 
 
 def _optimizer_factory(kind: str, lr: float | None, momentum: float, weight_decay: float,
@@ -114,9 +133,9 @@ def finetune_command(model_name: str, data_spec: str, multiplier: str, signed: b
     if weight_bits is not None:
         options["weight_bits"] = weight_bits
     # validate the widths before spending time on data and training
-    from dse.nn._layers import _OPTION_DEFAULTS, _check_options
+    from dse.nn import check_layer_options
 
-    _check_options({**_OPTION_DEFAULTS, **options}, mult)
+    check_layer_options(mult, **options)
     dataset = load_data(data_spec)
     from rich.console import Console
 

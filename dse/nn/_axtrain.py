@@ -15,13 +15,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from dse.errors import ConfigError
-from dse.nn._fast import ProductTable
+from dse.nn._lut_product import ProductCall, embed
+from dse.nn._ops import BilinearOp
+from dse.nn._separable import ValueTable
 
-__all__ = ["AXTRAIN_MODES", "NoiseFactors", "noise_factors", "squared_error_table"]
+__all__ = [
+    "AXTRAIN_MODES",
+    "NoiseFactors",
+    "error_penalty",
+    "noise_factors",
+    "noisy_product",
+    "squared_error_table",
+]
 
 AXTRAIN_MODES: tuple[str, ...] = ("none", "passive", "active", "both")
 
@@ -57,7 +69,7 @@ def _factor(table: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return (u[:, :r] * root).T, (vt[:r].T * root).T
 
 
-def noise_factors(table: ProductTable, bins: int = 8, rank: int = 1) -> NoiseFactors:
+def noise_factors(table: ValueTable, bins: int = 8, rank: int = 1) -> NoiseFactors:
     """Error mean/variance per (activation bin, weight bin), factored to ``rank`` terms."""
     if not isinstance(bins, int) or bins < 1:
         raise ConfigError(f"noise_bins must be an int >= 1, got {bins!r}")
@@ -85,14 +97,74 @@ def noise_factors(table: ProductTable, bins: int = 8, rank: int = 1) -> NoiseFac
     if var_p.sum() < 0:  # Perron vectors: pick the non-negative orientation
         var_p, var_q = -var_p, -var_q
     result = NoiseFactors(
-        mean_u=mu_p[:, bin_a] * sign_a, mean_v=mu_q[:, bin_b] * sign_b,
-        var_u=var_p[:, bin_a], var_v=var_q[:, bin_b],
+        mean_u=mu_p[:, bin_a] * sign_a,
+        mean_v=mu_q[:, bin_b] * sign_b,
+        var_u=var_p[:, bin_a],
+        var_v=var_q[:, bin_b],
     )
     cache[key] = result
     return result
 
 
-def squared_error_table(table: ProductTable) -> np.ndarray:
+def squared_error_table(table: ValueTable) -> np.ndarray:
     """``E(a, b)²`` over integer operand values (float64), for the active regulariser."""
     err = table.error().astype(np.float64)
     return err * err
+
+
+def noisy_product(
+    op: BilinearOp,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    call: ProductCall,
+    pad: tuple[int, ...],
+    bins: int,
+    rank: int,
+    cache: dict[Any, list[torch.Tensor]],
+) -> torch.Tensor:
+    """Passive: the exact fake-quantised product plus noise with the AxM's binned error mean
+    and variance (``cache`` keeps the factors on the device between calls)."""
+    a_real = call.s_a * (call.ia.float() + call.enc_a.vmin - call.zero)
+    x_fq = call.crop(a_real) + (x - x.detach()) * call.mask_a
+    w_real = (call.ib.float() + call.enc_b.vmin) * call.s_w_b
+    w_fq = w_real + (w - w.detach()) * call.mask_w
+    x_in = F.pad(x_fq, pad) if pad and any(pad) else x_fq
+    y = op.apply(x_in, w_fq)
+    nf = noise_factors(call.table, bins, rank)
+    key = (id(nf), str(x.device))
+    if key not in cache:
+        cache[key] = [
+            torch.as_tensor(t.T.copy(), dtype=torch.float32, device=x.device)
+            for t in (nf.mean_u, nf.mean_v, nf.var_u, nf.var_v)
+        ]
+    mu_u, mu_v, var_u, var_v = cache[key]
+    with torch.no_grad():
+        mean = op.apply_terms(embed(call.ia, mu_u), embed(call.ib, mu_v)).sum(0)
+        var = op.apply_terms(embed(call.ia, var_u), embed(call.ib, var_v)).sum(0).clamp_min(0)
+        noise = (mean + var.sqrt() * torch.randn_like(mean)) * call.scale
+    return y + noise.to(y.dtype)
+
+
+def error_penalty(
+    call: ProductCall, weight: torch.Tensor, act_hist: torch.Tensor | None
+) -> torch.Tensor:
+    """Active: the normalised expected squared product error of ``weight`` under the layer's
+    activation-value histogram ``act_hist`` (uniform when unknown), interpolated between
+    integer codes so it is differentiable."""
+    table: ValueTable = call.table
+    cache = table.__dict__.setdefault("_sq", {})
+    key = str(weight.device)
+    if key not in cache:
+        cache[key] = torch.as_tensor(
+            squared_error_table(table), dtype=torch.float32, device=weight.device
+        )
+    sq = cache[key]
+    hist = act_hist
+    if hist is None or hist.shape[0] != sq.shape[0]:
+        hist = torch.full((sq.shape[0],), 1.0 / sq.shape[0], device=weight.device)
+    rho = hist.to(weight.device) @ sq  # expected squared error per weight value
+    rho = rho / rho.mean().clamp_min(1e-12)
+    pos = (weight / call.s_w_b.detach() - call.enc_b.vmin).clamp(0, sq.shape[1] - 1)
+    lo = pos.detach().floor().clamp(max=sq.shape[1] - 2).long()
+    frac = pos - lo
+    return (rho[lo] * (1 - frac) + rho[lo + 1] * frac).mean()

@@ -51,16 +51,22 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
     def __post_init__(self) -> None:
-        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+        for split, x, y in (
+            ("train", self.x_train, self.y_train),
+            ("test", self.x_test, self.y_test),
+        ):
             if x.shape[0] != y.shape[0]:
-                raise DataError(f"{self.name}: {split} has {x.shape[0]} inputs but {y.shape[0]} labels")
+                raise DataError(
+                    f"{self.name}: {split} has {x.shape[0]} inputs but {y.shape[0]} labels"
+                )
             if x.shape[0] == 0:
                 raise DataError(f"{self.name}: the {split} split is empty")
 
 
 def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32)), torch.as_tensor(
-        np.asarray(y, dtype=np.int64))
+        np.asarray(y, dtype=np.int64)
+    )
 
 
 def _mnist1d(num_samples: int = 10000, seed: int = 42) -> Dataset:
@@ -90,8 +96,9 @@ def _mnist1d(num_samples: int = 10000, seed: int = 42) -> Dataset:
     return Dataset("mnist1d", f"mnist1d-n{num_samples}-s{seed}", xtr, ytr, xte, yte, 10)
 
 
-def _split(x: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: float = 0.2
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _split(
+    x: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = max(1, round(len(y) * test_fraction))
     te, tr = order[:n_test], order[n_test:]
@@ -122,8 +129,9 @@ def _cifar10(directory: Path) -> Dataset:
     paths = [directory / n for n in names]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise DataError(f"{directory}: not a CIFAR-10 python-batch directory "
-                        f"(missing {', '.join(missing)})")
+        raise DataError(
+            f"{directory}: not a CIFAR-10 python-batch directory (missing {', '.join(missing)})"
+        )
     xs, ys = [], []
     for p in paths:
         try:
@@ -132,10 +140,14 @@ def _cifar10(directory: Path) -> Dataset:
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             labels = np.asarray(batch[b"labels"], dtype=np.int64)
         except Exception as exc:  # pickle raises many types on foreign files
-            raise DataError(f"{p}: not a CIFAR-10 batch pickle ({type(exc).__name__}: {exc})") from None
+            raise DataError(
+                f"{p}: not a CIFAR-10 batch pickle ({type(exc).__name__}: {exc})"
+            ) from None
         if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != data.shape[0]:
-            raise DataError(f"{p}: expected 'data' of shape (N, 3072) and N labels, "
-                            f"got {data.shape} and {len(labels)}")
+            raise DataError(
+                f"{p}: expected 'data' of shape (N, 3072) and N labels, "
+                f"got {data.shape} and {len(labels)}"
+            )
         x = data.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
         xs.append((x - _CIFAR_MEAN[:, None, None]) / _CIFAR_STD[:, None, None])
         ys.append(labels)
@@ -156,7 +168,7 @@ def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
     ndim = raw[3]
     if ndim != expected_dims:
         raise DataError(f"{path}: IDX file has {ndim} dimensions, expected {expected_dims}")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise DataError(f"{path}: IDX header says {dims} but holds {body.size} bytes")
@@ -167,8 +179,12 @@ def _mnist(directory: Path) -> Dataset:
     if not directory.is_dir():
         raise DataError(f"{directory}: MNIST directory does not exist")
     found: dict[str, Path] = {}
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         for cand in (directory / stem, directory / f"{stem}.gz"):
             if cand.is_file():
                 found[stem] = cand
@@ -183,8 +199,13 @@ def _mnist(directory: Path) -> Dataset:
     def norm(x: np.ndarray) -> np.ndarray:
         return ((x.astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
 
-    return Dataset("mnist", f"mnist-{_file_key(list(found.values()))}",
-                   *_tensors(norm(xtr), ytr), *_tensors(norm(xte), yte), 10)
+    return Dataset(
+        "mnist",
+        f"mnist-{_file_key(list(found.values()))}",
+        *_tensors(norm(xtr), ytr),
+        *_tensors(norm(xte), yte),
+        10,
+    )
 
 
 def _npz(path: Path) -> Dataset:
@@ -196,8 +217,10 @@ def _npz(path: Path) -> Dataset:
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
     if not {"X", "y"} <= keys:
-        raise DataError(f"{path}: expected arrays 'X' and 'y' (optionally 'X_test', 'y_test'), "
-                        f"found {sorted(keys)}")
+        raise DataError(
+            f"{path}: expected arrays 'X' and 'y' (optionally 'X_test', 'y_test'), "
+            f"found {sorted(keys)}"
+        )
     x, y = z["X"], z["y"]
     if not np.issubdtype(x.dtype, np.number) or x.ndim < 2:
         raise DataError(f"{path}: 'X' must be a numeric array (N, ...), got {x.dtype} {x.shape}")
@@ -215,8 +238,9 @@ def _npz(path: Path) -> Dataset:
     if y.min() < 0:
         raise DataError(f"{path}: labels must be >= 0")
     classes = int(max(ytr.max(), yte.max())) + 1
-    return Dataset(path.stem, f"npz-{_file_key([path])}", *_tensors(xtr, ytr),
-                   *_tensors(xte, yte), classes)
+    return Dataset(
+        path.stem, f"npz-{_file_key([path])}", *_tensors(xtr, ytr), *_tensors(xte, yte), classes
+    )
 
 
 def load_data(spec: str) -> Dataset:

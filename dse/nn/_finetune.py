@@ -7,6 +7,7 @@ pays for convert + a short fine-tune + evaluation per candidate multiplier.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -21,10 +22,11 @@ from torch import nn
 from dse._status import step
 from dse.errors import ConfigError, DataError
 from dse.nn._axtrain import AXTRAIN_MODES
+from dse.nn._convert import _recording, ax_layers, calibrate, collect_histograms, convert
 from dse.nn._data import Dataset, cache_dir, load_data
-from dse.nn._layers import _recording, ax_layers, calibrate, collect_histograms, convert
+from dse.nn._gradients import gradient
 from dse.nn._models import build_model
-from dse.nn._multiplier import GRAD_ESTIMATORS, AxMultiplier
+from dse.nn._multiplier import AxMultiplier
 
 __all__ = [
     "DEFAULT_EPOCHS",
@@ -82,16 +84,38 @@ class FinetuneResult:
         return d
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` within the block, restored after
+    (``None``: left as it is)."""
+    if threads is None:
+        yield
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"threads must be an int >= 1, got {threads!r}")
+    old = torch.get_num_threads()
+    if old != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if old != threads:
+            torch.set_num_threads(old)
+
+
 def _device_of(model: nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
 
 
-def _minibatches(x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator | None
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    order = torch.randperm(x.shape[0], generator=gen) if gen is not None else torch.arange(x.shape[0])
+def _minibatches(
+    x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    order = (
+        torch.randperm(x.shape[0], generator=gen) if gen is not None else torch.arange(x.shape[0])
+    )
     for s in range(0, x.shape[0], batch):
-        idx = order[s:s + batch]
+        idx = order[s : s + batch]
         yield x[idx], y[idx]
 
 
@@ -105,7 +129,9 @@ class _Data:
 
     def train(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.dataset is not None:
-            yield from _minibatches(self.dataset.x_train, self.dataset.y_train, self.batch_size, gen)
+            yield from _minibatches(
+                self.dataset.x_train, self.dataset.y_train, self.batch_size, gen
+            )
         else:
             assert self.loaders is not None
             yield from self.loaders[0]
@@ -127,7 +153,9 @@ class _Data:
 
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
+def evaluate_accuracy(
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+) -> float:
     """Top-1 accuracy in eval mode."""
     was = model.training
     model.eval()
@@ -145,11 +173,20 @@ def evaluate_accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, to
 
 def _cosine(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / max(total, 1))))
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / max(total, 1)))
+    )
 
 
-def train_float(model: nn.Module, data: Dataset, *, epochs: int, seed: int = 0, lr: float = 3e-3,
-                batch_size: int = 128, progress: Progress | None = None) -> float:
+def train_float(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    epochs: int,
+    seed: int = 0,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+    progress: Progress | None = None,
+) -> float:
     """Train the float model (AdamW, cosine schedule); returns test accuracy."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -180,9 +217,16 @@ class PreparedBaseline:
     ``nn.Module`` and either a :class:`Dataset` or ``(train_loader, test_loader)``.
     """
 
-    def __init__(self, model: nn.Module, data: Dataset | tuple[Batches, Batches], *,
-                 acc_float: float | None = None, batch_size: int = 128,
-                 calib_batches: int = 4, name: str = "custom") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Dataset | tuple[Batches, Batches],
+        *,
+        acc_float: float | None = None,
+        batch_size: int = 128,
+        calib_batches: int = 4,
+        name: str = "custom",
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -191,43 +235,70 @@ class PreparedBaseline:
         self.data = _Data(data, batch_size)
         self.name = name
         self.calib_batches = calib_batches
-        self.acc_float = evaluate_accuracy(model, self.data.test()) if acc_float is None else acc_float
+        self.acc_float = (
+            evaluate_accuracy(model, self.data.test()) if acc_float is None else acc_float
+        )
         self._exact_acc: dict[tuple[Any, ...], float] = {}
 
     @classmethod
-    def load(cls, model: str = "cnn1d", data: str | Dataset = "mnist1d", *, seed: int = 0,
-             epochs: int | None = None, cache: bool = True, batch_size: int = 128,
-             progress: Progress | None = None) -> PreparedBaseline:
-        """Train (or load from the cache) the float baseline for a named model and data."""
-        dataset = load_data(data) if isinstance(data, str) else data
-        net = build_model(model, dataset.input_shape, dataset.num_classes)
-        epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ConfigError(f"baseline epochs must be an int >= 1, got {epochs!r}")
-        path = cache_dir() / "baselines" / f"{model}_{dataset.key}_s{seed}_e{epochs}.pt"
-        acc: float | None = None
-        if cache and path.is_file():
-            try:
-                saved = torch.load(path, map_location="cpu", weights_only=True)
-                net.load_state_dict(saved["state_dict"])
-                acc = float(saved["acc_float"])
-            except Exception:  # a stale or truncated cache entry is simply retrained
-                acc = None
-        if acc is None:
-            with step(f"training the float baseline {model} on {dataset.name} ({epochs} epochs; "
-                      f"once, then cached)"):
-                acc = train_float(net, dataset, epochs=epochs, seed=seed, batch_size=batch_size,
-                                  lr=DEFAULT_LR[model], progress=progress)
-            if cache:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                torch.save({"state_dict": net.state_dict(), "acc_float": acc}, tmp)
-                tmp.replace(path)
-        return cls(net, dataset, acc_float=acc, batch_size=batch_size, name=f"{model}/{dataset.name}")
+    def load(
+        cls,
+        model: str = "cnn1d",
+        data: str | Dataset = "mnist1d",
+        *,
+        seed: int = 0,
+        epochs: int | None = None,
+        cache: bool = True,
+        batch_size: int = 128,
+        progress: Progress | None = None,
+        threads: int | None = None,
+    ) -> PreparedBaseline:
+        """Train (or load from the cache) the float baseline for a named model and data.
+
+        ``threads``: torch's CPU thread count while this runs (``None``: as it is).
+        """
+        with _torch_threads(threads):
+            dataset = load_data(data) if isinstance(data, str) else data
+            net = build_model(model, dataset.input_shape, dataset.num_classes)
+            epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
+            if not isinstance(epochs, int) or epochs < 1:
+                raise ConfigError(f"baseline epochs must be an int >= 1, got {epochs!r}")
+            path = cache_dir() / "baselines" / f"{model}_{dataset.key}_s{seed}_e{epochs}.pt"
+            acc: float | None = None
+            if cache and path.is_file():
+                try:
+                    saved = torch.load(path, map_location="cpu", weights_only=True)
+                    net.load_state_dict(saved["state_dict"])
+                    acc = float(saved["acc_float"])
+                except Exception:  # a stale or truncated cache entry is simply retrained
+                    acc = None
+            if acc is None:
+                with step(
+                    f"training the float baseline {model} on {dataset.name} ({epochs} epochs; "
+                    f"once, then cached)"
+                ):
+                    acc = train_float(
+                        net,
+                        dataset,
+                        epochs=epochs,
+                        seed=seed,
+                        batch_size=batch_size,
+                        lr=DEFAULT_LR[model],
+                        progress=progress,
+                    )
+                if cache:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".tmp")
+                    torch.save({"state_dict": net.state_dict(), "acc_float": acc}, tmp)
+                    tmp.replace(path)
+            return cls(
+                net, dataset, acc_float=acc, batch_size=batch_size, name=f"{model}/{dataset.name}"
+            )
 
     # ------------------------------------------------------------------ pieces
-    def _calibrated(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], seed: int,
-                    **options: Any) -> nn.Module:
+    def _calibrated(
+        self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], seed: int, **options: Any
+    ) -> nn.Module:
         model = copy.deepcopy(self.model)
         convert(model, multiplier, **options)
         model.eval()
@@ -240,35 +311,57 @@ class PreparedBaseline:
                 model(x.to(dev))
         return model
 
-    def exact_quantized_accuracy(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier],
-                                 seed: int = 0, **options: Any) -> float:
+    def exact_quantized_accuracy(
+        self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], seed: int = 0, **options: Any
+    ) -> float:
         """Accuracy with the accurate multiplier of the same widths and signedness (per layer
         when ``multiplier`` is a dict from layer name to multiplier)."""
-        opts = tuple(sorted((k, v) for k, v in options.items()
-                            if k in ("act_bits", "weight_bits", "act_mode")))
+        opts = tuple(
+            sorted(
+                (k, v) for k, v in options.items() if k in ("act_bits", "weight_bits", "act_mode")
+            )
+        )
         if isinstance(multiplier, Mapping):
-            shapes = tuple(sorted((n, m.width_a, m.width_b, m.signed) for n, m in multiplier.items()))
+            shapes = tuple(
+                sorted((n, m.width_a, m.width_b, m.signed) for n, m in multiplier.items())
+            )
             key: tuple[Any, ...] = (shapes, seed, opts)
         else:
             key = (multiplier.width_a, multiplier.width_b, multiplier.signed, seed, opts)
         if key not in self._exact_acc:
             exact: AxMultiplier | dict[str, AxMultiplier]
             if isinstance(multiplier, Mapping):
-                exact = {n: AxMultiplier.exact(m.width_a, m.width_b, signed=m.signed)
-                         for n, m in multiplier.items()}
+                exact = {
+                    n: AxMultiplier.exact(m.width_a, m.width_b, signed=m.signed)
+                    for n, m in multiplier.items()
+                }
             else:
-                exact = AxMultiplier.exact(multiplier.width_a, multiplier.width_b,
-                                           signed=multiplier.signed)
+                exact = AxMultiplier.exact(
+                    multiplier.width_a, multiplier.width_b, signed=multiplier.signed
+                )
             model = self._calibrated(exact, seed, **options)
             self._exact_acc[key] = evaluate_accuracy(model, self.data.test())
         return self._exact_acc[key]
 
-    def finetune(self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], *,
-                 epochs: float = 1.0, steps: int | None = None, grad: str = "ste",
-                 axtrain: str = "none", axtrain_lambda: float = 0.1, lr: float = 3e-4,
-                 seed: int = 0, freeze_bn: bool = False, optimizer: OptimizerFactory | None = None,
-                 reference: bool = True, keep_model: bool = False,
-                 progress: Progress | None = None, **options: Any) -> FinetuneResult:
+    def finetune(
+        self,
+        multiplier: AxMultiplier | Mapping[str, AxMultiplier],
+        *,
+        epochs: float = 1.0,
+        steps: int | None = None,
+        grad: str = "ste",
+        axtrain: str = "none",
+        axtrain_lambda: float = 0.1,
+        lr: float = 3e-4,
+        seed: int = 0,
+        freeze_bn: bool = False,
+        optimizer: OptimizerFactory | None = None,
+        reference: bool = True,
+        keep_model: bool = False,
+        progress: Progress | None = None,
+        threads: int | None = None,
+        **options: Any,
+    ) -> FinetuneResult:
         """Convert a copy of the baseline to ``multiplier``, fine-tune it and measure.
 
         ``multiplier``: one :class:`AxMultiplier` for every layer, or a dict from layer name
@@ -280,8 +373,8 @@ class PreparedBaseline:
         hardware model :class:`dse.optim.LogDomainSGD`), always under the cosine schedule.
         ``reference=False`` skips measuring the exact-multiplier accuracy (``acc_exact_q``
         is NaN then); ``keep_model=True`` returns the fine-tuned network in
-        ``result.model``. Other keyword arguments are layer options (see
-        :func:`dse.nn.convert`).
+        ``result.model``. ``threads``: torch's CPU thread count while this runs (``None``:
+        as it is). Other keyword arguments are layer options (see :func:`dse.nn.convert`).
         """
         if isinstance(multiplier, Mapping):
             if not multiplier:
@@ -290,11 +383,12 @@ class PreparedBaseline:
             if bad:
                 raise ConfigError(f"multiplier[{bad[0]!r}] must be an AxMultiplier")
         elif not isinstance(multiplier, AxMultiplier):
-            raise ConfigError(f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}")
+            raise ConfigError(
+                f"multiplier must be an AxMultiplier, got {type(multiplier).__name__}"
+            )
         if optimizer is not None and not callable(optimizer):
             raise ConfigError(f"optimizer must be a factory params -> Optimizer, got {optimizer!r}")
-        if grad not in GRAD_ESTIMATORS:
-            raise ConfigError(f"grad must be one of {GRAD_ESTIMATORS}, got {grad!r}")
+        gradient(grad)  # raises for an unregistered name
         if axtrain not in AXTRAIN_MODES:
             raise ConfigError(f"axtrain must be one of {AXTRAIN_MODES}, got {axtrain!r}")
         if steps is None:
@@ -308,34 +402,68 @@ class PreparedBaseline:
             raise ConfigError(f"steps must be an int >= 0, got {steps!r}")
         if not (isinstance(axtrain_lambda, (int, float)) and axtrain_lambda >= 0):
             raise ConfigError(f"axtrain_lambda must be >= 0, got {axtrain_lambda!r}")
-        start = time.perf_counter()
-        acc_exact = (self.exact_quantized_accuracy(multiplier, seed, **options) if reference
-                     else float("nan"))
-        torch.manual_seed(seed)
-        model = self._calibrated(multiplier, seed, grad=grad, **options)
-        acc_before = evaluate_accuracy(model, self.data.test())
-        passive = axtrain in ("passive", "both")
-        active = axtrain in ("active", "both")
-        for _, layer in ax_layers(model):
-            layer.set_options(passive=passive)
-            layer.track_act_histogram = active
-        losses = self._train(model, steps, lr, seed, active, float(axtrain_lambda), freeze_bn,
-                             progress, optimizer)
-        with _recording(model):
-            acc_after = evaluate_accuracy(model, self.data.test())
-        act_hist, weight_hist = collect_histograms(model)
-        return FinetuneResult(
-            acc_float=self.acc_float, acc_exact_q=acc_exact, acc_axm_before=acc_before,
-            acc_axm_after=acc_after, seconds=time.perf_counter() - start, steps=steps, grad=grad,
-            axtrain=axtrain, seed=seed,
-            multiplier=(multiplier.name if isinstance(multiplier, AxMultiplier)
-                        else ",".join(f"{n}={m.name}" for n, m in multiplier.items())), act_hist=act_hist,
-            weight_hist=weight_hist, losses=losses, model=model if keep_model else None,
-        )
+        with _torch_threads(threads):
+            start = time.perf_counter()
+            acc_exact = (
+                self.exact_quantized_accuracy(multiplier, seed, **options)
+                if reference
+                else float("nan")
+            )
+            torch.manual_seed(seed)
+            model = self._calibrated(multiplier, seed, grad=grad, **options)
+            acc_before = evaluate_accuracy(model, self.data.test())
+            passive = axtrain in ("passive", "both")
+            active = axtrain in ("active", "both")
+            for _, layer in ax_layers(model):
+                layer.set_options(passive=passive)
+                layer.track_act_histogram = active
+            losses = self._train(
+                model,
+                steps,
+                lr,
+                seed,
+                active,
+                float(axtrain_lambda),
+                freeze_bn,
+                progress,
+                optimizer,
+            )
+            with _recording(model):
+                acc_after = evaluate_accuracy(model, self.data.test())
+            act_hist, weight_hist = collect_histograms(model)
+            return FinetuneResult(
+                acc_float=self.acc_float,
+                acc_exact_q=acc_exact,
+                acc_axm_before=acc_before,
+                acc_axm_after=acc_after,
+                seconds=time.perf_counter() - start,
+                steps=steps,
+                grad=grad,
+                axtrain=axtrain,
+                seed=seed,
+                multiplier=(
+                    multiplier.name
+                    if isinstance(multiplier, AxMultiplier)
+                    else ",".join(f"{n}={m.name}" for n, m in multiplier.items())
+                ),
+                act_hist=act_hist,
+                weight_hist=weight_hist,
+                losses=losses,
+                model=model if keep_model else None,
+            )
 
-    def _train(self, model: nn.Module, steps: int, lr: float, seed: int, active: bool,
-               lam: float, freeze_bn: bool, progress: Progress | None,
-               optimizer: OptimizerFactory | None = None) -> list[float]:
+    def _train(
+        self,
+        model: nn.Module,
+        steps: int,
+        lr: float,
+        seed: int,
+        active: bool,
+        lam: float,
+        freeze_bn: bool,
+        progress: Progress | None,
+        optimizer: OptimizerFactory | None = None,
+    ) -> list[float]:
         if steps == 0:
             return []
         params = [p for p in model.parameters() if p.requires_grad]
@@ -372,25 +500,41 @@ class PreparedBaseline:
         return losses
 
 
-def finetune(model: str | nn.Module | PreparedBaseline, data: str | Dataset | tuple[Batches, Batches],
-             multiplier: AxMultiplier | Mapping[str, AxMultiplier], *, epochs: float = 1.0,
-             steps: int | None = None, grad: str = "ste", axtrain: str = "none", seed: int = 0,
-             baseline_epochs: int | None = None, **kwargs: Any) -> FinetuneResult:
+def finetune(
+    model: str | nn.Module | PreparedBaseline,
+    data: str | Dataset | tuple[Batches, Batches],
+    multiplier: AxMultiplier | Mapping[str, AxMultiplier],
+    *,
+    epochs: float = 1.0,
+    steps: int | None = None,
+    grad: str = "ste",
+    axtrain: str = "none",
+    seed: int = 0,
+    baseline_epochs: int | None = None,
+    threads: int | None = None,
+    **kwargs: Any,
+) -> FinetuneResult:
     """Fine-tune ``model`` for ``multiplier`` and report accuracies and operand histograms.
 
     ``model``: a name from :data:`dse.nn.MODEL_NAMES` (float baseline trained once and
     cached), a trained ``nn.Module``, or a :class:`PreparedBaseline`. ``data``: a spec
     (``mnist1d``, ``digits``, ``cifar10:DIR``, ``mnist:DIR``, ``npz:FILE``), a
     :class:`Dataset` or ``(train_loader, test_loader)``. Deterministic under ``seed``.
+    ``threads``: torch's CPU thread count while this runs, baseline training included
+    (``None``: as it is).
     """
-    if isinstance(model, PreparedBaseline):
-        prepared = model
-    elif isinstance(model, str):
-        if not isinstance(data, (str, Dataset)):
-            raise ConfigError("a named model needs data as a spec string or a Dataset")
-        prepared = PreparedBaseline.load(model, data, seed=seed, epochs=baseline_epochs)
-    else:
-        ds: Dataset | tuple[Batches, Batches] = load_data(data) if isinstance(data, str) else data
-        prepared = PreparedBaseline(model, ds)
-    return prepared.finetune(multiplier, epochs=epochs, steps=steps, grad=grad, axtrain=axtrain,
-                             seed=seed, **kwargs)
+    with _torch_threads(threads):
+        if isinstance(model, PreparedBaseline):
+            prepared = model
+        elif isinstance(model, str):
+            if not isinstance(data, (str, Dataset)):
+                raise ConfigError("a named model needs data as a spec string or a Dataset")
+            prepared = PreparedBaseline.load(model, data, seed=seed, epochs=baseline_epochs)
+        else:
+            ds: Dataset | tuple[Batches, Batches] = (
+                load_data(data) if isinstance(data, str) else data
+            )
+            prepared = PreparedBaseline(model, ds)
+        return prepared.finetune(
+            multiplier, epochs=epochs, steps=steps, grad=grad, axtrain=axtrain, seed=seed, **kwargs
+        )

@@ -61,12 +61,19 @@ class LeNet5(nn.Module):
         super().__init__()
         pad = 2 if size == 28 else 0
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 6, 5, padding=pad),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         side = ((size + 2 * pad - 4) // 2 - 4) // 2
         self.classifier = nn.Sequential(
-            nn.Linear(16 * side * side, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(16 * side * side, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
             nn.Linear(84, classes),
         )
 
@@ -86,8 +93,9 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU()
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                          nn.BatchNorm2d(cout))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.bn1(self.conv1(x)))
@@ -156,8 +164,9 @@ class Block(nn.Module):
 class ViTTiny(nn.Module):
     """A small ViT (Dosovitskiy et al., ICLR 2021) with mean pooling instead of a class token."""
 
-    def __init__(self, channels: int, size: int, classes: int, dim: int = 64, depth: int = 2,
-                 heads: int = 4) -> None:
+    def __init__(
+        self, channels: int, size: int, classes: int, dim: int = 64, depth: int = 2, heads: int = 4
+    ) -> None:
         super().__init__()
         patch = 4 if size >= 16 else 2
         if size % patch:

@@ -11,20 +11,17 @@ activation role and ``y`` the weight role.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from dse.errors import ConfigError, DataError
+from dse.nn._gradients import gradient
 from dse.nn._luts import MAX_WIDTH, code_values, exact_lut
 
-__all__ = ["GRAD_ESTIMATORS", "AxMultiplier", "GradEstimator", "load_multiplier"]
-
-GradEstimator = Literal["ste", "lut2d", "lut1d"]
-GRAD_ESTIMATORS: tuple[str, ...] = ("ste", "lut2d", "lut1d")
+__all__ = ["AxMultiplier", "load_multiplier"]
 
 
 def _width_of(size: int, where: str, axis: str) -> int:
@@ -37,44 +34,14 @@ def _width_of(size: int, where: str, axis: str) -> int:
     return width
 
 
-def _smoothed_derivative(table: np.ndarray, values: np.ndarray, half_window: int) -> np.ndarray:
-    """d(table)/d(operand) along axis 0 after a moving average of half-width ``half_window``.
-
-    ``values`` are the operand values of the rows, already in increasing order. The window
-    shrinks symmetrically near the ends (so an exactly linear table keeps its exact slope
-    everywhere), and the ends use a one-sided difference.
-    """
-    n = table.shape[0]
-    csum = np.concatenate([np.zeros((1, table.shape[1])), np.cumsum(table, axis=0)], axis=0)
-    idx = np.arange(n)
-    half = np.minimum(half_window, np.minimum(idx, n - 1 - idx))
-    smooth = (csum[idx + half + 1] - csum[idx - half]) / (2 * half + 1)[:, None]
-    deriv = np.empty_like(smooth)
-    if n == 1:
-        deriv[:] = 0.0
-        return deriv
-    deriv[1:-1] = (smooth[2:] - smooth[:-2]) / (values[2:] - values[:-2])[:, None]
-    deriv[0] = (smooth[1] - smooth[0]) / (values[1] - values[0])
-    deriv[-1] = (smooth[-1] - smooth[-2]) / (values[-1] - values[-2])
-    return deriv
-
-
-def _ls_slope(table: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Slope of the least-squares line through each column of ``table`` against ``values``."""
-    centred = values - values.mean()
-    return (centred[:, None] * (table - table.mean(axis=0, keepdims=True))).sum(axis=0) / (
-        centred**2
-    ).sum()
-
-
 @dataclass(eq=False)
 class AxMultiplier:
     """A ``width_a × width_b`` multiplier given by its product table.
 
     ``lut[a_code, b_code]``: ``a`` = activation operand, ``b`` = weight operand, each code
     the raw bit pattern as an unsigned index (see the module docstring). Build one with
-    :meth:`exact`, :meth:`from_lut`, :meth:`from_npy`, :meth:`from_report`,
-    :meth:`from_spec` or :meth:`from_netlist` (or :func:`load_multiplier`).
+    :meth:`exact`, :meth:`from_lut`, :meth:`from_npy`, :meth:`from_report` or
+    :meth:`from_design` (or :func:`load_multiplier`).
     """
 
     lut: np.ndarray
@@ -110,11 +77,15 @@ class AxMultiplier:
 
     # ---------------------------------------------------------------- constructors
     @classmethod
-    def exact(cls, width_a: int = 8, width_b: int | None = None, *, signed: bool = False) -> AxMultiplier:
+    def exact(
+        cls, width_a: int = 8, width_b: int | None = None, *, signed: bool = False
+    ) -> AxMultiplier:
         """The accurate ``width_a × width_b`` multiplier."""
         width_b = width_a if width_b is None else width_b
         sign = "s" if signed else "u"
-        return cls(exact_lut(width_a, width_b, signed=signed), signed, f"exact{width_a}x{width_b}{sign}")
+        return cls(
+            exact_lut(width_a, width_b, signed=signed), signed, f"exact{width_a}x{width_b}{sign}"
+        )
 
     @classmethod
     def from_lut(cls, lut: Any, *, signed: bool = False, name: str = "custom") -> AxMultiplier:
@@ -139,60 +110,43 @@ class AxMultiplier:
         for attr in ("lut", "signed"):
             if not hasattr(report, attr):
                 raise ConfigError(f"report: expected a HardwareReport with .{attr}")
-        mult = cls(report.lut, bool(report.signed), str(name or getattr(report, "name", None) or "report"))
+        mult = cls(
+            report.lut, bool(report.signed), str(name or getattr(report, "name", None) or "report")
+        )
         for attr, width in (("width_a", mult.width_a), ("width_b", mult.width_b)):
             declared = getattr(report, attr, width)
             if declared is not None and int(declared) != width:
-                raise DataError(f"report: {attr}={declared} disagrees with LUT shape {mult.lut.shape}")
+                raise DataError(
+                    f"report: {attr}={declared} disagrees with LUT shape {mult.lut.shape}"
+                )
         return mult
 
     @classmethod
-    def from_spec(cls, spec: str) -> AxMultiplier:
-        """Build with ``dse.arith.from_spec(spec)`` and evaluate with ``dse.eval.evaluate``."""
-        try:
-            from dse.arith import from_spec
-            from dse.eval import evaluate
-        except ImportError as exc:
+    def from_design(cls, design: Any, *, name: str | None = None) -> AxMultiplier:
+        """From any design with a product table: an object with ``lut()`` (the table,
+        ``lut[a, b]``), ``width_a``, ``width_b``, ``signed`` and ``name`` (the Design
+        protocol of the hardware side; a generated graph or a read netlist becomes one there).
+        """
+        for attr in ("lut", "width_a", "width_b", "signed"):
+            if not hasattr(design, attr):
+                raise ConfigError(
+                    f"design: expected an object with .lut(), .width_a, .width_b "
+                    f"and .signed; {type(design).__name__} has no .{attr}"
+                )
+        if not callable(design.lut):
             raise ConfigError(
-                f"multiplier spec {spec!r} needs dse.arith/dse.eval, which failed to import ({exc})"
-            ) from None
-        return cls.from_report(evaluate(from_spec(spec)), name=spec)
-
-    @classmethod
-    def from_netlist(
-        cls,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        signed: bool = False,
-        top: str | None = None,
-        cells: Sequence[str] = (),
-        liberty: str | os.PathLike[str] | None = None,
-    ) -> AxMultiplier:
-        """Read a gate-level netlist (Verilog or BLIF, ``dse.netlist.read_netlist``) and
-        tabulate it with ``dse.eval.evaluate_netlist``."""
-        for p in paths:
-            if not Path(p).is_file():
-                raise DataError(f"{p}: netlist file does not exist")
-        try:
-            from dse.eval import evaluate_netlist
-            from dse.netlist import read_netlist
-        except ImportError as exc:
-            raise ConfigError(f"reading a netlist needs dse.netlist/dse.eval ({exc})") from None
-        netlist = read_netlist([str(p) for p in paths], cells=list(cells), liberty=liberty, top=top)
-        report = evaluate_netlist(netlist, signed=signed)
-        return cls.from_report(report, name=Path(paths[0]).stem)
-
-    @classmethod
-    def from_verilog(
-        cls,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        signed: bool = False,
-        top: str | None = None,
-        cells: Sequence[str] = (),
-    ) -> AxMultiplier:
-        """:meth:`from_netlist` (which reads Verilog and BLIF alike)."""
-        return cls.from_netlist(paths, signed=signed, top=top, cells=cells)
+                f"design: .lut of {type(design).__name__} must be a method "
+                f"returning the product table"
+            )
+        label = str(name or getattr(design, "name", None) or "design")
+        mult = cls(design.lut(), bool(design.signed), label)
+        for attr, width in (("width_a", mult.width_a), ("width_b", mult.width_b)):
+            declared = int(getattr(design, attr))
+            if declared != width:
+                raise DataError(
+                    f"design {label!r}: {attr}={declared} disagrees with LUT shape {mult.lut.shape}"
+                )
+        return mult
 
     # ---------------------------------------------------------------- properties
     @property
@@ -232,44 +186,32 @@ class AxMultiplier:
         }
 
     # ---------------------------------------------------------------- gradient tables
-    def grad_tables(self, estimator: str = "ste", *, half_window: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    def grad_tables(
+        self, estimator: str = "ste", *, half_window: int = 2
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(d f/d a, d f/d b)`` as float64 tables in code order, same shape as ``lut``.
 
-        * ``ste``: the accurate product's gradient, ``df/da = b``, ``df/db = a``.
-        * ``lut2d`` (Meng, Burleson, Qian, De Micheli, DATE 2025): smooth the LUT along the
-          differentiated operand with a moving average of half-width ``half_window``, in
-          operand-value order, and take the central difference of the smoothed table (the
-          window shrinks symmetrically at the ends; the end rows use one-sided differences).
-        * ``lut1d`` (Meng, Burleson, De Micheli, arXiv 2509.10519): ``df/da`` at weight code
-          b is the slope of the least-squares line through the column ``f(·, b)``; it
-          depends on b only (and ``df/db`` on a only).
+        ``estimator`` names a registered :class:`~dse.nn.GradientEstimator` (``ste``,
+        ``lut2d``, ``lut1d`` built in; see :mod:`dse.nn._gradients`); ``half_window`` is the
+        smoothing half-width of those that smooth (``lut2d``). Cached per multiplier.
         """
-        if estimator not in GRAD_ESTIMATORS:
-            raise ConfigError(f"grad estimator must be one of {GRAD_ESTIMATORS}, got {estimator!r}")
+        est = gradient(estimator)
         if not isinstance(half_window, (int, np.integer)) or half_window < 0:
             raise ConfigError(f"half_window must be an int >= 0, got {half_window!r}")
-        key = ("grad", estimator, int(half_window) if estimator == "lut2d" else 0)
-        if key in self._cache:
-            return self._cache[key]
+        key = ("grad", estimator, int(half_window) if est.uses_half_window else 0)
+        if key in self._cache and self._cache[key][0] is est:
+            return self._cache[key][1]
         va, vb = self.values_a().astype(np.float64), self.values_b().astype(np.float64)
-        lut = self.lut.astype(np.float64)
-        if estimator == "ste":
-            ga = np.broadcast_to(vb[None, :], lut.shape).copy()
-            gb = np.broadcast_to(va[:, None], lut.shape).copy()
-        else:
-            order_a, order_b = np.argsort(va, kind="stable"), np.argsort(vb, kind="stable")
-            inv_a, inv_b = np.argsort(order_a), np.argsort(order_b)
-            if estimator == "lut2d":
-                ga = _smoothed_derivative(lut[order_a], va[order_a], int(half_window))[inv_a]
-                gb = _smoothed_derivative(lut[:, order_b].T, vb[order_b], int(half_window))[inv_b].T
-            else:
-                slope_b = _ls_slope(lut, va)  # one slope per weight code b
-                slope_a = _ls_slope(lut.T, vb)  # one slope per activation code a
-                ga = np.broadcast_to(slope_b[None, :], lut.shape).copy()
-                gb = np.broadcast_to(slope_a[:, None], lut.shape).copy()
+        ga, gb = est.tables(self.lut.astype(np.float64), va, vb, half_window=int(half_window))
+        ga, gb = (np.asarray(t, dtype=np.float64) for t in (ga, gb))
         for t in (ga, gb):
+            if t.shape != self.lut.shape:
+                raise ConfigError(
+                    f"grad estimator {estimator!r} returned a table of shape "
+                    f"{t.shape}, expected {self.lut.shape}"
+                )
             t.setflags(write=False)
-        self._cache[key] = (ga, gb)
+        self._cache[key] = (est, (ga, gb))
         return ga, gb
 
     def __repr__(self) -> str:
@@ -278,30 +220,26 @@ class AxMultiplier:
 
 
 def load_multiplier(
-    source: AxMultiplier | str | os.PathLike[str] | np.ndarray,
+    source: Any,
     *,
     signed: bool | None = None,
-    top: str | None = None,
 ) -> AxMultiplier:
-    """Accept an AxMultiplier, a LUT array, a ``.npy`` path, a netlist path (``.v``,
-    ``.sv``, ``.blif``) or a spec.
+    """Accept an AxMultiplier, a LUT array, a ``.npy`` path or a design (see :meth:`from_design`).
 
-    ``signed`` applies to arrays, ``.npy`` and netlist sources (default unsigned); a
-    generator spec carries its own signedness.
+    ``signed`` applies to arrays and ``.npy`` files (default unsigned); a design carries its
+    own signedness. Netlist files and generator specs are read into a design by the hardware
+    side first.
     """
     if isinstance(source, AxMultiplier):
         return source
     if isinstance(source, np.ndarray):
         return AxMultiplier.from_lut(source, signed=bool(signed))
-    text = os.fspath(source)
-    if text.endswith(".npy"):
-        return AxMultiplier.from_npy(text, signed=bool(signed))
-    if text.endswith((".v", ".sv", ".blif")) or (":" not in text and Path(text).is_file()):
-        # any other existing file: read_netlist tells the format or names those it reads
-        return AxMultiplier.from_netlist([text], signed=bool(signed), top=top)
-    if ":" not in text:
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if text.endswith(".npy"):
+            return AxMultiplier.from_npy(text, signed=bool(signed))
         raise ConfigError(
-            f"multiplier {text!r}: expected a .npy LUT, a netlist (.v, .sv, .blif) or a "
-            f"generator spec such as 'dadda:8'"
+            f"multiplier {text!r}: expected a .npy LUT; read a netlist or a generator spec into "
+            f"a design first and pass the design"
         )
-    return AxMultiplier.from_spec(text)
+    return AxMultiplier.from_design(source)

@@ -73,8 +73,9 @@ class BilinearOp(ABC):
     def apply_terms(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         """``fa``: (*a.shape, r), ``fb``: (*b.shape, r) → (r, *y.shape)."""
 
-    def apply_int8(self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor,
-                   lut_b: torch.Tensor) -> torch.Tensor | None:
+    def apply_int8(
+        self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor, lut_b: torch.Tensor
+    ) -> torch.Tensor | None:
         """``Σ_reduction Σ_k lut_a[ia, k]·lut_b[ib, k]`` → int32 shaped like ``y``, or None.
 
         ``lut_a``/``lut_b``: int8 ``(N, r)`` with r in 1, 2, 4 or a multiple of 8. None means
@@ -104,15 +105,23 @@ class BilinearOp(ABC):
         """Reference: ``Σ table[ia, ib]`` per output, in the table's dtype."""
 
     @abstractmethod
-    def gather_grads(self, ia: torch.Tensor, ib: torch.Tensor, ga: torch.Tensor, gb: torch.Tensor,
-                     g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def gather_grads(
+        self,
+        ia: torch.Tensor,
+        ib: torch.Tensor,
+        ga: torch.Tensor,
+        gb: torch.Tensor,
+        g: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Reference backward: ``(Σ_out g·ga[ia, ib], Σ_out g·gb[ia, ib])``."""
 
 
 class ConvOp(BilinearOp):
     """N-d convolution (1-D or 2-D) with stride, dilation and groups; no padding (pre-padded)."""
 
-    def __init__(self, nd: int, stride: Sequence[int], dilation: Sequence[int], groups: int) -> None:
+    def __init__(
+        self, nd: int, stride: Sequence[int], dilation: Sequence[int], groups: int
+    ) -> None:
         self.nd = nd
         self.stride = tuple(stride)
         self.dilation = tuple(dilation)
@@ -131,8 +140,9 @@ class ConvOp(BilinearOp):
         y = self._conv(x, w, None, self.stride, 0, self.dilation, self.groups * r)
         return y.view(batch, r, fb.shape[0], *y.shape[2:]).movedim(1, 0)
 
-    def apply_int8(self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor,
-                   lut_b: torch.Tensor) -> torch.Tensor | None:
+    def apply_int8(
+        self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor, lut_b: torch.Tensor
+    ) -> torch.Tensor | None:
         # im2col over channels-last packed features: row (b, y, x), column (ky, kx, c, k).
         # Grouped convolutions would need one GEMM per group; they keep the float32 path.
         if self.groups != 1 or not int_mm_available(ia.device):
@@ -167,13 +177,17 @@ class ConvOp(BilinearOp):
             n = min(images, batch - start)
             for y0 in range(0, oh, lines):
                 h = min(lines, oh - y0)
-                patches = feats.as_strided((n, h, ow, kh, kw, cw), strides,
-                                           start * sb + y0 * strides[1])
-                block = cols[:patches.numel()].view(patches.shape)
+                patches = feats.as_strided(
+                    (n, h, ow, kh, kw, cw), strides, start * sb + y0 * strides[1]
+                )
+                block = cols[: patches.numel()].view(patches.shape)
                 block.copy_(patches)
                 first = (start * oh + y0) * ow
-                torch._int_mm(block.view(torch.int8).view(n * h * ow, -1), b_mat,
-                              out=out[first:first + n * h * ow])
+                torch._int_mm(
+                    block.view(torch.int8).view(n * h * ow, -1),
+                    b_mat,
+                    out=out[first : first + n * h * ow],
+                )
         y = out.view(batch, oh, ow, out_ch).permute(0, 3, 1, 2)
         return y if self.nd == 2 else y.squeeze(2)
 
@@ -226,12 +240,18 @@ class ConvOp(BilinearOp):
         result = torch.empty(batch, groups, og, length, dtype=table.dtype, device=ia.device)
         step = max(1, _GATHER_BUDGET // max(1, groups * og * kg * length))
         for s in range(0, batch, step):
-            result[s:s + step] = table[cols[s:s + step], w].sum(dim=3)
+            result[s : s + step] = table[cols[s : s + step], w].sum(dim=3)
         spatial = out if self.nd == 2 else out[1:]
         return result.view(batch, out_ch, *spatial)
 
-    def gather_grads(self, ia: torch.Tensor, ib: torch.Tensor, ga: torch.Tensor, gb: torch.Tensor,
-                     g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def gather_grads(
+        self,
+        ia: torch.Tensor,
+        ib: torch.Tensor,
+        ga: torch.Tensor,
+        gb: torch.Tensor,
+        g: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         batch = ia.shape[0]
         out_ch = ib.shape[0]
         kernel = ib.shape[2:]
@@ -261,8 +281,9 @@ class LinearOp(BilinearOp):
     def apply_terms(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         return torch.bmm(fa.movedim(-1, 0), fb.movedim(-1, 0).transpose(1, 2))
 
-    def apply_int8(self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor,
-                   lut_b: torch.Tensor) -> torch.Tensor | None:
+    def apply_int8(
+        self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor, lut_b: torch.Tensor
+    ) -> torch.Tensor | None:
         if not int_mm_available(ia.device):
             return None
         feats = torch.index_select(_packed(lut_a), 0, ia.reshape(-1))
@@ -288,11 +309,17 @@ class LinearOp(BilinearOp):
         rows = []
         step = max(1, _GATHER_BUDGET // max(1, ib.numel()))
         for s in range(0, ia.shape[0], step):
-            rows.append(table[ia[s:s + step, None, :], ib[None]].sum(dim=2))
+            rows.append(table[ia[s : s + step, None, :], ib[None]].sum(dim=2))
         return torch.cat(rows)
 
-    def gather_grads(self, ia: torch.Tensor, ib: torch.Tensor, ga: torch.Tensor, gb: torch.Tensor,
-                     g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def gather_grads(
+        self,
+        ia: torch.Tensor,
+        ib: torch.Tensor,
+        ga: torch.Tensor,
+        gb: torch.Tensor,
+        g: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         idx = (ia[:, None, :], ib[None])
         gg = g.to(ga.dtype)[:, :, None]
         return (ga[idx] * gg).sum(dim=1), (gb[idx] * gg).sum(dim=0)
@@ -307,8 +334,9 @@ class MatmulOp(BilinearOp):
     def apply_terms(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         return fa.movedim(-1, 0) @ fb.movedim(-1, 0)
 
-    def apply_int8(self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor,
-                   lut_b: torch.Tensor) -> torch.Tensor | None:
+    def apply_int8(
+        self, ia: torch.Tensor, ib: torch.Tensor, lut_a: torch.Tensor, lut_b: torch.Tensor
+    ) -> torch.Tensor | None:
         if not int_mm_available(ia.device):
             return None
         m, k = ia.shape[-2:]
@@ -343,8 +371,14 @@ class MatmulOp(BilinearOp):
     def gather(self, ia: torch.Tensor, ib: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         return table[ia[..., :, :, None], ib[..., None, :, :]].sum(dim=-2)
 
-    def gather_grads(self, ia: torch.Tensor, ib: torch.Tensor, ga: torch.Tensor, gb: torch.Tensor,
-                     g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def gather_grads(
+        self,
+        ia: torch.Tensor,
+        ib: torch.Tensor,
+        ga: torch.Tensor,
+        gb: torch.Tensor,
+        g: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         idx = (ia[..., :, :, None], ib[..., None, :, :])  # (..., M, K, N)
         gg = g.to(ga.dtype)[..., :, None, :]
         return (ga[idx] * gg).sum(dim=-1), (gb[idx] * gg).sum(dim=-3)

@@ -21,10 +21,18 @@ from typing import Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from dse.errors import ConfigError
 
-__all__ = ["ACT_MODES", "ActMode", "Encoding", "activation_encoding", "weight_encoding"]
+__all__ = [
+    "ACT_MODES",
+    "ActMode",
+    "Encoding",
+    "RangeObserver",
+    "activation_encoding",
+    "weight_encoding",
+]
 
 ActMode = Literal["auto", "unsigned", "signed", "asymmetric"]
 ACT_MODES: tuple[str, ...] = ("auto", "unsigned", "signed", "asymmetric")
@@ -89,7 +97,9 @@ def weight_encoding(bits: int, width: int, signed_multiplier: bool) -> Encoding:
     _check_bits("weight_bits", bits, width, "weight (b)")
     if signed_multiplier:
         if bits < 2:
-            raise ConfigError("weight_bits must be >= 2 on a signed multiplier (one bit is the sign)")
+            raise ConfigError(
+                "weight_bits must be >= 2 on a signed multiplier (one bit is the sign)"
+            )
         return Encoding("twos", bits, width)
     return Encoding("signmag", bits, width)
 
@@ -113,7 +123,9 @@ def activation_encoding(mode: str, bits: int, width: int, signed_multiplier: boo
     raise ConfigError(f"act_mode must be one of {ACT_MODES[1:]}, got {mode!r}")
 
 
-def quantize_weight(w: torch.Tensor, enc: Encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def quantize_weight(
+    w: torch.Tensor, enc: Encoding
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-channel (dim 0) symmetric: ``(integer values as float, scale[O], in-range mask)``."""
     qmax = float(enc.vmax if enc.kind != "twos" else min(enc.vmax, -enc.vmin))
     flat = w.detach().reshape(w.shape[0], -1)
@@ -149,3 +161,43 @@ def quantize_act(
     values = torch.clamp(torch.round(ratio), enc.vmin, enc.vmax)
     mask = (ratio >= enc.vmin - 0.5) & (ratio <= enc.vmax + 0.5)
     return values, mask
+
+
+_MODE_IDS = {"auto": 0, "unsigned": 1, "signed": 2, "asymmetric": 3}
+_MODE_NAMES = {v: k for k, v in _MODE_IDS.items()}
+
+
+class RangeObserver(nn.Module):
+    """Per-tensor range of one operand: running min/max while calibrating, EMA in training."""
+
+    lo: torch.Tensor
+    hi: torch.Tensor
+    seen: torch.Tensor
+    mode_id: torch.Tensor
+
+    def __init__(self, mode: str, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("lo", torch.zeros(()))
+        self.register_buffer("hi", torch.zeros(()))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("mode_id", torch.tensor(_MODE_IDS[mode]))
+
+    def update(self, x: torch.Tensor, calibrating: bool, training: bool) -> None:
+        lo, hi = x.detach().min().float(), x.detach().max().float()
+        if not bool(self.seen):
+            self.lo.copy_(lo)
+            self.hi.copy_(hi)
+            self.seen.fill_(True)
+            if int(self.mode_id) == 0:
+                self.mode_id.fill_(_MODE_IDS["unsigned"] if float(lo) >= 0 else _MODE_IDS["signed"])
+        elif calibrating:
+            self.lo.copy_(torch.minimum(self.lo, lo))
+            self.hi.copy_(torch.maximum(self.hi, hi))
+        elif training:
+            self.lo.lerp_(lo, self.momentum)
+            self.hi.lerp_(hi, self.momentum)
+
+    @property
+    def mode(self) -> str:
+        return _MODE_NAMES[int(self.mode_id)]

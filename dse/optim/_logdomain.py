@@ -66,6 +66,7 @@ def _noise_sigma(u: torch.Tensor, q: torch.Tensor, target: float) -> float:
     qq, qu = float((q * q).sum()), float((q * u).sum())
     if qq == 0.0:
         return 0.0
+
     # with x = exp(s²/2), s = σ·ln2: E[2^{σε}] = x, E[4^{σε}] = x⁴
     # f(x) = qq·x⁴ − 2·qu·x + uu − target·uu, increasing for x ≥ 1 when 2qq ≥ qu
     def f(x: float) -> float:
@@ -104,17 +105,27 @@ class LogDomainSGD(torch.optim.Optimizer):
     See the module docstring for the exact model.
     """
 
-    def __init__(self, params: Iterable[Any], lr: float, weight_decay: float = 0.0,
-                 momentum: float = 0.0, *, bits: int | None = 8, error_mse: float = 0.0087,
-                 octaves: float = 16.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        *,
+        bits: int | None = 8,
+        error_mse: float = 0.0087,
+        octaves: float = 16.0,
+        seed: int = 0,
+    ) -> None:
         if not (isinstance(lr, (int, float)) and lr > 0):
             raise ConfigError(f"lr must be > 0, got {lr!r}")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
             raise ConfigError(f"weight_decay must be >= 0, got {weight_decay!r}")
         if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
             raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
-        if bits is not None and (not isinstance(bits, int) or isinstance(bits, bool)
-                                 or not 2 <= bits <= 53):
+        if bits is not None and (
+            not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 53
+        ):
             raise ConfigError(f"bits must be None or an int in 2..53, got {bits!r}")
         if not (isinstance(error_mse, (int, float)) and 0 <= error_mse < 1):
             raise ConfigError(f"error_mse must be in [0, 1), got {error_mse!r}")
@@ -160,7 +171,7 @@ class LogDomainSGD(torch.optim.Optimizer):
                 if self.ideal:
                     p.add_(d, alpha=-lr)
                     continue
-                u = (d.double() * -lr)
+                u = d.double() * -lr
                 q = log_quantize(u, self.bits, self.octaves)
                 sigma = _noise_sigma(u, q, self.error_mse)
                 if sigma > 0:

@@ -485,12 +485,14 @@ def test_read_netlist_picks_the_reader(tmp_path: Path) -> None:
 
 
 def test_multiplier_and_library_space_take_blif(tmp_path: Path) -> None:
-    from dse.nn import load_multiplier
+    from dse.eval import evaluate_netlist
+    from dse.nn import AxMultiplier
     from dse.search import Genome, load_space
 
     nl = lower(from_spec("dadda:4,truncate=2"))
     (tmp_path / "t.blif").write_text(write_blif(nl))
-    mult = load_multiplier(str(tmp_path / "t.blif"))
+    report = evaluate_netlist(read_netlist(tmp_path / "t.blif"), signed=False)
+    mult = AxMultiplier.from_report(report)
     np.testing.assert_array_equal(mult.lut, lut(nl))
     (tmp_path / "lib.yaml").write_text(
         "kind: library\nwidth: 4\nentries:\n"

@@ -1,14 +1,21 @@
 import torch
 
-from dse.nn import AxLinear, AxMultiplier, truncated_lut
+from dse.nn import (
+    AxLinear,
+    AxMultiplier,
+    activation_encoding,
+    truncated_lut,
+    value_table,
+    weight_encoding,
+)
 from dse.nn._axtrain import noise_factors
-from dse.nn._fast import product_table
-from dse.nn._quant import activation_encoding, weight_encoding
 
 
 def test_noise_statistics_follow_the_error() -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 10))
-    table = product_table(mult, activation_encoding("unsigned", 8, 8, False), weight_encoding(8, 8, False))
+    table = value_table(
+        mult, activation_encoding("unsigned", 8, 8, False), weight_encoding(8, 8, False)
+    )
     nf = noise_factors(table, bins=4, rank=1)
     mean = nf.mean_u.T @ nf.mean_v
     # truncation always under-estimates: the modelled mean error is negative for positive operands

@@ -10,7 +10,9 @@ from dse.nn import exact_lut, truncated_lut
 def _run(args: list[str]):
     from dse.cli import cli
 
-    return CliRunner().invoke(cli, ["finetune", *args], standalone_mode=False, catch_exceptions=True)
+    return CliRunner().invoke(
+        cli, ["finetune", *args], standalone_mode=False, catch_exceptions=True
+    )
 
 
 def _main(args: list[str], capsys) -> tuple[int, str]:
@@ -47,7 +49,9 @@ def test_missing_multiplier_file(tmp_path, capsys) -> None:
     assert code == 2 and "x.npy" in err
 
 
-@pytest.mark.parametrize("spec", ["cifar10:{d}/none", "mnist:{d}/none", "npz:{d}/none.npz", "npz:{d}/bad.npz"])
+@pytest.mark.parametrize(
+    "spec", ["cifar10:{d}/none", "mnist:{d}/none", "npz:{d}/none.npz", "npz:{d}/bad.npz"]
+)
 def test_bad_data_paths(tmp_path, capsys, spec: str) -> None:
     (tmp_path / "bad.npz").write_text("not an archive")
     p = tmp_path / "m.npy"
@@ -61,8 +65,22 @@ def test_bad_data_paths(tmp_path, capsys, spec: str) -> None:
 def test_finetune_json_on_digits(tmp_path) -> None:
     p = tmp_path / "t8.npy"
     np.save(p, truncated_lut(8, 8))
-    res = _run(["--model", "cnn-digits", "--data", "digits", "--multiplier", str(p), "--json",
-                "--epochs", "1", "--baseline-epochs", "10", "--no-progress"])
+    res = _run(
+        [
+            "--model",
+            "cnn-digits",
+            "--data",
+            "digits",
+            "--multiplier",
+            str(p),
+            "--json",
+            "--epochs",
+            "1",
+            "--baseline-epochs",
+            "10",
+            "--no-progress",
+        ]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     for key in ("acc_float", "acc_exact_q", "acc_axm_before", "acc_axm_after", "seconds"):
@@ -73,7 +91,9 @@ def test_finetune_json_on_digits(tmp_path) -> None:
 def test_bad_optimizer_options_fail_before_training(tmp_path, capsys) -> None:
     p = tmp_path / "e.npy"
     np.save(p, exact_lut(8, 8))
-    code, err = _main(["--multiplier", str(p), "--optimizer", "logdomain", "--log-bits", "1"], capsys)
+    code, err = _main(
+        ["--multiplier", str(p), "--optimizer", "logdomain", "--log-bits", "1"], capsys
+    )
     assert code == 2 and "--log-bits" in err and "2..53" in err
     code, err = _main(["--multiplier", str(p), "--optimizer", "sgd", "--lr", "-1"], capsys)
     assert code == 2 and "--lr" in err
@@ -83,9 +103,28 @@ def test_bad_optimizer_options_fail_before_training(tmp_path, capsys) -> None:
 def test_finetune_with_logdomain_optimizer(tmp_path) -> None:
     p = tmp_path / "t9.npy"
     np.save(p, truncated_lut(8, 9))
-    res = _run(["--model", "cnn-digits", "--data", "digits", "--multiplier", str(p), "--json",
-                "--epochs", "0.5", "--baseline-epochs", "10", "--no-progress",
-                "--optimizer", "logdomain", "--log-bits", "8", "--log-error", "0.0087"])
+    res = _run(
+        [
+            "--model",
+            "cnn-digits",
+            "--data",
+            "digits",
+            "--multiplier",
+            str(p),
+            "--json",
+            "--epochs",
+            "0.5",
+            "--baseline-epochs",
+            "10",
+            "--no-progress",
+            "--optimizer",
+            "logdomain",
+            "--log-bits",
+            "8",
+            "--log-error",
+            "0.0087",
+        ]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["optimizer"] == "logdomain" and out["steps"] > 0

@@ -61,8 +61,12 @@ def test_mnist_idx(tmp_path, gz: bool) -> None:
 def test_mnist_errors(tmp_path) -> None:
     with pytest.raises(DataError, match="missing train-images"):
         load_data(f"mnist:{tmp_path}")
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (tmp_path / stem).write_bytes(b"\x01\x02\x03\x04rubbish")
     with pytest.raises(DataError, match="magic"):
         load_data(f"mnist:{tmp_path}")

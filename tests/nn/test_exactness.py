@@ -43,18 +43,34 @@ CONVS = {
 
 def _layer_and_input(kind: str, cfg: dict, mult: AxMultiplier, **opts):
     if kind == "conv2d":
-        layer = AxConv2d(cfg["cin"], cfg["cout"], cfg["k"], stride=cfg["stride"],
-                         padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"],
-                         multiplier=mult, **opts)
+        layer = AxConv2d(
+            cfg["cin"],
+            cfg["cout"],
+            cfg["k"],
+            stride=cfg["stride"],
+            padding=cfg["padding"],
+            dilation=cfg["dilation"],
+            groups=cfg["groups"],
+            multiplier=mult,
+            **opts,
+        )
         return layer, torch.randn(2, cfg["cin"], 9, 8)
-    layer = AxConv1d(cfg["cin"], cfg["cout"], cfg["k"], stride=cfg["stride"],
-                     padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"],
-                     multiplier=mult, **opts)
+    layer = AxConv1d(
+        cfg["cin"],
+        cfg["cout"],
+        cfg["k"],
+        stride=cfg["stride"],
+        padding=cfg["padding"],
+        dilation=cfg["dilation"],
+        groups=cfg["groups"],
+        multiplier=mult,
+        **opts,
+    )
     return layer, torch.randn(2, cfg["cin"], 13)
 
 
-def _run(layer, *inputs, backend: str, grad_out=None):
-    layer.set_options(backend=backend)
+def _run(layer, *inputs, kernel: str, grad_out=None):
+    layer.set_options(kernel=kernel)
     xs = [t.detach().clone().requires_grad_() for t in inputs]
     if getattr(layer, "weight", None) is not None:
         layer.weight.grad = None
@@ -72,14 +88,15 @@ def _check_exact(layer, *inputs, relu: bool) -> None:
     layer.eval()  # frozen ranges: every run below must see the same scales
     if relu:
         inputs = tuple(t.relu() for t in inputs)
-    y_fast, acc_fast, g_fast, w_fast = _run(layer, *inputs, backend="fast")
-    y_ref, acc_ref, g_ref, w_ref = _run(layer, *inputs, backend="reference",
-                                        grad_out=torch.randn_like(y_fast))
+    y_fast, acc_fast, g_fast, w_fast = _run(layer, *inputs, kernel="fast")
+    y_ref, acc_ref, g_ref, w_ref = _run(
+        layer, *inputs, kernel="reference", grad_out=torch.randn_like(y_fast)
+    )
     assert torch.equal(acc_fast, acc_ref)  # integer accumulators, bit for bit
     assert torch.equal(y_fast, y_ref)
     g = torch.randn_like(y_fast)
-    _, _, g_fast, w_fast = _run(layer, *inputs, backend="fast", grad_out=g)
-    _, _, g_ref, w_ref = _run(layer, *inputs, backend="reference", grad_out=g)
+    _, _, g_fast, w_fast = _run(layer, *inputs, kernel="fast", grad_out=g)
+    _, _, g_ref, w_ref = _run(layer, *inputs, kernel="reference", grad_out=g)
     for a, b in zip(g_fast, g_ref, strict=False):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
     if w_fast is not None:
@@ -118,7 +135,7 @@ def test_conv_all_estimators_large_reduction(grad: str) -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 9))
     layer = AxConv2d(64, 8, 3, padding=1, multiplier=mult, grad=grad)
     _check_exact(layer, torch.randn(2, 64, 6, 6), relu=True)
-    layer.set_options(backend="fast")
+    layer.set_options(kernel="fast")
     layer(torch.randn(2, 64, 6, 6).relu())
     assert layer.last_call.plan.combine_float64
 
@@ -130,10 +147,10 @@ def test_bounded_mode_within_stated_bound(rank: int) -> None:
     layer = AxConv2d(16, 4, 3, padding=1, multiplier=mult, mode="bounded", rank=rank)
     x = torch.randn(2, 16, 7, 7).relu()
     layer.eval()
-    _, acc_fast, _, _ = _run(layer, x, backend="fast")
+    _, acc_fast, _, _ = _run(layer, x, kernel="fast")
     bound = layer.last_call.plan.bound
     assert not layer.last_call.plan.exact
-    _, acc_ref, _, _ = _run(layer, x, backend="reference")
+    _, acc_ref, _, _ = _run(layer, x, kernel="reference")
     err = (acc_fast - acc_ref).abs().max().item()
     assert err <= bound
     assert bound > 0
@@ -146,9 +163,9 @@ def test_bounded_backward_within_factor_residual() -> None:
     x = torch.randn(5, 10)
     g = torch.randn(5, 3)
     layer.eval()
-    _, _, (gx_fast,), gw_fast = _run(layer, x, backend="fast", grad_out=g)
-    _, _, (gx_ref,), gw_ref = _run(layer, x, backend="reference", grad_out=g)
-    from dse.nn._fast import grad_factors
+    _, _, (gx_fast,), gw_fast = _run(layer, x, kernel="fast", grad_out=g)
+    _, _, (gx_ref,), gw_ref = _run(layer, x, kernel="reference", grad_out=g)
+    from dse.nn._separable import grad_factors
 
     call = layer.last_call
     fa, fb = grad_factors(call.table, "lut2d", 2, 4)

@@ -24,8 +24,10 @@ def _tiny_model() -> nn.Module:
 
 def test_user_model_and_loaders_are_deterministic() -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 9))
-    runs = [finetune(_tiny_model(), _tiny_loaders(), mult, steps=8, grad="lut1d", seed=3)
-            for _ in range(2)]
+    runs = [
+        finetune(_tiny_model(), _tiny_loaders(), mult, steps=8, grad="lut1d", seed=3)
+        for _ in range(2)
+    ]
     a, b = runs
     assert a.acc_axm_after == b.acc_axm_after and a.losses == b.losses
     assert a.act_hist.shape == (256,) and a.weight_hist.shape == (256,)
@@ -35,8 +37,13 @@ def test_user_model_and_loaders_are_deterministic() -> None:
 
 @pytest.mark.parametrize("axtrain", ["passive", "active", "both"])
 def test_axtrain_modes_run(axtrain: str) -> None:
-    res = finetune(_tiny_model(), _tiny_loaders(), AxMultiplier.from_lut(truncated_lut(8, 10)),
-                   steps=4, axtrain=axtrain)
+    res = finetune(
+        _tiny_model(),
+        _tiny_loaders(),
+        AxMultiplier.from_lut(truncated_lut(8, 10)),
+        steps=4,
+        axtrain=axtrain,
+    )
     assert 0 <= res.acc_axm_after <= 1 and len(res.losses) == 4
 
 

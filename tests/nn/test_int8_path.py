@@ -6,21 +6,22 @@ import pytest
 import torch
 
 from dse.nn import AxConv1d, AxConv2d, AxLinear, AxMatmul, AxMultiplier, exact_lut, truncated_lut
-from dse.nn._fast import INT32_EXACT, _fit_int8, _int8_digits, product_table
 from dse.nn._ops import ConvOp, LinearOp, MatmulOp, int_mm_available
 from dse.nn._quant import Encoding
+from dse.nn._separable import INT32_EXACT, _fit_int8, _int8_digits, value_table
 
-needs_int_mm = pytest.mark.skipif(not int_mm_available(torch.device("cpu")),
-                                  reason="torch._int_mm is not usable on this CPU")
+needs_int_mm = pytest.mark.skipif(
+    not int_mm_available(torch.device("cpu")), reason="torch._int_mm is not usable on this CPU"
+)
 
 
 def _forward_both(layer, *inputs):
     """(fast call, reference call) of one eval-mode forward each, same scales."""
     layer.eval()
-    layer.set_options(backend="fast")
+    layer.set_options(kernel="fast")
     y_fast = layer(*inputs)
     fast = layer.last_call
-    layer.set_options(backend="reference")
+    layer.set_options(kernel="reference")
     y_ref = layer(*inputs)
     ref = layer.last_call
     assert torch.equal(fast.acc, ref.acc)
@@ -29,7 +30,12 @@ def _forward_both(layer, *inputs):
 
 
 def test_int8_digits_reconstruct() -> None:
-    for x in (np.arange(-255, 256), np.arange(0, 256), np.arange(-40000, 40000, 7), np.arange(-128, 128)):
+    for x in (
+        np.arange(-255, 256),
+        np.arange(0, 256),
+        np.arange(-40000, 40000, 7),
+        np.arange(-128, 128),
+    ):
         digits = _int8_digits(x)
         assert all(d.min() >= -128 and d.max() <= 127 for d, _ in digits)
         assert np.array_equal(sum(d << s for d, s in digits), x)
@@ -38,7 +44,7 @@ def test_int8_digits_reconstruct() -> None:
 
 def test_int8_groups_respect_int32_bound() -> None:
     mult = AxMultiplier.exact(8)
-    table = product_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
+    table = value_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
     phi, psi = table.enc_a.values(), table.enc_b.values()
     for k in (9, 576, 100_000):
         groups = _fit_int8([(phi, psi, 1)], k)
@@ -46,8 +52,11 @@ def test_int8_groups_respect_int32_bound() -> None:
         total = np.zeros_like(table.P)
         for g in groups:
             assert g.rank in (1, 2, 4) or g.rank % 8 == 0
-            assert k * int((np.abs(g.a_feats).max(1).astype(np.int64)
-                            * np.abs(g.b_feats).max(1)).sum()) <= INT32_EXACT
+            assert (
+                k
+                * int((np.abs(g.a_feats).max(1).astype(np.int64) * np.abs(g.b_feats).max(1)).sum())
+                <= INT32_EXACT
+            )
             total += g.coef * (g.a_feats.astype(np.int64).T @ g.b_feats.astype(np.int64))
         assert np.array_equal(total, table.P)
     assert _fit_int8([(phi, psi, 1)], 2**20) == ()  # int32 cannot hold one term: float32 path
@@ -55,7 +64,7 @@ def test_int8_groups_respect_int32_bound() -> None:
 
 def test_truncated_plan_is_one_int8_group() -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 8))
-    table = product_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
+    table = value_table(mult, Encoding("unsigned", 8, 8), Encoding("signmag", 8, 8))
     plan = table.plan(576)
     assert len(plan.int_groups) == 1 and plan.int_groups[0].rank == 8
     assert plan.rank == 7  # the float32 fallback
@@ -96,11 +105,19 @@ def test_resnet_like_layers_take_int8_and_stay_bit_exact() -> None:
     mult = AxMultiplier.from_lut(truncated_lut(8, 8))
     cases = [
         (AxConv2d(16, 16, 3, padding=1, multiplier=mult), (torch.randn(2, 16, 12, 12).relu(),)),
-        (AxConv2d(3, 8, 3, padding=1, multiplier=mult), (torch.randn(2, 3, 10, 10),)),  # signed input
+        (
+            AxConv2d(3, 8, 3, padding=1, multiplier=mult),
+            (torch.randn(2, 3, 10, 10),),
+        ),  # signed input
         (AxConv2d(8, 16, 1, stride=2, multiplier=mult), (torch.randn(2, 8, 9, 9).relu(),)),
-        (AxConv2d(8, 8, 3, stride=2, padding=1, multiplier=mult, act_mode="asymmetric"),
-         (torch.randn(2, 8, 9, 9),)),
-        (AxConv1d(4, 6, 5, stride=2, padding=2, dilation=2, multiplier=mult), (torch.randn(3, 4, 40),)),
+        (
+            AxConv2d(8, 8, 3, stride=2, padding=1, multiplier=mult, act_mode="asymmetric"),
+            (torch.randn(2, 8, 9, 9),),
+        ),
+        (
+            AxConv1d(4, 6, 5, stride=2, padding=2, dilation=2, multiplier=mult),
+            (torch.randn(3, 4, 40),),
+        ),
         (AxLinear(64, 10, multiplier=mult), (torch.randn(5, 64).relu(),)),
         (AxMatmul(multiplier=mult), (torch.randn(2, 2, 5, 16), torch.randn(2, 2, 16, 3))),
     ]
@@ -142,18 +159,20 @@ def test_fallbacks_stay_bit_exact() -> None:
 def test_int8_training_step_matches_reference_gradients(grad: str) -> None:
     torch.manual_seed(3)
     mult = AxMultiplier.from_lut(truncated_lut(8, 8))
-    layer = AxConv2d(8, 6, 3, stride=2, padding=1, multiplier=mult, grad=grad, act_mode="asymmetric")
+    layer = AxConv2d(
+        8, 6, 3, stride=2, padding=1, multiplier=mult, grad=grad, act_mode="asymmetric"
+    )
     layer.eval()
     x = torch.randn(2, 8, 9, 9)
     grads = {}
-    for backend in ("fast", "reference"):
-        layer.set_options(backend=backend)
+    for kernel in ("fast", "reference"):
+        layer.set_options(kernel=kernel)
         layer.weight.grad = None
         xi = x.clone().requires_grad_()
         y = layer(xi)
         y.backward(torch.linspace(-1, 1, y.numel()).view_as(y))
-        grads[backend] = (xi.grad, layer.weight.grad.clone())
-        if backend == "fast":
+        grads[kernel] = (xi.grad, layer.weight.grad.clone())
+        if kernel == "fast":
             assert layer.last_call.path == "int8"
     (gx, gw), (rx, rw) = grads["fast"], grads["reference"]
     assert torch.allclose(gx, rx, rtol=1e-4, atol=1e-5)

@@ -13,11 +13,16 @@ from dse.nn import (
     convert,
     truncated_lut,
 )
-from dse.nn._layers import _recording
+from dse.nn._convert import _recording
 from dse.nn._models import MODEL_NAMES, build_model
 
-SHAPES = {"cnn1d": (1, 40), "cnn-digits": (1, 8, 8), "lenet5": (1, 28, 28), "resnet20": (3, 32, 32),
-          "vit-tiny": (3, 32, 32)}
+SHAPES = {
+    "cnn1d": (1, 40),
+    "cnn-digits": (1, 8, 8),
+    "lenet5": (1, 28, 28),
+    "resnet20": (3, 32, 32),
+    "vit-tiny": (3, 32, 32),
+}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -26,8 +31,9 @@ def test_every_product_goes_through_the_multiplier(name: str) -> None:
     model = build_model(name, SHAPES[name], 10).eval()
     mult = AxMultiplier.from_lut(truncated_lut(8, 6))
     convert(model, mult)
-    leftovers = [n for n, m in model.named_modules()
-                 if type(m) in (nn.Conv1d, nn.Conv2d, nn.Linear, Matmul)]
+    leftovers = [
+        n for n, m in model.named_modules() if type(m) in (nn.Conv1d, nn.Conv2d, nn.Linear, Matmul)
+    ]
     assert leftovers == []
     if name == "vit-tiny":
         assert sum(isinstance(m, AxMatmul) for _, m in ax_layers(model)) == 4  # QKᵀ and AV x 2

@@ -14,7 +14,9 @@ def test_exact_lut_signed_index_order() -> None:
 
 def test_truncated_and_mitchell_spot_values() -> None:
     t = truncated_lut(8, 8)
-    assert t[255, 255] == 255 * 255 - sum(2 ** (i + j) for i in range(8) for j in range(8) if i + j < 8)
+    assert t[255, 255] == 255 * 255 - sum(
+        2 ** (i + j) for i in range(8) for j in range(8) if i + j < 8
+    )
     m = mitchell_lut(8)
     assert m[3, 5] == 14  # 2**3 * (1 + 0.5 + 0.25)
     assert m[0, 17] == 0 and m[17, 0] == 0
@@ -53,6 +55,38 @@ def test_npy_roundtrip_and_errors(tmp_path) -> None:
         AxMultiplier.from_npy(tmp_path / "missing.npy")
     with pytest.raises(ConfigError):
         load_multiplier("no-colon-here")
+
+
+class _TableDesign:
+    """A design as the hardware side hands it over: a product table and its shape."""
+
+    def __init__(self, lut: np.ndarray, signed: bool, name: str, widths: tuple[int, int]) -> None:
+        self._lut, self.signed, self.name = lut, signed, name
+        self.width_a, self.width_b = widths
+
+    def lut(self) -> np.ndarray:
+        return self._lut
+
+
+def test_from_design_takes_any_object_with_a_table() -> None:
+    from dse.arith import from_spec
+    from dse.eval import evaluate
+
+    spec = "dadda:4,truncate=2"
+    table = evaluate(from_spec(spec)).lut
+    design = _TableDesign(table, False, spec, (4, 4))
+    m = AxMultiplier.from_design(design)
+    assert (m.name, m.width_a, m.width_b, m.signed) == (spec, 4, 4, False)
+    assert np.array_equal(m.lut, table) and not m.is_exact()
+    assert load_multiplier(design).name == spec
+    signed = _TableDesign(exact_lut(3, 5, signed=True), True, "s", (3, 5))
+    assert AxMultiplier.from_design(signed).is_exact()
+    with pytest.raises(DataError, match="width_a=5 disagrees"):
+        AxMultiplier.from_design(_TableDesign(exact_lut(4), False, "w", (5, 4)))
+    with pytest.raises(ConfigError, match=r"no \.lut"):
+        AxMultiplier.from_design(object())
+    with pytest.raises(ConfigError, match="design first"):
+        load_multiplier(spec)
 
 
 def _toy() -> AxMultiplier:

@@ -1,4 +1,4 @@
-"""Product tables over integer operand values and fast exact evaluation plans.
+"""Separable forms of a product table over integer operand values: plans and gradient factors.
 
 A layer needs ``Σ_i P(a_i, b_i)`` over its reduction, where ``P`` is the multiplier's
 product as a function of the integer operand *values* (see :mod:`dse.nn._quant`). A naive
@@ -35,11 +35,14 @@ rank-r truncated SVD of the error table ``E = P - a·b`` (Eckart–Young). The p
 bound on ``|acc_fast - acc_exact|`` per output: ``K·max|E - E_r|`` plus the float32
 dot-product rounding bound ``γ_K·K·Σ_k max|φ_k|·max|ψ_k|`` (Higham, *Accuracy and Stability
 of Numerical Algorithms*, §3.1).
+
+Gradient factors: an estimator's tables ``∂P/∂a``, ``∂P/∂b`` (:mod:`dse.nn._gradients`)
+written as ``Σ_k u_k(a)·v_k(b)`` (:class:`GradFactors`), so the backward is GEMMs too; a
+table constant along one operand is one exact term, others a truncated SVD.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -48,10 +51,11 @@ import numpy as np
 import torch
 
 from dse.errors import ConfigError
+from dse.nn._gradients import gradient
 from dse.nn._multiplier import AxMultiplier
 from dse.nn._quant import Encoding
 
-__all__ = ["GradFactors", "IntGroup", "Plan", "ProductTable", "product_table"]
+__all__ = ["GradFactors", "IntGroup", "Plan", "ValueTable", "value_table"]
 
 FLOAT32_EXACT = 2**24
 INT32_EXACT = 2**31 - 1  # an int32 accumulator holds every integer up to this
@@ -65,8 +69,12 @@ PlanMode = Literal["exact", "bounded"]
 
 
 @dataclass(eq=False)
-class ProductTable:
-    """``P[va - enc_a.vmin, vb - enc_b.vmin]``: the product over integer operand values."""
+class ValueTable:
+    """``P[va - enc_a.vmin, vb - enc_b.vmin]``: the product over integer operand values.
+
+    The multiplier's code-order table re-indexed by the operand values of two encodings
+    (sign-magnitude signs applied); it builds and caches the plans of the layers that use it.
+    """
 
     mult: AxMultiplier
     enc_a: Encoding
@@ -120,8 +128,8 @@ class ProductTable:
         return self._plans[key]
 
 
-def product_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> ProductTable:
-    """Build (and cache on ``mult``) the value-domain table for the two encodings."""
+def value_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> ValueTable:
+    """The product over the operand values of ``enc_a`` × ``enc_b`` (cached on ``mult``)."""
     key = ("table", enc_a, enc_b)
     cached = mult._cache.get(key)
     if cached is not None:
@@ -129,7 +137,7 @@ def product_table(mult: AxMultiplier, enc_a: Encoding, enc_b: Encoding) -> Produ
     code_a, sign_a = enc_a.codes_and_signs()
     code_b, sign_b = enc_b.codes_and_signs()
     table = mult.lut[code_a[:, None], code_b[None, :]] * sign_a[:, None] * sign_b[None, :]
-    result = ProductTable(mult, enc_a, enc_b, table, code_a, code_b, sign_a, sign_b)
+    result = ValueTable(mult, enc_a, enc_b, table, code_a, code_b, sign_a, sign_b)
     mult._cache[key] = result
     return result
 
@@ -200,9 +208,11 @@ class Plan:
         key = str(device)
         if key not in cache:
             cache[key] = [
-                (torch.as_tensor(g.a_feats.T.copy(), dtype=torch.int8, device=device),
-                 torch.as_tensor(g.b_feats.T.copy(), dtype=torch.int8, device=device),
-                 g.coef)
+                (
+                    torch.as_tensor(g.a_feats.T.copy(), dtype=torch.int8, device=device),
+                    torch.as_tensor(g.b_feats.T.copy(), dtype=torch.int8, device=device),
+                    g.coef,
+                )
                 for g in self.int_groups
             ]
         return cache[key]
@@ -334,8 +344,11 @@ def _fit_int8(terms: list[Term], reduction: int) -> tuple[IntGroup, ...]:
     groups: list[IntGroup] = []
     total = 0
     for coef in sorted({c for _, _, c in split}, key=abs):
-        pending = [(p, q, reduction * int(np.abs(p).max()) * int(np.abs(q).max()))
-                   for p, q, c in split if c == coef]
+        pending = [
+            (p, q, reduction * int(np.abs(p).max()) * int(np.abs(q).max()))
+            for p, q, c in split
+            if c == coef
+        ]
         while pending:
             chosen: list[tuple[np.ndarray, np.ndarray]] = []
             rest: list[tuple[np.ndarray, np.ndarray, int]] = []
@@ -361,7 +374,7 @@ def _fit_int8(terms: list[Term], reduction: int) -> tuple[IntGroup, ...]:
     return tuple(groups)
 
 
-def _exact_terms(table: ProductTable) -> tuple[list[Term], str] | None:
+def _exact_terms(table: ValueTable) -> tuple[list[Term], str] | None:
     """The fewest-term integer decomposition over either operand's bits, if one exists."""
     best: tuple[list[Term], str] | None = None
     via_a = _affine_terms(table.P, _bit_basis(table.enc_a))
@@ -373,8 +386,14 @@ def _exact_terms(table: ProductTable) -> tuple[list[Term], str] | None:
     return best
 
 
-def _lowrank_plan(terms: list[Term], extra: tuple[np.ndarray, np.ndarray] | None,
-                  reduction: int, exact: bool, bound: float, description: str) -> Plan:
+def _lowrank_plan(
+    terms: list[Term],
+    extra: tuple[np.ndarray, np.ndarray] | None,
+    reduction: int,
+    exact: bool,
+    bound: float,
+    description: str,
+) -> Plan:
     a_feats = [t[0] for t in terms]
     b_feats = [t[1] for t in terms]
     coef = [float(t[2]) for t in terms]
@@ -395,24 +414,33 @@ def _lowrank_plan(terms: list[Term], extra: tuple[np.ndarray, np.ndarray] | None
     )
 
 
-def _build_plan(table: ProductTable, reduction: int, mode: PlanMode, rank: int) -> Plan:
+def _build_plan(table: ValueTable, reduction: int, mode: PlanMode, rank: int) -> Plan:
     if mode not in ("exact", "bounded"):
         raise ConfigError(f"mode must be 'exact' or 'bounded', got {mode!r}")
     if mode == "exact":
         found = _exact_terms(table)
         if found is None:
-            return Plan("gather", np.zeros((0, table.P.shape[0])), np.zeros((0, table.P.shape[1])),
-                        np.zeros(0), True, True, 0.0,
-                        "gather (table is not affine in either operand's bits)")
+            return Plan(
+                "gather",
+                np.zeros((0, table.P.shape[0])),
+                np.zeros((0, table.P.shape[1])),
+                np.zeros(0),
+                True,
+                True,
+                0.0,
+                "gather (table is not affine in either operand's bits)",
+            )
         terms, how = found
         float_terms = _fit_float32(terms, reduction)
         groups = _fit_int8(terms, reduction)
         int_rank = sum(g.rank for g in groups)
         desc = f"exact, {how}: {len(float_terms)} float32 GEMM terms for K={reduction}"
         if groups and INT8_TERM_COST * int_rank < len(float_terms):
-            desc = (f"exact, {how}: int8 GEMM, {len(groups)} group(s) of "
-                    f"{'+'.join(str(g.rank) for g in groups)} terms for K={reduction} "
-                    f"(else {len(float_terms)} float32 GEMM terms)")
+            desc = (
+                f"exact, {how}: int8 GEMM, {len(groups)} group(s) of "
+                f"{'+'.join(str(g.rank) for g in groups)} terms for K={reduction} "
+                f"(else {len(float_terms)} float32 GEMM terms)"
+            )
         else:
             groups = ()
         plan = _lowrank_plan(float_terms, None, reduction, True, 0.0, desc)
@@ -434,11 +462,18 @@ def _build_plan(table: ProductTable, reduction: int, mode: PlanMode, rank: int) 
     gamma = reduction * unit / (1 - reduction * unit)
     rounding = sum(gamma * reduction * np.abs(ua[k]).max() * np.abs(vb[k]).max() for k in range(r))
     bound = reduction * residual + rounding
-    desc = (f"bounded: exact product in {len(terms)} terms + rank-{r} SVD of the error, "
-            f"|acc error| <= {bound:.4g} for K={reduction}")
-    return _lowrank_plan(terms, (ua.astype(np.float32).astype(np.float64),
-                                 vb.astype(np.float32).astype(np.float64)),
-                         reduction, False, bound, desc)
+    desc = (
+        f"bounded: exact product in {len(terms)} terms + rank-{r} SVD of the error, "
+        f"|acc error| <= {bound:.4g} for K={reduction}"
+    )
+    return _lowrank_plan(
+        terms,
+        (ua.astype(np.float32).astype(np.float64), vb.astype(np.float32).astype(np.float64)),
+        reduction,
+        False,
+        bound,
+        desc,
+    )
 
 
 # --------------------------------------------------------------------------- gradients
@@ -477,23 +512,19 @@ def factor_gradient(G: np.ndarray, max_rank: int) -> GradFactors:
     r = max(1, min(max_rank, r_needed))
     root = np.sqrt(s[:r])
     uu, vv = (u[:, :r] * root).T, (vt[:r].T * root).T
-    return GradFactors(uu, vv, False, False, float(np.abs(G - uu.T @ vv).max()),
-                       exact=r_needed <= max_rank)
+    return GradFactors(
+        uu, vv, False, False, float(np.abs(G - uu.T @ vv).max()), exact=r_needed <= max_rank
+    )
 
 
-def grad_factors(table: ProductTable, estimator: str, half_window: int,
-                 max_rank: int) -> tuple[GradFactors, GradFactors]:
+def grad_factors(
+    table: ValueTable, estimator: str, half_window: int, max_rank: int
+) -> tuple[GradFactors, GradFactors]:
     """Factored ``(∂P/∂a, ∂P/∂b)`` for the layer's backward (cached on the table)."""
-    key = ("gradf", estimator, half_window, max_rank)
+    # keyed by the estimator object too: a name registered again gets new factors
+    key = ("gradf", estimator, gradient(estimator), half_window, max_rank)
     cache = table.__dict__.setdefault("_gcache", {})
     if key not in cache:
         ga, gb = table.grad_tables(estimator, half_window)
         cache[key] = (factor_gradient(ga, max_rank), factor_gradient(gb, max_rank))
     return cache[key]
-
-
-def describe_rank(table: ProductTable) -> dict[str, float]:
-    """Numerical rank of the value-domain table and of its error (for reports)."""
-    s = np.linalg.svd(table.error().astype(np.float64), compute_uv=False)
-    rank = int((s > s[0] * 1e-9).sum()) if s.size and s[0] > 0 else 0
-    return {"error_rank": rank, "max_abs_product": float(table.max_abs), "log2_max": math.log2(max(table.max_abs, 1))}
