@@ -27,10 +27,17 @@ __all__ = [
 class ExportableDesign(Protocol):
     """What export reads from a design: any :class:`dse.design.Design` has it."""
 
-    name: str
-    width_a: int
-    width_b: int
-    signed: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def width_a(self) -> int: ...
+
+    @property
+    def width_b(self) -> int: ...
+
+    @property
+    def signed(self) -> bool: ...
 
     def netlist(self) -> Netlist | None: ...
 
