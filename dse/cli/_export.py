@@ -40,7 +40,7 @@ class _FormatOption(click.Option):
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         listed = "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
-        self.help = f"what to write ({listed})"
+        self.help = f"what to write: {listed}"
         return super().get_help_record(ctx)
 
 

@@ -15,7 +15,7 @@ __all__ = ["BlifFormat"]
 class BlifFormat(ExportFormat):
     name = "blif"
     suffix = ".blif"
-    description = "BLIF netlist (ABC, yosys, TRAM)"
+    description = "BLIF netlist for ABC, yosys, TRAM"
     needs_netlist = True
 
     def write(self, design: ExportableDesign, path: Path) -> None:

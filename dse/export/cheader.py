@@ -28,7 +28,7 @@ _INT16 = (-(1 << 15), (1 << 15) - 1)
 class CHeaderFormat(ExportFormat):
     name = "cheader"
     suffix = ".h"
-    description = "AdaPT/TransAxx C header: lut[256][256] by 8-bit operand codes"
+    description = "AdaPT/TransAxx C header, lut[256][256] by 8-bit operand codes"
 
     def check(self, design: ExportableDesign) -> None:
         if (design.width_a, design.width_b) != (8, 8):

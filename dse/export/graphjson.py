@@ -30,7 +30,7 @@ def _graph(design: ExportableDesign) -> Any:
 class GraphJsonFormat(ExportFormat):
     name = "json"
     suffix = ".json"
-    description = "the multiplier graph as JSON (generated designs)"
+    description = "a generated multiplier's graph as JSON"
 
     def check(self, design: ExportableDesign) -> None:
         _graph(design)

@@ -25,7 +25,7 @@ _ENTRIES = 1 << 16
 class TfApproxFormat(ExportFormat):
     name = "tfapprox"
     suffix = ".bin"
-    description = "tf-approximate .bin: 65,536 uint16 products, 8x8 unsigned"
+    description = "tf-approximate .bin, 65,536 uint16 products of an 8x8 unsigned multiplier"
 
     def check(self, design: ExportableDesign) -> None:
         if (design.width_a, design.width_b, design.signed) != (8, 8, False):

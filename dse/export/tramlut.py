@@ -33,7 +33,7 @@ def _operand_values(width: int, signed: bool) -> np.ndarray:
 class TramLutFormat(ExportFormat):
     name = "tramlut"
     suffix = ".lut.txt"
-    description = "TRAM LUT text: 'a b product' lines, square widths up to 10"
+    description = "TRAM's LUT text, 'a b product' lines, square up to 10x10"
 
     def check(self, design: ExportableDesign) -> None:
         if design.width_a != design.width_b or design.width_a > _MAX_WIDTH:

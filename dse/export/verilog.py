@@ -15,7 +15,7 @@ __all__ = ["VerilogFormat"]
 class VerilogFormat(ExportFormat):
     name = "verilog"
     suffix = ".v"
-    description = "gate-level Verilog (assign per gate)"
+    description = "gate-level Verilog, one assign per gate"
     needs_netlist = True
 
     def write(self, design: ExportableDesign, path: Path) -> None:
