@@ -15,7 +15,7 @@ from dse.export._base import (
     register_format,
 )
 from dse.export._designs import design_of
-from dse.export._export import export_design, export_designs, file_stem
+from dse.export._export import export_design, export_designs
 from dse.export._study import export_study
 from dse.export.blif import BlifFormat
 from dse.export.cheader import CHeaderFormat
@@ -35,7 +35,6 @@ __all__ = [
     "export_designs",
     "export_format",
     "export_study",
-    "file_stem",
     "register_format",
 ]
 
