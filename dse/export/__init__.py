@@ -25,6 +25,7 @@ from dse.export.npy import NpyFormat
 from dse.export.tfapprox import TfApproxFormat
 from dse.export.tramlut import TramLutFormat
 from dse.export.verilog import VerilogFormat
+from dse.export.verilog_gates import VerilogGatesFormat
 
 __all__ = [
     "FORMATS",
@@ -40,6 +41,7 @@ __all__ = [
 
 for _format in (
     VerilogFormat(),
+    VerilogGatesFormat(),
     BlifFormat(),
     CModelFormat(),
     NpyFormat(),

@@ -84,6 +84,13 @@ def export_designs(
     forms = [export_format(f) for f in dict.fromkeys(formats)]
     if not forms:
         raise ConfigError("export_designs: give at least one format")
+    suffixes: dict[str, str] = {}
+    for form in forms:
+        if form.suffix in suffixes:
+            raise ConfigError(
+                f"formats {suffixes[form.suffix]} and {form.name} both write *{form.suffix}"
+            )
+        suffixes[form.suffix] = form.name
     stems: dict[str, str] = {}
     for design in designs:
         stem = file_stem(design.name)

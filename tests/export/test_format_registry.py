@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dse.cli import main
+from dse.errors import ConfigError
 from dse.export import FORMATS, ExportableDesign, ExportFormat, export_designs, register_format
 
 
@@ -60,7 +61,15 @@ def test_the_cli_refuses_an_unregistered_format(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["export", "--gen", "dadda", "--width", "4", "--format", "toy", "-o", "x"])
     assert exc.value.code == 2
-    assert "'toy' is not one of verilog, blif, c, npy, json, tfapprox" in capsys.readouterr().err
+    assert (
+        "'toy' is not one of verilog, verilog-gates, blif, c, npy, json" in capsys.readouterr().err
+    )
+
+
+def test_formats_of_one_export_write_distinct_files(toy, tmp_path):
+    other = type("Toy2", (ToyFormat,), {"name": "toy2"})()  # an object needs no registering
+    with pytest.raises(ConfigError, match=r"^formats toy and toy2 both write \*\.toy$"):
+        export_designs([], tmp_path, ["toy", other])
 
 
 def test_register_format_checks_its_argument():

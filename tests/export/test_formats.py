@@ -43,7 +43,7 @@ def test_every_format_reads_back_the_table(make_design, tmp_path, spec):
 def test_formats_that_hold_every_design_accept_them_all(make_design):
     for spec in (UNSIGNED_8, SIGNED_8, SMALL):
         design = make_design(spec, "m")
-        for name in ("verilog", "blif", "c", "npy", "json"):
+        for name in ("verilog", "verilog-gates", "blif", "c", "npy", "json"):
             FORMATS[name].check(design)
 
 
@@ -161,7 +161,7 @@ def test_a_file_that_does_not_read_back_is_one_line_naming_file_and_entry(make_d
             table[3, 5] += 1
             return table
 
-    for fmt in ("verilog", "blif"):  # netlists: what the file holds is simulated
+    for fmt in ("verilog", "verilog-gates", "blif"):  # netlists: what the file holds is simulated
         with pytest.raises(DseError) as exc:
             export_designs([Lying()], tmp_path, [fmt])
         path = tmp_path / ("m" + FORMATS[fmt].suffix)
@@ -183,7 +183,7 @@ def test_a_table_only_design_refuses_netlist_formats(tmp_path):
             return np.outer(np.arange(4), np.arange(4))
 
     export_designs([TableOnly()], tmp_path, ["npy", "tramlut"])
-    for fmt in ("verilog", "blif", "c"):
+    for fmt in ("verilog", "verilog-gates", "blif", "c"):
         with pytest.raises(
             ConfigError, match=f"^t: a table-only design has no netlist to write as {fmt}$"
         ):
@@ -193,7 +193,9 @@ def test_a_table_only_design_refuses_netlist_formats(tmp_path):
 
 
 def test_unknown_format_and_clashing_names(make_design, tmp_path):
-    with pytest.raises(ConfigError, match=r"^unknown export format 'vhdl'; known: verilog, blif"):
+    with pytest.raises(
+        ConfigError, match=r"^unknown export format 'vhdl'; known: verilog, verilog-gates, blif"
+    ):
         export_designs([make_design("dadda:4", "m")], tmp_path, ["vhdl"])
     with pytest.raises(ConfigError, match=r"designs 'a-b' and 'a_b' would both be written as a_b"):
         export_designs(
