@@ -42,7 +42,8 @@ class _GeneratorOption(click.Option):
     loads the generators' numeric modules, which the CLI otherwise imports only to run."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from dse.arith._registry import GENERATORS, _ensure_plugins
+        from dse.arith import GENERATORS
+        from dse.arith._registry import _ensure_plugins
 
         _ensure_plugins()
         self.help = f"generator: {', '.join(GENERATORS)}"
