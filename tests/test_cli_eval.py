@@ -160,6 +160,18 @@ def test_dse_eval_does_not_import_torch(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+def test_dse_export_of_a_generator_imports_neither_torch_nor_optuna(tmp_path):
+    code = (
+        "import sys\n"
+        "from dse.cli import main\n"
+        f"main(['export', '--gen', 'dadda', '--width', '4', '--format', 'npy', "
+        f"'-o', {str(tmp_path / 'm.npy')!r}])\n"
+        "assert not {'torch', 'optuna'} & set(sys.modules), 'torch or optuna imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    assert (tmp_path / "m.npy").is_file()
+
+
 def write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text)

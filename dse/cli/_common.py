@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -41,7 +42,8 @@ class _GeneratorOption(click.Option):
     loads the generators' numeric modules, which the CLI otherwise imports only to run."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from dse.arith._registry import GENERATORS, _ensure_plugins
+        from dse.arith import GENERATORS
+        from dse.arith._registry import _ensure_plugins
 
         _ensure_plugins()
         self.help = f"generator: {', '.join(GENERATORS)}"
@@ -168,25 +170,48 @@ def note_first_compile() -> None:
 
 
 def kernels_cached() -> bool:
-    """Whether the evaluator's largest kernels are in numba's on-disk cache for the
-    current sources (``True`` without numba, or where that cannot be told): when not,
-    the first evaluation compiles them, which takes a while.
+    """Whether numba's on-disk cache holds compiled evaluator kernels for the current
+    sources (``True`` without numba, or where that cannot be told): when not, the first
+    evaluation compiles them, which takes a while.
 
-    Reads numba's cache index the way numba does (``IndexDataCacheFile._load_index``:
-    empty when missing, of another numba version, or stale for the source); any change
-    in those internals answers ``True``, so the worst case is a missing notice.
+    Looks for numba's index files (``<module>.<function>-<line>.py<ver>.nbi``) of
+    ``dse.netlist`` and ``dse.eval`` where numba keeps them: under ``NUMBA_CACHE_DIR``
+    when set, else in each package's ``__pycache__``. A package counts as cached when
+    one of its indexes is for this Python and no older than its source file. The worst
+    case of a wrong answer is a missing or a needless notice.
     """
     from dse._jit import HAVE_NUMBA
 
     if not HAVE_NUMBA:
         return True
-    try:
-        from dse.eval import _kernels as eval_kernels
-        from dse.netlist import _kernels as netlist_kernels
+    import numba
 
-        for kernel in (netlist_kernels.lower_kernel, eval_kernels.lut_metrics_kernel):
-            if not kernel._cache._cache_file._load_index():
-                return False
-    except Exception:  # numba internals: never fail an evaluation over them
-        return True
+    import dse.eval
+    import dse.netlist
+
+    tag = f".py{sys.version_info.major}{sys.version_info.minor}"
+    for package in (dse.netlist, dse.eval):
+        folder = Path(str(package.__file__)).parent
+        cache_dir = getattr(numba.config, "CACHE_DIR", "")  # NUMBA_CACHE_DIR
+        if cache_dir:
+            # numba keeps each source folder's cache in a subfolder named after it
+            root = Path(cache_dir)
+            indexes = list(root.glob(f"{folder.name}_*/*.nbi"))
+        elif os.access(folder, os.W_OK):
+            indexes = list((folder / "__pycache__").glob("*.nbi"))
+        else:  # numba caches in a user folder it does not make public
+            return True
+        if not any(_index_current(index, folder, tag) for index in indexes):
+            return False
     return True
+
+
+def _index_current(index: Path, folder: Path, tag: str) -> bool:
+    """Whether a numba cache index is for this Python and no older than its source."""
+    if tag not in index.name:
+        return False
+    source = folder / (index.name.split(".", 1)[0] + ".py")
+    try:
+        return index.stat().st_mtime >= source.stat().st_mtime
+    except OSError:
+        return False

@@ -1,23 +1,53 @@
-"""``dse export``: write a generated multiplier as Verilog, BLIF, C, JSON or a LUT."""
+"""``dse export``: write a generated multiplier, or a study's designs, in any registered
+export format (:data:`dse.export.FORMATS`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import click
-import numpy as np
 
 from dse.cli._common import build_from_options, describe, generator_options, writing
-from dse.errors import DseError
+from dse.errors import ConfigError, DseError
+from dse.export import FORMATS, design_of, export_design, export_study
 
-FORMATS = ("verilog", "blif", "c", "json", "npy")
+
+class FormatName(click.ParamType):
+    """A registered export format, read from the registry when the option is parsed, so
+    that a format registered after this module was imported is accepted too."""
+
+    name = "format"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(FORMATS) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in FORMATS:
+            return str(value)
+        self.fail(f"{value!r} is not one of {', '.join(FORMATS)}", param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in FORMATS if n.startswith(incomplete)]
+
+
+class _FormatOption(click.Option):
+    """``--format``, whose help lists every registered format with its description."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        listed = "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
+        self.help = f"what to write: {listed}"
+        return super().get_help_record(ctx)
 
 
 @click.command("export")
 @click.argument("study", required=False, default=None)
 @generator_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="what to write")
+@click.option("--format", "fmt", cls=_FormatOption, type=FormatName(), required=True)
 @click.option(
     "-o",
     "--output",
@@ -49,69 +79,33 @@ def export_command(
     pareto: bool,
     storage: str | None,
 ) -> None:
-    """Export a multiplier as Verilog, BLIF, C, JSON or a LUT.
+    """Export a multiplier in any registered format (netlists, tables, graph JSON).
 
     Either a generated one (``--gen NAME --width N [--knob ...] -o FILE``) or designs
     of a study (``dse export STUDY --trial N|--pareto -o DIR``: one bundle per design
-    with the netlist, the LUT and a metrics JSON). Netlists are checked before they
-    are written: read back and simulated, they must give the product table bit for bit.
+    with the file, the LUT and a metrics JSON). Every file is checked once written:
+    read back, it must give the product table bit for bit.
     """
     if study is not None:
         if gen is not None or knobs:
             raise DseError("give either a study name or --gen options, not both")
-        from dse.cli._study import export_study
-
-        dirs = export_study(study, output, storage=storage, trial=trial, pareto=pareto, fmt=fmt)
+        if (trial is None) == (not pareto):
+            raise ConfigError("give exactly one of --trial N or --pareto")
+        with writing(output):  # an unwritable -o is one line, not a traceback
+            dirs = export_study(
+                study, output, storage=storage, trial=trial, pareto=pareto, formats=(fmt,)
+            )
         click.echo(f"wrote {len(dirs)} bundle(s) under {output}")
         return
     if trial is not None or pareto or storage is not None:
         raise DseError("--trial, --pareto and --storage need a study name: dse export STUDY ...")
-    from dse.eval import product_table
-    from dse.netlist._lower import lower
-
     graph = build_from_options(gen, width, width_b, signed, adder, knobs)
     source = describe(str(gen), int(width or 0), width_b, signed, adder, knobs)
     name = module or "mul_" + "".join(ch if ch.isalnum() else "_" for ch in source).strip("_")
-    netlist = lower(graph, name=name)
+    design = design_of(graph, name=name)
     with writing(output):  # one line, not a traceback, for an unwritable -o
         output.parent.mkdir(parents=True, exist_ok=True)
-        exhaustive = graph.width_p <= 24
-        if fmt == "npy":
-            if not exhaustive:
-                raise DseError(
-                    f"a {graph.width_a}x{graph.width_b} table is too large to export as .npy"
-                )
-            table = product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed)
-            with output.open("wb") as fh:  # the name as given (np.save(PATH) appends .npy)
-                np.save(fh, table)
-        elif fmt == "json":
-            output.write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
-        elif fmt == "verilog":
-            from dse.netlist._verilog import read_verilog, write_verilog
-
-            text = write_verilog(netlist)
-            if exhaustive:
-                tmp = output.with_suffix(output.suffix + ".check.v")
-                tmp.write_text(text)
-                try:
-                    back = read_verilog([tmp])
-                finally:
-                    tmp.unlink()
-                want = product_table(netlist, graph.width_a, graph.width_b, signed=graph.signed)
-                got = product_table(back, graph.width_a, graph.width_b, signed=graph.signed)
-                if not np.array_equal(want, got):  # pragma: no cover - a writer bug
-                    raise DseError(
-                        f"{output}: the written Verilog does not reproduce the product table"
-                    )
-            output.write_text(text)
-        elif fmt == "blif":
-            from dse.netlist._blif import write_blif
-
-            output.write_text(write_blif(netlist))
-        else:
-            from dse.netlist._cmodel import write_c
-
-            output.write_text(write_c(netlist))
-    click.echo(
-        f"wrote {output} ({fmt}, {graph.width_a}x{graph.width_b}, {netlist.gate_count} gates)"
-    )
+        export_design(design, output, fmt)
+    netlist = design.netlist()
+    gates = f", {netlist.gate_count} gates" if netlist is not None else ""
+    click.echo(f"wrote {output} ({fmt}, {graph.width_a}x{graph.width_b}{gates})")

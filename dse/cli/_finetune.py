@@ -44,8 +44,15 @@ def _load_multiplier(source: str, signed: bool) -> Any:
     return AxMultiplier.from_report(evaluate(from_spec(source)), name=source)
 
 
-def _optimizer_factory(kind: str, lr: float | None, momentum: float, weight_decay: float,
-                       log_bits: int, log_error: float, seed: int) -> Any:
+def _optimizer_factory(
+    kind: str,
+    lr: float | None,
+    momentum: float,
+    weight_decay: float,
+    log_bits: int,
+    log_error: float,
+    seed: int,
+) -> Any:
     """``None`` (the fine-tune's default Adam) or a factory ``params -> Optimizer``; options
     are checked here so a bad value fails before any data is loaded."""
     if lr is not None and not lr > 0:
@@ -60,71 +67,148 @@ def _optimizer_factory(kind: str, lr: float | None, momentum: float, weight_deca
     if kind == "sgd":
         import torch
 
-        return lambda params: torch.optim.SGD(params, lr=rate, momentum=momentum,
-                                              weight_decay=weight_decay)
+        return lambda params: torch.optim.SGD(
+            params, lr=rate, momentum=momentum, weight_decay=weight_decay
+        )
     import torch
 
     from dse.optim import LogDomainSGD
 
     try:  # validate the hardware-model options on a throw-away parameter
-        LogDomainSGD([torch.zeros(1, requires_grad=True)], lr=rate, bits=log_bits,
-                     error_mse=log_error)
+        LogDomainSGD(
+            [torch.zeros(1, requires_grad=True)], lr=rate, bits=log_bits, error_mse=log_error
+        )
     except ConfigError as exc:
         raise ConfigError(f"--log-bits/--log-error: {exc}") from None
-    return lambda params: LogDomainSGD(params, lr=rate, weight_decay=weight_decay,
-                                       momentum=momentum, bits=log_bits, error_mse=log_error,
-                                       seed=seed)
+    return lambda params: LogDomainSGD(
+        params,
+        lr=rate,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        bits=log_bits,
+        error_mse=log_error,
+        seed=seed,
+    )
 
 
 @click.command("finetune")
-@click.option("--model", "model_name", type=click.Choice(_MODELS), default="cnn1d", show_default=True,
-              help="Reference model.")
-@click.option("--data", "data_spec", default="mnist1d", show_default=True,
-              help="mnist1d, digits, cifar10:DIR, mnist:DIR or npz:FILE.")
-@click.option("--multiplier", "multiplier", required=True,
-              help="FILE.npy (LUT [a=activation, b=weight]), FILE.v/FILE.blif (netlist) or a "
-                   "generator spec.")
-@click.option("--signed", is_flag=True,
-              help="The .npy/netlist multiplier is two's complement signed.")
-@click.option("--grad", type=click.Choice(("ste", "lut2d", "lut1d")), default="ste", show_default=True,
-              help="Gradient estimator.")
-@click.option("--axtrain", type=click.Choice(("none", "passive", "active", "both")), default="none",
-              show_default=True, help="AxTrain method (He et al., ISLPED 2018).")
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(_MODELS),
+    default="cnn1d",
+    show_default=True,
+    help="Reference model.",
+)
+@click.option(
+    "--data",
+    "data_spec",
+    default="mnist1d",
+    show_default=True,
+    help="mnist1d, digits, cifar10:DIR, mnist:DIR or npz:FILE.",
+)
+@click.option(
+    "--multiplier",
+    "multiplier",
+    required=True,
+    help="FILE.npy (LUT [a=activation, b=weight]), FILE.v/FILE.blif (netlist) or a generator spec.",
+)
+@click.option(
+    "--signed", is_flag=True, help="The .npy/netlist multiplier is two's complement signed."
+)
+@click.option(
+    "--grad",
+    type=click.Choice(("ste", "lut2d", "lut1d")),
+    default="ste",
+    show_default=True,
+    help="Gradient estimator.",
+)
+@click.option(
+    "--axtrain",
+    type=click.Choice(("none", "passive", "active", "both")),
+    default="none",
+    show_default=True,
+    help="AxTrain method (He et al., ISLPED 2018).",
+)
 @click.option("--epochs", type=float, default=1.0, show_default=True, help="Fine-tune epochs.")
-@click.option("--optimizer", type=click.Choice(("adam", "sgd", "logdomain")), default="adam",
-              show_default=True,
-              help="Fine-tune optimiser: Adam, torch SGD, or SGD through the log-domain analog "
-                   "hardware model (dse.optim.LogDomainSGD; Tageldeen et al. 2025).")
-@click.option("--lr", type=float, default=None,
-              help="Learning rate (default: 3e-4 for adam, 0.01 for sgd/logdomain).")
-@click.option("--momentum", type=float, default=0.9, show_default=True, help="sgd/logdomain momentum.")
-@click.option("--weight-decay", type=float, default=1e-4, show_default=True,
-              help="sgd/logdomain L2 weight decay.")
-@click.option("--log-bits", type=int, default=8, show_default=True,
-              help="logdomain: precision of the update (sign + log2 magnitude bits).")
-@click.option("--log-error", type=float, default=0.0087, show_default=True,
-              help="logdomain: relative mean squared error of the update (0.0087 = 0.87 %).")
+@click.option(
+    "--optimizer",
+    type=click.Choice(("adam", "sgd", "logdomain")),
+    default="adam",
+    show_default=True,
+    help="Fine-tune optimiser: Adam, torch SGD, or SGD through the log-domain analog "
+    "hardware model (dse.optim.LogDomainSGD; Tageldeen et al. 2025).",
+)
+@click.option(
+    "--lr",
+    type=float,
+    default=None,
+    help="Learning rate (default: 3e-4 for adam, 0.01 for sgd/logdomain).",
+)
+@click.option(
+    "--momentum", type=float, default=0.9, show_default=True, help="sgd/logdomain momentum."
+)
+@click.option(
+    "--weight-decay",
+    type=float,
+    default=1e-4,
+    show_default=True,
+    help="sgd/logdomain L2 weight decay.",
+)
+@click.option(
+    "--log-bits",
+    type=int,
+    default=8,
+    show_default=True,
+    help="logdomain: precision of the update (sign + log2 magnitude bits).",
+)
+@click.option(
+    "--log-error",
+    type=float,
+    default=0.0087,
+    show_default=True,
+    help="logdomain: relative mean squared error of the update (0.0087 = 0.87 %).",
+)
 @click.option("--baseline-epochs", type=int, default=None, help="Float baseline epochs (cached).")
-@click.option("--act-bits", type=int, default=None, help="Activation bits (default: multiplier width).")
-@click.option("--weight-bits", type=int, default=None, help="Weight bits (default: multiplier width).")
+@click.option(
+    "--act-bits", type=int, default=None, help="Activation bits (default: multiplier width)."
+)
+@click.option(
+    "--weight-bits", type=int, default=None, help="Weight bits (default: multiplier width)."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
 @click.option("--histograms", is_flag=True, help="Include operand histograms in the JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
-def finetune_command(model_name: str, data_spec: str, multiplier: str, signed: bool, grad: str,
-                     axtrain: str, epochs: float, optimizer: str, lr: float | None,
-                     momentum: float, weight_decay: float, log_bits: int, log_error: float,
-                     baseline_epochs: int | None, act_bits: int | None,
-                     weight_bits: int | None, seed: int, as_json: bool, histograms: bool,
-                     no_progress: bool) -> None:
+def finetune_command(
+    model_name: str,
+    data_spec: str,
+    multiplier: str,
+    signed: bool,
+    grad: str,
+    axtrain: str,
+    epochs: float,
+    optimizer: str,
+    lr: float | None,
+    momentum: float,
+    weight_decay: float,
+    log_bits: int,
+    log_error: float,
+    baseline_epochs: int | None,
+    act_bits: int | None,
+    weight_bits: int | None,
+    seed: int,
+    as_json: bool,
+    histograms: bool,
+    no_progress: bool,
+) -> None:
     """Fine-tune a model for an approximate multiplier; report accuracies before/after."""
     if epochs < 0:
         raise ConfigError(f"--epochs must be >= 0, got {epochs}")
     make_opt = _optimizer_factory(optimizer, lr, momentum, weight_decay, log_bits, log_error, seed)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dse.nn._data import load_data
-    from dse.nn._finetune import PreparedBaseline
+    from dse.nn import PreparedBaseline, load_data
 
     mult = _load_multiplier(multiplier, signed)
     options: dict[str, Any] = {}
@@ -139,8 +223,15 @@ def finetune_command(model_name: str, data_spec: str, multiplier: str, signed: b
     dataset = load_data(data_spec)
     from rich.console import Console
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=Console(stderr=True), disable=no_progress, transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=no_progress,
+        transient=True,
+    )
     tasks: dict[str, Any] = {}
 
     def report(phase: str, done: int, total: int) -> None:
@@ -149,11 +240,20 @@ def finetune_command(model_name: str, data_spec: str, multiplier: str, signed: b
         progress.update(tasks[phase], completed=done)
 
     with progress:
-        prepared = PreparedBaseline.load(model_name, dataset, seed=seed, epochs=baseline_epochs,
-                                         progress=report)
-        result = prepared.finetune(mult, epochs=epochs, grad=grad, axtrain=axtrain, seed=seed,
-                                   lr=lr if lr is not None else 3e-4, optimizer=make_opt,
-                                   progress=report, **options)
+        prepared = PreparedBaseline.load(
+            model_name, dataset, seed=seed, epochs=baseline_epochs, progress=report
+        )
+        result = prepared.finetune(
+            mult,
+            epochs=epochs,
+            grad=grad,
+            axtrain=axtrain,
+            seed=seed,
+            lr=lr if lr is not None else 3e-4,
+            optimizer=make_opt,
+            progress=report,
+            **options,
+        )
     if as_json:
         out = result.to_dict(histograms=histograms)
         out.update(model=model_name, data=data_spec, optimizer=optimizer)

@@ -1,5 +1,5 @@
-"""Study subcommands: ``dse run``, ``resume``, ``status``, ``pareto``, ``plot`` and the study
-form of ``dse export`` (:data:`export_study_command`).
+"""Study subcommands: ``dse run``, ``resume``, ``status``, ``pareto`` and ``plot`` (the study
+form of ``dse export`` is in :mod:`dse.cli._export`).
 
 A study's name is its ``name:`` field, else the study file's stem. Without
 ``--storage`` the storage is ``sqlite:///dse-studies.db`` in the working directory
@@ -20,13 +20,9 @@ from typing import Any, TypeVar
 
 import click
 
-from dse.errors import ConfigError, DseError, StudyStateError
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
-    "export_study",
-    "export_study_command",
     "pareto_command",
     "plot_command",
     "resume_command",
@@ -132,6 +128,7 @@ def _busy_cores(sample_s: float = 0.3) -> float | None:
     """How many cores other programs keep busy now (this process sleeps meanwhile):
     from two reads of ``/proc/stat`` ``sample_s`` apart on Linux, else the one-minute
     load average, else ``None``."""
+
     def jiffies() -> tuple[int, int] | None:
         try:
             with open("/proc/stat") as f:
@@ -176,7 +173,11 @@ def _free_cores() -> int | None:
 
     note(
         "other programs keep about %.1f of %d cores busy: fine-tunes use %d torch thread%s "
-        "(--threads N to choose)", busy, cores, free, "" if free == 1 else "s"
+        "(--threads N to choose)",
+        busy,
+        cores,
+        free,
+        "" if free == 1 else "s",
     )
     return free
 
@@ -218,7 +219,7 @@ def resume_command(
 
 
 def _load(name: str, storage: str | None) -> Any:
-    from dse.search._study import load_stored_study
+    from dse.search import load_stored_study
 
     return load_stored_study(name, storage)
 
@@ -233,8 +234,7 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
     """Progress of study NAME, or of every study in the storage."""
     import optuna
 
-    from dse.search import study_summary
-    from dse.search._storage import DEFAULT_STORAGE, open_storage
+    from dse.search import DEFAULT_STORAGE, open_storage, study_summary
     from dse.search._study import _quiet_optuna
 
     _quiet_optuna()
@@ -256,18 +256,6 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
         _print_summary(s)
 
 
-def _stored_config(study: Any) -> Any:
-    from dse.search._study import stored_config
-
-    return stored_config(study)
-
-
-def pareto_rows(study: Any) -> list[dict[str, Any]]:
-    from dse.search._study import pareto_rows as rows
-
-    return rows(study)
-
-
 @click.command("pareto")
 @click.argument("name")
 @click.option("--storage", default=None, help=_STORAGE_HELP)
@@ -280,6 +268,8 @@ def pareto_rows(study: Any) -> list[dict[str, Any]]:
 )
 def pareto_command(name: str, storage: str | None, fmt: str) -> None:
     """The Pareto front (feasible, non-dominated trials) of study NAME."""
+    from dse.search import pareto_rows
+
     rows = pareto_rows(_load(name, storage))
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
@@ -332,143 +322,3 @@ def plot_command(name: str, storage: str | None, output: Path, full: bool) -> No
     from dse.search import plot_study
 
     click.echo(f"wrote {plot_study(_load(name, storage), output, full=full)}")
-
-
-# ------------------------------------------------------------------ export
-EXPORT_FORMATS = ("verilog", "blif", "c", "npy", "json")
-
-
-def export_study(
-    name: str,
-    output: Path,
-    *,
-    storage: str | None = None,
-    trial: int | None = None,
-    pareto: bool = False,
-    fmt: str = "verilog",
-) -> list[Path]:
-    """Write a bundle per design (netlist, LUT, metrics JSON), each checked against the LUT.
-
-    Returns the bundle directories.
-    """
-    import numpy as np
-    from optuna.trial import TrialState
-
-    from dse.cli._common import writing
-    from dse.eval import product_table
-    from dse.netlist._lower import lower
-    from dse.search import Genome
-    from dse.search._study import _space_of
-
-    if fmt not in EXPORT_FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
-    if (trial is None) == (not pareto):
-        raise ConfigError("give exactly one of --trial N or --pareto")
-    study = _load(name, storage)
-    cfg = _stored_config(study)
-    space = _space_of(cfg)
-    if pareto:
-        from dse.search import pareto_trials
-
-        trials = pareto_trials(study)
-    else:
-        found = [t for t in study.get_trials(deepcopy=False) if t.number == trial]
-        if not found:
-            raise StudyStateError(f"study {name!r} has no trial {trial}")
-        if found[0].state != TrialState.COMPLETE:
-            raise StudyStateError(
-                f"trial {trial} of study {name!r} is {found[0].state.name}, not COMPLETE"
-            )
-        trials = found
-    dirs = []
-    with writing(output):  # an unwritable -o is one line, not a traceback
-        for t in trials:
-            genome = Genome.from_json(t.user_attrs["genome"])
-            design = space.decode(genome)
-            bundle = output / f"trial_{t.number:05d}"
-            bundle.mkdir(parents=True, exist_ok=True)
-            for gi, item in enumerate(design):
-                gname = space.group_names[gi]
-                stem = f"{name}_t{t.number}" + (f"_{gname}" if len(design) > 1 else "")
-                module = "".join(ch if ch.isalnum() else "_" for ch in stem)
-                _export_one(item, bundle, module, fmt, np, product_table, lower)
-            metrics = {
-                "study": name,
-                "trial": t.number,
-                "values": dict(
-                    zip([o.name for o in cfg.parsed_objectives()], t.values, strict=True)
-                ),
-                "constraints": dict(t.constraints),
-                "genome": t.user_attrs.get("genome"),
-                "params": t.params,
-                **{k: v for k, v in t.user_attrs.items() if k not in ("genome",)},
-            }
-            (bundle / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
-            dirs.append(bundle)
-    return dirs
-
-
-def _export_one(
-    item: Any, bundle: Path, module: str, fmt: str, np: Any, product_table: Any, lower: Any
-) -> None:
-    graph = getattr(item, "graph", item)
-    netlist = getattr(item, "netlist", None)
-    if graph is not None and hasattr(graph, "nodes_of"):
-        netlist = lower(graph, name=module)
-        signed, wa, wb = graph.signed, graph.width_a, graph.width_b
-    elif netlist is not None:
-        signed, wa, wb = item.signed, item.width_a, item.width_b
-    else:
-        np.save(bundle / f"{module}.npy", np.asarray(item.lut))
-        if fmt not in ("npy", "json"):
-            raise DseError(
-                f"{module}: library entry {item.name!r} is a LUT; it has no netlist to write as {fmt}"
-            )
-        return
-    lut = product_table(netlist, wa, wb, signed=signed)
-    np.save(bundle / f"{module}.npy", lut)
-    if fmt == "json" and graph is not None and hasattr(graph, "to_dict"):
-        (bundle / f"{module}.json").write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
-    elif fmt == "verilog":
-        from dse.netlist._verilog import read_verilog, write_verilog
-
-        text = write_verilog(netlist)
-        check = bundle / f".{module}.check.v"
-        check.write_text(text)
-        try:
-            back = read_verilog([check])
-        finally:
-            check.unlink()
-        if not np.array_equal(
-            product_table(back, wa, wb, signed=signed), lut
-        ):  # pragma: no cover - writer bug
-            raise DseError(f"{module}: the written Verilog does not reproduce the product table")
-        (bundle / f"{module}.v").write_text(text)
-    elif fmt == "blif":
-        from dse.netlist._blif import write_blif
-
-        text = write_blif(netlist)
-        (bundle / f"{module}.blif").write_text(text)
-    elif fmt == "c":
-        from dse.netlist._cmodel import write_c
-
-        (bundle / f"{module}.c").write_text(write_c(netlist))
-
-
-@click.command("export")
-@click.argument("name")
-@click.option("--trial", type=int, default=None, help="export this trial")
-@click.option("--pareto", is_flag=True, help="export every design on the Pareto front")
-@click.option(
-    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="verilog", show_default=True
-)
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="output directory"
-)
-@click.option("--storage", default=None, help=_STORAGE_HELP)
-def export_study_command(
-    name: str, trial: int | None, pareto: bool, fmt: str, output: Path, storage: str | None
-) -> None:
-    """Export designs of study NAME: one bundle per design (netlist, LUT .npy, metrics.json)."""
-    dirs = export_study(name, output, storage=storage, trial=trial, pareto=pareto, fmt=fmt)
-    click.echo(f"wrote {len(dirs)} bundle(s) under {output}")
