@@ -23,6 +23,7 @@ from dse.arith._knobs import (
     set_output_constant,
     truncate_columns,
 )
+from dse.arith._lower import lower
 from dse.arith._registry import GENERATORS, from_spec, generate, register_generator
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "cell_type",
     "from_spec",
     "generate",
+    "lower",
     "lower_part_or_adder",
     "multiplier",
     "prune_partial_products",

@@ -66,8 +66,8 @@ def export_command(
         return
     if trial is not None or pareto or storage is not None:
         raise DseError("--trial, --pareto and --storage need a study name: dse export STUDY ...")
+    from dse.arith import lower
     from dse.eval import product_table
-    from dse.netlist._lower import lower
 
     graph = build_from_options(gen, width, width_b, signed, adder, knobs)
     source = describe(str(gen), int(width or 0), width_b, signed, adder, knobs)

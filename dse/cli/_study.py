@@ -354,9 +354,9 @@ def export_study(
     import numpy as np
     from optuna.trial import TrialState
 
+    from dse.arith import lower
     from dse.cli._common import writing
     from dse.eval import product_table
-    from dse.netlist._lower import lower
     from dse.search import Genome
     from dse.search._study import _space_of
 

@@ -460,7 +460,7 @@ def evaluate(
     keep_lut: bool = True,
 ) -> HardwareReport:
     """Evaluate a multiplier graph (see :func:`evaluate_netlist` for the arguments)."""
-    from dse.netlist._lower import lower
+    from dse.arith import lower
 
     netlist = lower(graph, net_names=False)
     # the graph's hash if it has one already, else computed when the report is asked

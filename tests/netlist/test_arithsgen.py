@@ -15,10 +15,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from dse.arith import from_spec
+from dse.arith import from_spec, lower
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import Netlist, Op
-from dse.netlist._lower import lower
 from dse.netlist._verilog import read_verilog_text
 
 ag = pytest.importorskip("ariths_gen")

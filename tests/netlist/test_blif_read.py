@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dse.arith import from_spec
+from dse.arith import from_spec, lower
 from dse.errors import ConfigError, NetlistParseError
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import (
@@ -28,7 +28,6 @@ from dse.netlist import (
     read_verilog_text,
 )
 from dse.netlist._blif import write_blif
-from dse.netlist._lower import lower
 from dse.netlist._verilog import write_verilog
 
 DATA = Path(__file__).parent / "data"
