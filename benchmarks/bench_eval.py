@@ -29,7 +29,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 
 from dse.arith import CELL_TYPES, apply_knobs, generate, lower  # noqa: E402
 from dse.arith._registry import _ensure_plugins  # noqa: E402
-from dse.eval import evaluate, product_table  # noqa: E402
+from dse.design import evaluate  # noqa: E402
+from dse.eval import product_table  # noqa: E402
 from dse.netlist import write_verilog  # noqa: E402
 
 _BASES: dict = {}

@@ -151,7 +151,7 @@ class AxMultiplier:
         """Build with ``dse.arith.from_spec(spec)`` and evaluate with ``dse.eval.evaluate``."""
         try:
             from dse.arith import from_spec
-            from dse.eval import evaluate
+            from dse.design import evaluate
         except ImportError as exc:
             raise ConfigError(
                 f"multiplier spec {spec!r} needs dse.arith/dse.eval, which failed to import ({exc})"

@@ -246,7 +246,7 @@ class Evaluator:
             an accuracy metric.
         power_distribution: ``"uniform"`` operands for the power trace, or
             ``"network"`` (the operand histograms of the accuracy model's network).
-        trace_vectors, clock_period_ns, seed: passed to :func:`dse.eval.evaluate`.
+        trace_vectors, clock_period_ns, seed: passed to :func:`dse.design.evaluate`.
         lookup: ``structural hash -> stored stage-2 attrs or None``; lets workers reuse
             fine-tunes recorded in the study by any process.
     """
@@ -478,7 +478,8 @@ def _hardware_report(
     multiplier: Any, distribution: Any, trace_vectors: int, seed: int, clock: float
 ) -> Any:
     """A HardwareReport (graphs, netlists) or the stored figures of a LUT library entry."""
-    from dse.eval import evaluate, evaluate_netlist
+    from dse.design import evaluate
+    from dse.eval import evaluate_netlist
 
     kw = {
         "distribution": distribution,

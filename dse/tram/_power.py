@@ -5,7 +5,7 @@ Published (Meng et al., TRAM, DAC 2026): the normalised power of a layer is
 full adders of the exact array multiplier with costs in the ratio ``1 : 1.822 : 4.470``.
 
 Calibrated (issue #5, 2a): the costs are fitted to dse's gate-level switching-activity power
-model (NanGate 45 nm, :func:`dse.eval.evaluate`) *of the designs phase 2 actually produces*,
+model (NanGate 45 nm, :func:`dse.design.evaluate`) *of the designs phase 2 actually produces*,
 under the network's operand histograms: sample column-parameter vectors θ (truncation-like
 profiles and random ones), map each with :func:`~dse.tram.map_theta`, evaluate the mapped
 netlist's gate-level power ``P(θ)``, and fit ``P_exact − P(θ) ≈ Σ_c θ_c P_c`` by
@@ -118,7 +118,8 @@ def calibrated_costs(width_a: int = 8, width_b: int | None = None, *,
     """
     from scipy.optimize import nnls
 
-    from dse.eval import OperandDistribution, evaluate
+    from dse.design import evaluate
+    from dse.eval import OperandDistribution
     from dse.tram._mapping import map_theta
 
     wb = width_a if width_b is None else width_b

@@ -24,8 +24,9 @@ import numpy as np
 from torch import nn
 
 from dse.arith import MultiplierGraph, generate
+from dse.design import evaluate
 from dse.errors import ConfigError
-from dse.eval import HardwareReport, OperandDistribution, evaluate
+from dse.eval import HardwareReport, OperandDistribution
 from dse.nn import AxMultiplier
 from dse.tram._layers import tram_layers, tramify, untramify
 from dse.tram._mapping import BASES, MOVES, MappingResult, map_theta

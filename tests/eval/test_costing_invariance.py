@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from dse.arith import CELL_TYPES, MultiplierGraph, apply_knobs, from_spec, generate, lower
-from dse.eval import evaluate, evaluate_netlist
+from dse.design import evaluate
+from dse.eval import evaluate_netlist
 from dse.netlist import read_blif_text, write_blif
 from dse.netlist._verilog import read_verilog_text, write_verilog
 from dse.search._space import load_space

@@ -211,7 +211,7 @@ def test_report_hash_is_computed_on_demand() -> None:
     import copy
     import pickle
 
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     graph = generate("dadda", 4, knobs={"truncate": 2})
     report = evaluate(graph)

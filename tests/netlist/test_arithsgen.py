@@ -177,7 +177,8 @@ def test_arithsgen_costs_like_the_same_structure(
     adder, another structure)."""
     from ariths_gen.multi_bit_circuits.adders import UnsignedRippleCarryAdder
 
-    from dse.eval import evaluate, evaluate_netlist
+    from dse.design import evaluate
+    from dse.eval import evaluate_netlist
 
     kw = {} if label == "array" else {"unsigned_adder_class_name": UnsignedRippleCarryAdder}
     theirs = evaluate_netlist(

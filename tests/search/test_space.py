@@ -89,7 +89,7 @@ def test_layer_groups_replicate_the_genome(tmp_path: Path) -> None:
 
 def test_library_space(tmp_path: Path) -> None:
     from dse.arith import from_spec
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     lut = evaluate(from_spec("dadda:4,truncate=2")).lut
     np.save(tmp_path / "t2.npy", lut)
