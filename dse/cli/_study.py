@@ -411,15 +411,15 @@ def export_study(
 def _export_one(
     item: Any, bundle: Path, module: str, fmt: str, np: Any, product_table: Any, lower: Any
 ) -> None:
-    graph = getattr(item, "graph", item)
-    netlist = getattr(item, "netlist", None)
-    if graph is not None and hasattr(graph, "nodes_of"):
+    graph = getattr(item, "graph", None)
+    netlist = item.netlist() if graph is None else None
+    if graph is not None:
         netlist = lower(graph, name=module)
         signed, wa, wb = graph.signed, graph.width_a, graph.width_b
     elif netlist is not None:
         signed, wa, wb = item.signed, item.width_a, item.width_b
     else:
-        np.save(bundle / f"{module}.npy", np.asarray(item.lut))
+        np.save(bundle / f"{module}.npy", np.asarray(item.lut()))
         if fmt not in ("npy", "json"):
             raise DseError(
                 f"{module}: library entry {item.name!r} is a LUT; it has no netlist to write as {fmt}"

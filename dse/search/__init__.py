@@ -25,7 +25,6 @@ from dse.search._objectives import (
 )
 from dse.search._plot import plot_study, study_figure, study_plotly
 from dse.search._space import (
-    LibraryMultiplier,
     LibrarySpace,
     Space,
     StructureSpace,
@@ -58,7 +57,6 @@ __all__ = [
     "Evaluator",
     "Gene",
     "Genome",
-    "LibraryMultiplier",
     "LibrarySpace",
     "Metric",
     "Objective",

@@ -32,7 +32,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,9 +45,9 @@ from dse.search._genome import Gene, Genome
 
 if TYPE_CHECKING:
     from dse.arith import MultiplierGraph
+    from dse.design import Design, GraphDesign
 
 __all__ = [
-    "LibraryMultiplier",
     "LibrarySpace",
     "Space",
     "StructureSpace",
@@ -256,29 +256,6 @@ class _Slot:
     index: int
 
 
-@dataclass(frozen=True)
-class LibraryMultiplier:
-    """A multiplier from a library space: a graph (spec), a netlist (Verilog, BLIF) or a LUT.
-
-    ``report`` holds precomputed hardware figures (e.g. from ``dse eval --format json``)
-    for LUT entries, which have no gates to simulate.
-    """
-
-    name: str
-    key: str
-    signed: bool
-    width_a: int
-    width_b: int
-    graph: Any = None
-    netlist: Any = None
-    lut: np.ndarray | None = field(default=None, repr=False)
-    report: Mapping[str, Any] | None = None
-
-    @property
-    def structural_hash(self) -> str:
-        return self.key
-
-
 class Space:
     """Common interface of search spaces.
 
@@ -301,8 +278,8 @@ class Space:
     width_b: int
 
     # -- life cycle: built once per study (and per worker process) from ``config``.
-    def decode(self, genome: Genome) -> tuple[Any, ...]:
-        """One multiplier per layer group (a ``MultiplierGraph`` or :class:`LibraryMultiplier`)."""
+    def decode(self, genome: Genome) -> tuple[Design, ...]:
+        """One design per layer group (see :mod:`dse.design` for the kinds)."""
         raise NotImplementedError
 
     def default_value(self, gene_index: int) -> int:
@@ -353,7 +330,7 @@ class Space:
         text = json.dumps(self.config, sort_keys=True, default=str)
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
-    def design_hash(self, design: Sequence[Any]) -> str:
+    def design_hash(self, design: Sequence[Design]) -> str:
         """Structural hash of a decoded design (all groups)."""
         parts = [m.structural_hash for m in design]
         if len(parts) == 1:
@@ -499,11 +476,13 @@ class StructureSpace(Space):
             table[(ct.family, node.column)].append(node_id)
         return table
 
-    def decode(self, genome: Genome) -> tuple[MultiplierGraph, ...]:
+    def decode(self, genome: Genome) -> tuple[GraphDesign, ...]:
+        from dse.design import GraphDesign
+
         self.check(genome)
         n = self._per_group
         return tuple(
-            self._decode_one(genome.values[g * n : (g + 1) * n])
+            GraphDesign(self._decode_one(genome.values[g * n : (g + 1) * n]))
             for g in range(len(self.group_names))
         )
 
@@ -723,7 +702,7 @@ class LibrarySpace(Space):
                     raise ConfigError(
                         f"{where}: field entries.{i}.{e.name}: file {p!r} does not exist"
                     )
-        self._loaded: dict[int, LibraryMultiplier] = {}
+        self._loaded: dict[int, Design] = {}
         genes = []
         for gi, gname in enumerate(self.group_names):
             genes.append(
@@ -736,12 +715,15 @@ class LibrarySpace(Space):
             )
         self.genes = tuple(genes)
 
-    def entry(self, index: int) -> LibraryMultiplier:
+    def entry(self, index: int) -> Design:
+        """Library entry ``index`` as a design (loaded once)."""
         if index not in self._loaded:
             self._loaded[index] = self._load(index)
         return self._loaded[index]
 
-    def _load(self, index: int) -> LibraryMultiplier:
+    def _load(self, index: int) -> Design:
+        from dse.design import GraphDesign, NetlistDesign, TableDesign, netlist_key
+
         e = self.model.entries[index]
         where = f"{self.where}: field entries.{index}"
         wa, wb, signed = self.width_a, self.width_b, self.signed
@@ -756,15 +738,13 @@ class LibrarySpace(Space):
                 raise ConfigError(
                     f"{where}.spec: {e.spec!r} is not a {wa}x{wb} {'signed' if signed else 'unsigned'} multiplier"
                 )
-            return LibraryMultiplier(e.name, g.structural_hash, signed, wa, wb, graph=g)
+            return GraphDesign(g, e.name)
         files = e.netlist or e.verilog
         if files:
             from dse.netlist import read_netlist
 
             net = read_netlist([self.root / p for p in files])
-            text = net.to_text()
-            key = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-            return LibraryMultiplier(e.name, key, signed, wa, wb, netlist=net)
+            return NetlistDesign(e.name, netlist_key(net), signed, wa, wb, net)
         assert e.lut is not None
         lut = np.load(self.root / e.lut)
         if lut.shape != (1 << wa, 1 << wb):
@@ -773,9 +753,9 @@ class LibrarySpace(Space):
         key = hashlib.blake2b(
             np.ascontiguousarray(lut, dtype=np.int64).tobytes(), digest_size=20
         ).hexdigest()
-        return LibraryMultiplier(e.name, key, signed, wa, wb, lut=lut, report=report)
+        return TableDesign(e.name, key, signed, wa, wb, lut, report)
 
-    def decode(self, genome: Genome) -> tuple[LibraryMultiplier, ...]:
+    def decode(self, genome: Genome) -> tuple[Design, ...]:
         self.check(genome)
         return tuple(self.entry(v) for v in genome.values)
 

@@ -76,8 +76,8 @@ def _space_designs(rng: np.random.Generator, per_space: int) -> list[tuple[str, 
     for path in SPACES:
         space = load_space(path)
         for _ in range(per_space):
-            for graph in space.decode(space.random_genome(rng)):
-                out.append((path.stem, graph))
+            for design in space.decode(space.random_genome(rng)):
+                out.append((path.stem, design.graph))
     return out
 
 
