@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from dse.arith._graph import GraphBuilder, MultiplierGraph, Node, Signal, node_factory
@@ -795,14 +795,3 @@ def multiplier(
         loa=loa,
     )
     return build(spec, "booth" if booth else reduction)
-
-
-def rebuild(graph: MultiplierGraph, **changes: object) -> MultiplierGraph:
-    """Rebuild a generated graph with some spec fields changed (used by matrix knobs)."""
-    spec = graph.info.get("spec")
-    if not isinstance(spec, MultiplierSpec):
-        raise ConfigError(
-            "this knob rewrites the partial-product matrix and needs a graph made by a "
-            "partial-product generator (array, wallace, dadda, booth)"
-        )
-    return build(replace(spec, **changes), graph.info.get("generator"))  # type: ignore[arg-type]

@@ -245,10 +245,6 @@ def _ensure_cells() -> None:
         import dse.arith._c42tree  # noqa: F401
 
 
-def _cell_option_error(where: str, msg: str) -> ConfigError:
-    return ConfigError(f"{where}: {msg}")
-
-
 @dataclass(frozen=True)
 class _Slot:
     family: str
