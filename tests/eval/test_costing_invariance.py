@@ -21,7 +21,7 @@ from dse.design import evaluate
 from dse.eval import evaluate_netlist
 from dse.netlist import read_blif_text, write_blif
 from dse.netlist._verilog import read_verilog_text, write_verilog
-from dse.search._space import load_space
+from dse.search import load_space
 
 SPACES = sorted((Path(__file__).resolve().parents[2] / "search_spaces").glob("*.yaml"))
 

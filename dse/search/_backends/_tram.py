@@ -140,7 +140,7 @@ class TramBackend(Backend):
 
     # ------------------------------------------------------------------ run
     def _check(self, session: Session) -> tuple[Any, Any]:
-        from dse.search._space import StructureSpace
+        from dse.search._structure_space import StructureSpace
 
         space, ev = session.space, session.evaluator
         if not isinstance(space, StructureSpace) or not space.cell_options():
