@@ -7,37 +7,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from dse.errors import ConfigError
 
 __all__ = [
     "LibrarySpaceConfig",
-    "StructureSpaceConfig",
     "format_validation_error",
+    "free_knobs",
     "read_yaml",
+    "structure_space_model",
 ]
-
-#: Matrix knobs that may be free in a structure space (cell knobs are under ``cells``).
-FREE_KNOBS = ("prune", "truncate", "compensate", "bam", "loa", "cells")
 
 
 # --------------------------------------------------------------------- schema
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RangeConfig(_Strict):
-    """An inclusive integer range."""
-
-    low: int = 0
-    high: int
-
-    @model_validator(mode="after")
-    def _order(self) -> RangeConfig:
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low}) must be <= high ({self.high})")
-        return self
 
 
 class BaseConfig(_Strict):
@@ -49,30 +34,10 @@ class BaseConfig(_Strict):
     fixed: dict[str, Any] = Field(default_factory=dict, description="knobs always applied")
 
 
-class PruneConfig(_Strict):
-    columns: tuple[int, int] | None = Field(
-        None, description="only partial products in these columns"
-    )
-
-
-class BamConfig(_Strict):
-    hbl: RangeConfig
-    vbl: RangeConfig
-
-
 class CellsConfig(_Strict):
     roles: list[Literal["tree", "cpa"]] = Field(default_factory=lambda: ["tree"])  # type: ignore[arg-type]
     columns: tuple[int, int] | None = None
     options: dict[str, list[str]]
-
-
-class KnobsConfig(_Strict):
-    prune: PruneConfig | None = None
-    truncate: RangeConfig | None = None
-    compensate: bool = False
-    bam: BamConfig | None = None
-    loa: RangeConfig | None = None
-    cells: CellsConfig | None = None
 
 
 class GroupConfig(_Strict):
@@ -81,13 +46,48 @@ class GroupConfig(_Strict):
     weight: float | None = Field(None, gt=0, description="share of MACs; default from the model")
 
 
-class StructureSpaceConfig(_Strict):
-    kind: Literal["structure"] = "structure"
-    name: str | None = None
-    description: str = ""
-    base: BaseConfig
-    knobs: KnobsConfig = Field(default_factory=KnobsConfig)
-    groups: list[GroupConfig] | None = None
+_MODELS: dict[tuple[tuple[str, int], ...], type[BaseModel]] = {}
+
+
+def free_knobs() -> list[str]:
+    """What may stand under ``knobs:`` in a structure space: the registered knobs that
+    a space can make free, and ``cells``."""
+    from dse.arith import KNOBS
+
+    return [k.name for k in KNOBS.values() if k.space_config is not None] + ["cells"]
+
+
+def structure_space_model() -> type[BaseModel]:
+    """The schema of a structure space for the knobs registered now: one entry under
+    ``knobs:`` per knob that a space can make free (its ``space_config``), then
+    ``cells``."""
+    from dse.arith import KNOBS
+
+    free = [k for k in KNOBS.values() if k.space_config is not None]
+    key = tuple((k.name, id(k)) for k in free)
+    model = _MODELS.get(key)
+    if model is None:
+        fields: dict[str, Any] = {
+            k.name: (
+                k.space_config if k.space_default is not None else k.space_config | None,
+                k.space_default,
+            )
+            for k in free
+        }
+        fields["cells"] = (CellsConfig | None, None)
+        knobs: type[BaseModel] = create_model("KnobsConfig", __base__=_Strict, **fields)
+        model = create_model(
+            "StructureSpaceConfig",
+            __base__=_Strict,
+            kind=(Literal["structure"], "structure"),
+            name=(str | None, None),
+            description=(str, ""),
+            base=(BaseConfig, ...),
+            knobs=(knobs, Field(default_factory=knobs)),
+            groups=(list[GroupConfig] | None, None),
+        )
+        _MODELS[key] = model
+    return model
 
 
 class LibraryEntryConfig(_Strict):
@@ -183,8 +183,9 @@ def format_validation_error(
         parent = ".".join(loc.split(".")[:-1])
         key = loc.split(".")[-1]
         if parent.endswith("knobs"):
-            msg = f"unknown knob {key!r}; free knobs are: {', '.join(FREE_KNOBS)}"
-            msg += _did_you_mean(key, FREE_KNOBS)
+            known = free_knobs()
+            msg = f"unknown knob {key!r}; free knobs are: {', '.join(known)}"
+            msg += _did_you_mean(key, known)
         else:
             msg = f"unknown key {key!r}" + _did_you_mean(key, _fields_at(model, parts[:-1]))
     elif err["type"] == "missing":

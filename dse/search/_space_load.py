@@ -13,9 +13,9 @@ from dse.search._library_space import LibrarySpace
 from dse.search._space import Space
 from dse.search._space_config import (
     LibrarySpaceConfig,
-    StructureSpaceConfig,
     format_validation_error,
     read_yaml,
+    structure_space_model,
 )
 from dse.search._structure_space import StructureSpace
 
@@ -37,9 +37,9 @@ def space_from_dict(
         if library:
             lib = LibrarySpaceConfig.model_validate(data)
             return LibrarySpace(lib, name=lib.name or name or "space", where=where, root=root)
-        cfg = StructureSpaceConfig.model_validate(data)
+        cfg: Any = structure_space_model().model_validate(data)
     except ValidationError as exc:
-        model = LibrarySpaceConfig if library else StructureSpaceConfig
+        model = LibrarySpaceConfig if library else structure_space_model()
         raise ConfigError(format_validation_error(exc, where, model=model)) from None
     return StructureSpace(cfg, name=cfg.name or name or "space", where=where)
 

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from dse.errors import ConfigError, DseError, KnobError
 from dse.search._genome import Gene, Genome
 from dse.search._space import Space, _groups
-from dse.search._space_config import RangeConfig, StructureSpaceConfig
 
 if TYPE_CHECKING:
-    from dse.arith import MultiplierGraph
+    from dse.arith import GeneSpec, Knob, MultiplierGraph
     from dse.design import GraphDesign
 
 __all__ = ["StructureSpace"]
@@ -32,6 +31,18 @@ def _ensure_cells() -> None:
         import dse.arith._c42tree  # noqa: F401
 
 
+def _stored_config(config: Any, knobs: Mapping[str, Knob]) -> dict[str, Any]:
+    """The configuration as stored with a study: a knob the file does not give is left
+    out unless it is one that stored configurations always list."""
+    data: dict[str, Any] = config.model_dump(mode="json")
+    given = config.knobs.model_fields_set
+    for name in list(data["knobs"]):
+        knob = knobs.get(name)
+        if knob is not None and not knob.listed_when_unset and name not in given:
+            del data["knobs"][name]
+    return data
+
+
 @dataclass(frozen=True)
 class _Slot:
     family: str
@@ -42,14 +53,14 @@ class _Slot:
 class StructureSpace(Space):
     """Multiplier structures around one base design (see the module docstring)."""
 
-    def __init__(self, config: StructureSpaceConfig, *, name: str, where: str = "<space>") -> None:
-        from dse.arith import CELL_TYPES, generate
+    def __init__(self, config: Any, *, name: str, where: str = "<space>") -> None:
+        from dse.arith import CELL_TYPES, KNOBS, generate
 
         _ensure_cells()
         self.name = name
         self.where = where
         self.model = config
-        self.config = config.model_dump(mode="json")
+        self.config = _stored_config(config, KNOBS)
         self.group_names, self.group_weights, self.group_layers = _groups(config.groups)
         b = config.base
         try:
@@ -65,51 +76,31 @@ class StructureSpace(Space):
         self.width_a, self.width_b = base.width_a, base.width_b
         spec = base.info.get("spec")
         k = config.knobs
-        matrix = [n for n in ("prune", "truncate", "bam", "loa") if getattr(k, n) is not None]
-        if k.compensate:
-            matrix.append("compensate")
+        # the knobs free in this space, in registry order (the genome's order)
+        free = [
+            knob
+            for knob in KNOBS.values()
+            if knob.space_config is not None
+            and getattr(k, knob.name, knob.space_default) != knob.space_default
+        ]
+        # a flag (compensate) only modifies what the other matrix knobs remove: an
+        # error names a knob that rewrites the matrix first
+        matrix = sorted(
+            (knob for knob in free if knob.kind == "matrix"),
+            key=lambda knob: knob.space_config is bool,
+        )
         if matrix and spec is None:
             raise ConfigError(
-                f"{where}: field knobs.{matrix[0]}: generator {b.generator!r} has no partial-product "
-                f"matrix to rewrite; only 'cells' knobs apply to it"
+                f"{where}: field knobs.{matrix[0].name}: generator {b.generator!r} has no "
+                f"partial-product matrix to rewrite; only 'cells' knobs apply to it"
             )
         width_p = base.width_p
         genes: list[Gene] = []
-        self._pp: list[tuple[int, int]] = []
-        if k.prune is not None:
-            lo, hi = k.prune.columns if k.prune.columns else (0, width_p - 1)
-            for node in sorted(base.nodes_of(role="pp"), key=_pp_order):
-                n = base[node]
-                parts = node.split("_")
-                if len(parts) != 3 or n.column is None or not lo <= n.column <= hi:
-                    continue
-                self._pp.append((int(parts[1]), int(parts[2])))
-                genes.append(Gene(f"prune.{parts[1]}.{parts[2]}", "bit", column=n.column))
-            if not self._pp:
-                raise ConfigError(
-                    f"{where}: field knobs.prune.columns: no partial product lies in {lo}..{hi}"
-                )
-        self._truncate = k.truncate
-        if k.truncate is not None:
-            _check_range(where, "knobs.truncate", k.truncate, 0, width_p - 1)
-            genes.append(Gene("truncate", "ordinal", k.truncate.low, k.truncate.high))
-        self._compensate = k.compensate
-        if k.compensate:
-            genes.append(Gene("compensate", "bit"))
-        self._bam = k.bam
-        if k.bam is not None:
-            if spec is not None and spec.encoding == "booth":
-                raise ConfigError(
-                    f"{where}: field knobs.bam: the broken-array knob needs an AND matrix, not Booth"
-                )
-            _check_range(where, "knobs.bam.hbl", k.bam.hbl, 0, base.width_b)
-            _check_range(where, "knobs.bam.vbl", k.bam.vbl, 0, width_p)
-            genes.append(Gene("bam.hbl", "ordinal", k.bam.hbl.low, k.bam.hbl.high))
-            genes.append(Gene("bam.vbl", "ordinal", k.bam.vbl.low, k.bam.vbl.high))
-        self._loa = k.loa
-        if k.loa is not None:
-            _check_range(where, "knobs.loa", k.loa, 0, width_p - 1)
-            genes.append(Gene("loa", "ordinal", k.loa.low, k.loa.high))
+        self._knobs: list[tuple[Knob, list[GeneSpec]]] = []
+        for knob in free:
+            specs = knob.genes(base, getattr(k, knob.name), where)
+            self._knobs.append((knob, specs))
+            genes.extend(Gene(g.name, g.kind, g.low, g.high, g.choices, g.column) for g in specs)
         self._slots: list[_Slot] = []
         self._options: dict[str, tuple[str, ...]] = {}
         self._roles: tuple[str, ...] = ()
@@ -231,30 +222,12 @@ class StructureSpace(Space):
 
         it = iter(values)
         knobs: dict[str, Any] = {}
-        pruned = [pp for pp in self._pp if next(it)]
-        if pruned:
-            knobs["prune"] = pruned
-        if self._truncate is not None:
-            t = next(it)
-            if t:
-                knobs["truncate"] = t
-        compensate = bool(next(it)) if self._compensate else False
-        if compensate:
-            knobs["compensate"] = "1"
-        if self._bam is not None:
-            h, v = next(it), next(it)
-            if h or v:
-                knobs["bam"] = (h, v)
-        if self._loa is not None:
-            lo = next(it)
-            if lo:
-                knobs["loa"] = lo
+        for knob, specs in self._knobs:
+            value = knob.decode(specs, [next(it) for _ in specs], knobs, self.base)
+            if value is not None:
+                knobs[knob.name] = value
         graph = self.base
         if knobs:
-            spec = graph.info["spec"]
-            # Compensation adds back the expected value of what truncation/pruning removes.
-            if compensate and not (pruned or knobs.get("truncate") or spec.pruned or spec.truncate):
-                knobs.pop("compensate")
             graph = apply_knobs(graph, knobs)
         if self._slots:
             table = self._cell_table(graph)
@@ -285,21 +258,6 @@ def _option_index(options: Sequence[str], option: str) -> int | None:
             if o.startswith("zero.") and set(o[5:].split("+")) == ports:
                 return i
     return None
-
-
-def _pp_order(node: str) -> tuple[int, ...]:
-    parts = node.split("_")
-    try:
-        return tuple(int(p) for p in parts[1:])
-    except ValueError:
-        return (1 << 30,)
-
-
-def _check_range(where: str, fieldname: str, r: RangeConfig, lo: int, hi: int) -> None:
-    if r.low < lo or r.high > hi:
-        raise ConfigError(
-            f"{where}: field {fieldname}: range {r.low}..{r.high} must lie within {lo}..{hi}"
-        )
 
 
 def _cell_options(
