@@ -1,4 +1,19 @@
-"""The structure IR: multiplier graphs, generators and approximation knobs."""
+"""The structure IR: multiplier graphs, generators, approximation knobs and lowering.
+
+Making a multiplier:
+
+* :func:`generate` — by generator name (``array``, ``wallace``, ``dadda``, ``booth``,
+  the log multipliers, the 4:2 tree, any :func:`register_generator` adds), then knobs;
+* :func:`from_spec` — the same from a one-line spec (``dadda:8x6,truncate=4``), as the
+  command line, study files and library spaces give it;
+* :func:`build` — a partial-product multiplier from a :class:`MultiplierSpec` (what
+  every matrix knob rebuilds with); :func:`multiplier` makes that spec from keywords,
+  with any encoding and reduction (e.g. Booth over a Wallace tree, which no generator
+  name gives).
+
+Knobs are registered :class:`Knob` objects (:data:`KNOBS`, :func:`register_knob`);
+:func:`lower` turns a graph into a :class:`~dse.netlist.Netlist`.
+"""
 
 from dse.arith._cells import CELL_TYPES, CellType, cell_type, register_cell_type
 from dse.arith._generators import (

@@ -151,7 +151,7 @@ def _ensure_plugins() -> None:
     _plugins_loaded = True
     import importlib
 
-    for mod in ("dse.arith._catalogue", "dse.arith._c42tree", "dse.arith._log"):
+    for mod in ("dse.arith._catalogue", "dse.arith._c42tree", "dse.arith._logarithmic"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

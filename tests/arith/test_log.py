@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dse.arith import from_spec, generate, lower
-from dse.arith._log import (
+from dse.arith._logarithmic import (
     ilm_multiplier,
     ilm_reference,
     mitchell_multiplier,
