@@ -10,6 +10,9 @@ Two families:
 
 Matrix knobs rebuild the tree and so renumber its cells: apply them before cell
 knobs (doing otherwise raises :class:`~dse.errors.KnobError`).
+
+Each knob is registered here as a :class:`~dse.arith.Knob` (the interface and the
+registry are in :mod:`dse.arith._knob`).
 """
 
 from __future__ import annotations
