@@ -27,10 +27,11 @@ from pathlib import Path
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
-from dse.arith import CELL_TYPES, apply_knobs, generate  # noqa: E402
+from dse.arith import CELL_TYPES, apply_knobs, generate, lower  # noqa: E402
 from dse.arith._registry import _ensure_plugins  # noqa: E402
-from dse.eval import evaluate, product_table  # noqa: E402
-from dse.netlist import lower, write_verilog  # noqa: E402
+from dse.design import evaluate  # noqa: E402
+from dse.eval import product_table  # noqa: E402
+from dse.netlist import write_verilog  # noqa: E402
 
 _BASES: dict = {}
 

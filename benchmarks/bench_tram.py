@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dse.arith import generate, truncate_columns
-from dse.eval import evaluate
+from dse.design import evaluate
 from dse.nn import AxMultiplier
 from dse.nn._finetune import PreparedBaseline
 from dse.optim import LogDomainSGD

@@ -37,4 +37,3 @@ def jit(fn: Any, *, inline: bool = False, fastmath: set[str] | None = None) -> A
     if fastmath:
         return numba.njit(cache=True, nogil=True, fastmath=fastmath)(fn)
     return numba.njit(cache=True, nogil=True)(fn)
-

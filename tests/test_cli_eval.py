@@ -211,8 +211,8 @@ def test_bad_verilog_is_one_line_naming_file_and_line(capsys, tmp_path, text, me
 
 
 def test_eval_a_library_of_verilog_files(capsys, tmp_path):
-    from dse.arith import from_spec
-    from dse.netlist import lower, write_verilog
+    from dse.arith import from_spec, lower
+    from dse.netlist import write_verilog
 
     files = []
     for spec in ["dadda:4", "dadda:4,truncate=3", "array:4,bam=1:2"]:
@@ -430,8 +430,7 @@ def test_eval_lut_into_an_unwritable_folder_is_one_line(capsys, tmp_path):
 
 
 def test_eval_lut_dir_that_cannot_be_written_fails_before_evaluating(capsys, tmp_path):
-    from dse.arith import from_spec
-    from dse.netlist._lower import lower
+    from dse.arith import from_spec, lower
     from dse.netlist._verilog import write_verilog
 
     files = []
@@ -468,8 +467,7 @@ def test_eval_lut_into_a_folder_writes_a_named_file_and_says_where(capsys, tmp_p
 
 
 def test_eval_files_say_where_each_table_went(capsys, tmp_path):
-    from dse.arith import from_spec
-    from dse.netlist._lower import lower
+    from dse.arith import from_spec, lower
     from dse.netlist._verilog import write_verilog
 
     f = tmp_path / "m.v"

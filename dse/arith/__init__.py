@@ -1,4 +1,19 @@
-"""The structure IR: multiplier graphs, generators and approximation knobs."""
+"""The structure IR: multiplier graphs, generators, approximation knobs and lowering.
+
+Making a multiplier:
+
+* :func:`generate` — by generator name (``array``, ``wallace``, ``dadda``, ``booth``,
+  the log multipliers, the 4:2 tree, any :func:`register_generator` adds), then knobs;
+* :func:`from_spec` — the same from a one-line spec (``dadda:8x6,truncate=4``), as the
+  command line, study files and library spaces give it;
+* :func:`build` — a partial-product multiplier from a :class:`MultiplierSpec` (what
+  every matrix knob rebuilds with); :func:`multiplier` makes that spec from keywords,
+  with any encoding and reduction (e.g. Booth over a Wallace tree, which no generator
+  name gives).
+
+Knobs are registered :class:`Knob` objects (:data:`KNOBS`, :func:`register_knob`);
+:func:`lower` turns a graph into a :class:`~dse.netlist.Netlist`.
+"""
 
 from dse.arith._cells import CELL_TYPES, CellType, cell_type, register_cell_type
 from dse.arith._generators import (
@@ -12,8 +27,17 @@ from dse.arith._generators import (
     multiplier,
 )
 from dse.arith._graph import MultiplierGraph, Node, Signal
-from dse.arith._knobs import (
+from dse.arith._knob import (
     KNOBS,
+    LIST_KNOBS,
+    GeneSpec,
+    Knob,
+    RangeConfig,
+    SpaceEntry,
+    check_range,
+    register_knob,
+)
+from dse.arith._knobs import (
     apply_knob,
     apply_knobs,
     broken_array,
@@ -23,6 +47,7 @@ from dse.arith._knobs import (
     set_output_constant,
     truncate_columns,
 )
+from dse.arith._lower import lower
 from dse.arith._registry import GENERATORS, from_spec, generate, register_generator
 
 __all__ = [
@@ -31,26 +56,34 @@ __all__ = [
     "ENCODINGS",
     "GENERATORS",
     "KNOBS",
+    "LIST_KNOBS",
     "MAX_WIDTH",
     "MIN_WIDTH",
     "REDUCTIONS",
     "CellType",
+    "GeneSpec",
+    "Knob",
     "MultiplierGraph",
     "MultiplierSpec",
     "Node",
+    "RangeConfig",
     "Signal",
+    "SpaceEntry",
     "apply_knob",
     "apply_knobs",
     "broken_array",
     "build",
     "cell_type",
+    "check_range",
     "from_spec",
     "generate",
+    "lower",
     "lower_part_or_adder",
     "multiplier",
     "prune_partial_products",
     "register_cell_type",
     "register_generator",
+    "register_knob",
     "replace_cell",
     "set_output_constant",
     "truncate_columns",

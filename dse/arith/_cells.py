@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dse.errors import ConfigError
-from dse.netlist._netlist import _SYMMETRIC_INT, ARITY, NetlistBuilder, Op
+from dse.netlist import ARITY, SYMMETRIC_OPS, NetlistBuilder, Op
 
 __all__ = [
     "CELL_TYPES",
@@ -84,7 +84,7 @@ SAME_FANIN: dict[Lowering, tuple[tuple[int, ...], int, str | None]] = {}
 
 def _same_fanin(low: Lowering, ops: Sequence[Op], group: str | None = None) -> Lowering:
     arity = {ARITY[o] for o in ops}
-    assert len(arity) == 1 and all(int(o) in _SYMMETRIC_INT for o in ops)
+    assert len(arity) == 1 and all(int(o) in SYMMETRIC_OPS for o in ops)
     SAME_FANIN[low] = (tuple(int(o) for o in ops), arity.pop(), group)
     return low
 
@@ -114,7 +114,7 @@ def _gate_cell(
     def low(b: NetlistBuilder, n: Sequence[int]) -> Sequence[int]:
         return (b.gate(op, *n),)
 
-    if int(op) in _SYMMETRIC_INT:
+    if int(op) in SYMMETRIC_OPS:
         _same_fanin(low, (op,))
     return CellType(
         name=name,

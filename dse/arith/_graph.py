@@ -436,6 +436,11 @@ class MultiplierGraph:
         return self
 
     # ------------------------------------------------------------------ hashing
+    def known_hash(self) -> str | None:
+        """The structural hash if it has been computed already, else ``None`` (so a
+        caller can defer the pass over the graph until someone reads the hash)."""
+        return self.__dict__.get("structural_hash")
+
     @cached_property
     def structural_hash(self) -> str:
         """Canonical hash of the structure, independent of node names and insertion order.

@@ -10,22 +10,34 @@ Two families:
 
 Matrix knobs rebuild the tree and so renumber its cells: apply them before cell
 knobs (doing otherwise raises :class:`~dse.errors.KnobError`).
+
+Each knob is registered here as a :class:`~dse.arith.Knob` (the interface and the
+registry are in :mod:`dse.arith._knob`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from pydantic import Field
+
 from dse.arith._cells import cell_type
-from dse.arith._generators import MultiplierSpec, build
 from dse.arith._graph import MultiplierGraph, Node
+from dse.arith._knob import (
+    KNOBS,
+    GeneSpec,
+    Knob,
+    RangeConfig,
+    SpaceEntry,
+    _rebuild,
+    _spec,
+    check_range,
+    register_knob,
+)
 from dse.errors import ConfigError, KnobError
 
 __all__ = [
-    "KNOBS",
-    "LIST_KNOBS",
     "apply_knob",
     "apply_knobs",
     "broken_array",
@@ -35,31 +47,6 @@ __all__ = [
     "set_output_constant",
     "truncate_columns",
 ]
-
-
-def _spec(graph: MultiplierGraph, knob: str) -> MultiplierSpec:
-    spec = graph.info.get("spec")
-    if not isinstance(spec, MultiplierSpec):
-        raise KnobError(
-            f"knob {knob!r} rewrites the partial-product matrix; it needs a graph from a "
-            f"partial-product generator (array, wallace, dadda, booth), not "
-            f"{graph.info.get('generator', 'this graph')!r}"
-        )
-    if graph.info.get("edits"):
-        raise KnobError(
-            f"knob {knob!r} rebuilds the compressor tree, which would discard the cell "
-            f"edits already applied; apply matrix knobs (prune, truncate, bam, loa) first"
-        )
-    return spec
-
-
-def _rebuild(graph: MultiplierGraph, knob: str, **changes: Any) -> MultiplierGraph:
-    spec = _spec(graph, knob)
-    try:
-        new_spec = replace(spec, **changes)
-    except ConfigError as exc:
-        raise KnobError(f"knob {knob!r}: {exc}") from None
-    return build(new_spec, graph.info.get("generator"))
 
 
 def prune_partial_products(
@@ -228,29 +215,198 @@ def _int(value: Any, knob: str) -> int:
         raise KnobError(f"knob {knob!r}: expected an integer, got {value!r}") from None
 
 
-def _knob_prune(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    return prune_partial_products(g, v if not isinstance(v, str) else _parse_pairs(v, "prune"))
+def _on(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes", "on")
 
 
-def _knob_truncate(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    return truncate_columns(g, _int(v, "truncate"))
-
-
-def _knob_compensate(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    on = str(v).lower() in ("1", "true", "yes", "on")
-    return _rebuild(g, "compensate", compensate=on)
-
-
-def _knob_bam(g: MultiplierGraph, v: Any) -> MultiplierGraph:
+def _bam_pair(value: Any) -> tuple[int, int]:
     try:
-        h, vb = (int(x) for x in str(v).split(":")) if isinstance(v, str) else v
+        h, vb = (int(x) for x in str(value).split(":")) if isinstance(value, str) else value
     except ValueError:
-        raise KnobError(f"knob 'bam': expected 'HBL:VBL', got {v!r}") from None
-    return broken_array(g, h, vb)
+        raise KnobError(f"knob 'bam': expected 'HBL:VBL', got {value!r}") from None
+    return int(h), int(vb)
 
 
-def _knob_loa(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    return lower_part_or_adder(g, _int(v, "loa"))
+def _pp_order(node: str) -> tuple[int, ...]:
+    parts = node.split("_")
+    try:
+        return tuple(int(p) for p in parts[1:])
+    except ValueError:
+        return (1 << 30,)
+
+
+class PruneConfig(SpaceEntry):
+    columns: tuple[int, int] | None = Field(
+        None, description="only partial products in these columns"
+    )
+
+
+class BamConfig(SpaceEntry):
+    hbl: RangeConfig
+    vbl: RangeConfig
+
+
+class PruneKnob(Knob):
+    """``prune``: partial products set to 0 (one bit gene per partial product)."""
+
+    name = "prune"
+    kind = "matrix"
+    list_valued = True
+    space_config = PruneConfig
+    listed_when_unset = True
+
+    def parse(self, value: Any) -> Any:
+        return value if not isinstance(value, str) else _parse_pairs(value, "prune")
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return prune_partial_products(graph, self.parse(value))
+
+    def spec_changes(self, spec: Any, value: Any) -> dict[str, Any]:
+        pairs = self.parse(value)
+        return {"pruned": spec.pruned | frozenset((int(i), int(j)) for i, j in pairs)}
+
+    def genes(self, base: MultiplierGraph, config: Any, where: str) -> list[GeneSpec]:
+        lo, hi = config.columns if config.columns else (0, base.width_p - 1)
+        genes = []
+        for node in sorted(base.nodes_of(role="pp"), key=_pp_order):
+            n = base[node]
+            parts = node.split("_")
+            if len(parts) != 3 or n.column is None or not lo <= n.column <= hi:
+                continue
+            genes.append(
+                GeneSpec(
+                    f"prune.{parts[1]}.{parts[2]}",
+                    "bit",
+                    column=n.column,
+                    payload=(int(parts[1]), int(parts[2])),
+                )
+            )
+        if not genes:
+            raise ConfigError(
+                f"{where}: field knobs.prune.columns: no partial product lies in {lo}..{hi}"
+            )
+        return genes
+
+    def decode(
+        self, genes: Sequence[GeneSpec], values: Sequence[int], chosen: Any, base: Any
+    ) -> Any | None:
+        pruned = [g.payload for g, v in zip(genes, values, strict=True) if v]
+        return pruned or None
+
+
+class _RangeKnob(Knob):
+    """A knob with one integer value, free over a range of ``0 .. width_p - 1``."""
+
+    kind = "matrix"
+    space_config = RangeConfig
+    listed_when_unset = True
+
+    def parse(self, value: Any) -> int:
+        return _int(value, self.name)
+
+    def spec_changes(self, spec: Any, value: Any) -> dict[str, Any]:
+        return {self.name: self.parse(value)}
+
+    def genes(self, base: MultiplierGraph, config: Any, where: str) -> list[GeneSpec]:
+        check_range(where, f"knobs.{self.name}", config, 0, base.width_p - 1)
+        return [GeneSpec(self.name, "ordinal", config.low, config.high)]
+
+    def decode(
+        self, genes: Sequence[GeneSpec], values: Sequence[int], chosen: Any, base: Any
+    ) -> Any | None:
+        return values[0] or None
+
+
+class TruncateKnob(_RangeKnob):
+    """``truncate``: the low columns dropped (:func:`truncate_columns`)."""
+
+    name = "truncate"
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return truncate_columns(graph, self.parse(value))
+
+
+class CompensateKnob(Knob):
+    """``compensate``: add back the expected value of what pruning/truncation removes."""
+
+    name = "compensate"
+    kind = "matrix"
+    space_config = bool
+    space_default = False
+    listed_when_unset = True
+
+    def parse(self, value: Any) -> bool:
+        return _on(value)
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return _rebuild(graph, "compensate", compensate=self.parse(value))
+
+    def spec_changes(self, spec: Any, value: Any) -> dict[str, Any]:
+        return {"compensate": self.parse(value)}
+
+    def genes(self, base: MultiplierGraph, config: Any, where: str) -> list[GeneSpec]:
+        return [GeneSpec("compensate", "bit")]
+
+    def decode(
+        self,
+        genes: Sequence[GeneSpec],
+        values: Sequence[int],
+        chosen: Mapping[str, Any],
+        base: MultiplierGraph,
+    ) -> Any | None:
+        if not values[0]:
+            return None
+        spec = base.info["spec"]
+        # with nothing removed there is nothing to compensate for
+        if not (chosen.get("prune") or chosen.get("truncate") or spec.pruned or spec.truncate):
+            return None
+        return "1"
+
+
+class BamKnob(Knob):
+    """``bam``: broken-array break levels ``HBL:VBL`` (:func:`broken_array`)."""
+
+    name = "bam"
+    kind = "matrix"
+    space_config = BamConfig
+    listed_when_unset = True
+
+    def parse(self, value: Any) -> tuple[int, int]:
+        return _bam_pair(value)
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return broken_array(graph, *self.parse(value))
+
+    def spec_changes(self, spec: Any, value: Any) -> dict[str, Any]:
+        return {"bam": self.parse(value)}
+
+    def genes(self, base: MultiplierGraph, config: Any, where: str) -> list[GeneSpec]:
+        spec = base.info.get("spec")
+        if spec is not None and spec.encoding == "booth":
+            raise ConfigError(
+                f"{where}: field knobs.bam: the broken-array knob needs an AND matrix, not Booth"
+            )
+        check_range(where, "knobs.bam.hbl", config.hbl, 0, base.width_b)
+        check_range(where, "knobs.bam.vbl", config.vbl, 0, base.width_p)
+        return [
+            GeneSpec("bam.hbl", "ordinal", config.hbl.low, config.hbl.high),
+            GeneSpec("bam.vbl", "ordinal", config.vbl.low, config.vbl.high),
+        ]
+
+    def decode(
+        self, genes: Sequence[GeneSpec], values: Sequence[int], chosen: Any, base: Any
+    ) -> Any | None:
+        h, v = values
+        return (h, v) if h or v else None
+
+
+class LoaKnob(_RangeKnob):
+    """``loa``: lower-part-OR final adder bits (:func:`lower_part_or_adder`)."""
+
+    name = "loa"
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return lower_part_or_adder(graph, self.parse(value))
 
 
 def _cell_edits(
@@ -272,39 +428,45 @@ def _cell_edits(
     return g
 
 
-def _knob_zero(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    return _cell_edits(g, v, "zero", ".", "NODE.PORT", set_output_constant)
+class ApproxKnob(Knob):
+    """``approx``: ``NODE:KIND`` items, cells swapped (:func:`replace_cell`)."""
+
+    name = "approx"
+    kind = "cell"
+    list_valued = True
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return _cell_edits(graph, value, "approx", ":", "NODE:KIND", replace_cell)
 
 
-def _knob_approx(g: MultiplierGraph, v: Any) -> MultiplierGraph:
-    return _cell_edits(g, v, "approx", ":", "NODE:KIND", replace_cell)
+class ZeroKnob(Knob):
+    """``zero``: ``NODE.PORT`` items, outputs tied to 0 (:func:`set_output_constant`)."""
+
+    name = "zero"
+    kind = "cell"
+    list_valued = True
+
+    def apply(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
+        return _cell_edits(graph, value, "zero", ".", "NODE.PORT", set_output_constant)
 
 
-#: Knobs by name, in the order :func:`apply_knobs` applies them.
-KNOBS: dict[str, Callable[[MultiplierGraph, Any], MultiplierGraph]] = {
-    "prune": _knob_prune,
-    "truncate": _knob_truncate,
-    "compensate": _knob_compensate,
-    "bam": _knob_bam,
-    "loa": _knob_loa,
-    "approx": _knob_approx,
-    "zero": _knob_zero,
-}
-
-
-#: Knobs whose value is a list of items (between ``,`` or ``;``): given twice on the
-#: command line, their lists join (``;``); every other knob takes one value.
-LIST_KNOBS = frozenset({"prune", "approx", "zero"})
+for _knob in (
+    PruneKnob(),
+    TruncateKnob(),
+    CompensateKnob(),
+    BamKnob(),
+    LoaKnob(),
+    ApproxKnob(),
+    ZeroKnob(),
+):
+    register_knob(_knob)
 
 
 def apply_knob(graph: MultiplierGraph, name: str, value: Any) -> MultiplierGraph:
-    """Apply one knob by name (see :data:`KNOBS`)."""
+    """Apply one knob by name (see :data:`~dse.arith.KNOBS`)."""
     if name not in KNOBS:
         raise KnobError(f"unknown knob {name!r}; known knobs: {', '.join(KNOBS)}")
-    return KNOBS[name](graph, value)
-
-
-_MATRIX_KNOBS = ("prune", "truncate", "compensate", "bam", "loa")
+    return KNOBS[name].apply(graph, value)
 
 
 def apply_knobs(graph: MultiplierGraph, knobs: Mapping[str, Any]) -> MultiplierGraph:
@@ -315,29 +477,15 @@ def apply_knobs(graph: MultiplierGraph, knobs: Mapping[str, Any]) -> MultiplierG
     for name in knobs:
         if name not in KNOBS:
             raise KnobError(f"unknown knob {name!r}; known knobs: {', '.join(KNOBS)}")
-    matrix = [k for k in _MATRIX_KNOBS if k in knobs]
-    if len(matrix) > 1:
+    matrix = [k for k, knob in KNOBS.items() if knob.kind == "matrix" and k in knobs]
+    merged = len(matrix) > 1
+    if merged:
         spec = _spec(graph, matrix[0])
         changes: dict[str, Any] = {}
-        if "prune" in knobs:
-            v = knobs["prune"]
-            pairs = _parse_pairs(v, "prune") if isinstance(v, str) else v
-            changes["pruned"] = spec.pruned | frozenset((int(i), int(j)) for i, j in pairs)
-        if "truncate" in knobs:
-            changes["truncate"] = _int(knobs["truncate"], "truncate")
-        if "compensate" in knobs:
-            changes["compensate"] = str(knobs["compensate"]).lower() in ("1", "true", "yes", "on")
-        if "bam" in knobs:
-            v = knobs["bam"]
-            try:
-                h, vb = (int(x) for x in str(v).split(":")) if isinstance(v, str) else v
-            except ValueError:
-                raise KnobError(f"knob 'bam': expected 'HBL:VBL', got {v!r}") from None
-            changes["bam"] = (int(h), int(vb))
-        if "loa" in knobs:
-            changes["loa"] = _int(knobs["loa"], "loa")
+        for k in matrix:
+            changes.update(KNOBS[k].spec_changes(spec, knobs[k]))
         graph = _rebuild(graph, "+".join(matrix), **changes)
-    for name in KNOBS:
-        if name in knobs and not (len(matrix) > 1 and name in _MATRIX_KNOBS):
-            graph = KNOBS[name](graph, knobs[name])
+    for name, knob in list(KNOBS.items()):
+        if name in knobs and not (merged and knob.kind == "matrix"):
+            graph = knob.apply(graph, knobs[name])
     return graph

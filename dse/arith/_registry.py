@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from dse.arith._generators import ADDERS, MAX_WIDTH, MIN_WIDTH, multiplier
 from dse.arith._graph import MultiplierGraph
-from dse.arith._knobs import KNOBS, apply_knobs
+from dse.arith._knob import KNOBS
+from dse.arith._knobs import apply_knobs
 from dse.errors import ConfigError
 
 __all__ = [
@@ -150,7 +151,7 @@ def _ensure_plugins() -> None:
     _plugins_loaded = True
     import importlib
 
-    for mod in ("dse.arith._catalogue", "dse.arith._c42tree", "dse.arith._log"):
+    for mod in ("dse.arith._catalogue", "dse.arith._c42tree", "dse.arith._logarithmic"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

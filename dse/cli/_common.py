@@ -98,7 +98,7 @@ def parse_knobs(items: Sequence[str]) -> dict[str, str]:
     """``--knob NAME=VALUE`` items by name. A list knob (``prune``, ``zero``,
     ``approx``) given again adds its items (``approx=X:k --knob approx=Y:k`` is
     ``approx=X:k;Y:k``); any other knob given twice is refused."""
-    from dse.arith._knobs import LIST_KNOBS
+    from dse.arith import LIST_KNOBS
 
     knobs: dict[str, str] = {}
     for item in items:

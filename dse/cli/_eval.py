@@ -225,7 +225,8 @@ def eval_command(
     gets a warning on stderr naming the flag. Besides dse's own figures, the report
     gives the table's figures in TRAM's and EvoApprox's conventions ("peers" in JSON).
     """
-    from dse.eval import CellLibrary, evaluate, evaluate_netlist
+    from dse.design import evaluate
+    from dse.eval import CellLibrary, evaluate_netlist
 
     library = CellLibrary.from_liberty(liberty) if liberty is not None else None
     if not files:

@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from dse.cli._common import build_from_options, describe, generator_options, writing
+from dse.design import as_design
 from dse.errors import ConfigError, DseError
-from dse.export import FORMATS, design_of, export_design, export_study
+from dse.export import FORMATS, export_design
 
 
 class FormatName(click.ParamType):
@@ -92,6 +93,8 @@ def export_command(
         if (trial is None) == (not pareto):
             raise ConfigError("give exactly one of --trial N or --pareto")
         with writing(output):  # an unwritable -o is one line, not a traceback
+            from dse.search import export_study  # the study path needs optuna; --gen does not
+
             dirs = export_study(
                 study, output, storage=storage, trial=trial, pareto=pareto, formats=(fmt,)
             )
@@ -102,7 +105,7 @@ def export_command(
     graph = build_from_options(gen, width, width_b, signed, adder, knobs)
     source = describe(str(gen), int(width or 0), width_b, signed, adder, knobs)
     name = module or "mul_" + "".join(ch if ch.isalnum() else "_" for ch in source).strip("_")
-    design = design_of(graph, name=name)
+    design = as_design(graph, name=name)
     with writing(output):  # one line, not a traceback, for an unwritable -o
         output.parent.mkdir(parents=True, exist_ok=True)
         export_design(design, output, fmt)

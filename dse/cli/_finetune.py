@@ -39,7 +39,7 @@ def _load_multiplier(source: str, signed: bool) -> Any:
             f"generator spec such as 'dadda:8'"
         )
     from dse.arith import from_spec
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     return AxMultiplier.from_report(evaluate(from_spec(source)), name=source)
 

@@ -14,7 +14,6 @@ from dse.eval._power import PowerEstimate, estimate_power, map_to_cells
 from dse.eval._report import (
     HardwareReport,
     OperandDistribution,
-    evaluate,
     evaluate_netlist,
     operand_trace,
     product_table,
@@ -38,7 +37,6 @@ __all__ = [
     "PowerEstimate",
     "error_metrics",
     "estimate_power",
-    "evaluate",
     "evaluate_netlist",
     "exact_table",
     "exhaustive_input_words",

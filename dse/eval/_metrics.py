@@ -87,9 +87,18 @@ def operand_tables(width: int, signed: bool) -> tuple[np.ndarray, np.ndarray, in
     return vals, inv, int(np.count_nonzero(vals))
 
 
-def _from_sums(n_err: float, s_abs: float, s_e: float, s_e2: float, m_abs: float,
-               s_rel: float, n_nz: float, m_rel: float, n: int, max_product: int
-               ) -> ErrorMetrics:
+def _from_sums(
+    n_err: float,
+    s_abs: float,
+    s_e: float,
+    s_e2: float,
+    m_abs: float,
+    s_rel: float,
+    n_nz: float,
+    m_rel: float,
+    n: int,
+    max_product: int,
+) -> ErrorMetrics:
     """The metrics from a kernel's sums over ``n`` pairs (both kernel paths)."""
     med, bias, mse = s_abs / n, s_e / n, s_e2 / n
     return ErrorMetrics(
@@ -121,8 +130,18 @@ def metrics_from_sums(
     s_rel, m_rel = float(floats[0]), float(floats[1])
     # each term converts exactly (< 2**53); one rounding in the final addition
     s_e2 = float(s2_hi) * 4294967296.0 + float(s2_lo)
-    return _from_sums(n_err, s_abs, s_e, s_e2, float(m_abs), s_rel, n_nz, m_rel, n,
-                      _max_product(width_a, width_b, signed))
+    return _from_sums(
+        n_err,
+        s_abs,
+        s_e,
+        s_e2,
+        float(m_abs),
+        s_rel,
+        n_nz,
+        m_rel,
+        n,
+        _max_product(width_a, width_b, signed),
+    )
 
 
 _INV_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -172,8 +191,18 @@ def error_metrics(
         n_err, s_abs, s_e, s_e2, m_abs, s_rel, n_nz, m_rel = (
             float(x) for x in _kernels.metrics_kernel(approx.ravel(), flat_exact, inv_abs)
         )
-        return _from_sums(n_err, s_abs, s_e, s_e2, m_abs, s_rel, n_nz, m_rel, approx.size,
-                          _max_product(width_a, width_b, signed))
+        return _from_sums(
+            n_err,
+            s_abs,
+            s_e,
+            s_e2,
+            m_abs,
+            s_rel,
+            n_nz,
+            m_rel,
+            approx.size,
+            _max_product(width_a, width_b, signed),
+        )
     return error_metrics_reference(
         approx, exact, width_a=width_a, width_b=width_b, signed=signed, weights=weights
     )

@@ -51,6 +51,7 @@ __all__ = [
     "map_to_cells",
 ]
 
+
 @dataclass(frozen=True, eq=False)
 class CellMapping:
     """A netlist mapped onto library cells, as flat arrays.
@@ -251,12 +252,37 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
             ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
         )
         return _mapping(
-            library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net,
-            port_nets, alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
+            library,
+            n_in,
+            n_orig,
+            n_nets,
+            roles_arr,
+            ins_arr,
+            drv_inst,
+            drv_ro,
+            drv_net,
+            port_nets,
+            alias,
+            int_fanin,
+            int_table,
+            pin_cap,
+            fanout,
+            port_count,
+            drv_order,
         )
     return _finish_mapping(
-        netlist, library, alias, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, int_fanin,
-        int_table, rank, n_nets,
+        netlist,
+        library,
+        alias,
+        roles_arr,
+        ins_arr,
+        drv_inst,
+        drv_ro,
+        drv_net,
+        int_fanin,
+        int_table,
+        rank,
+        n_nets,
     )
 
 
@@ -289,8 +315,23 @@ def _finish_mapping(
     port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
     fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
     return _mapping(
-        library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
-        alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
+        library,
+        n_in,
+        n_orig,
+        n_nets,
+        roles_arr,
+        ins_arr,
+        drv_inst,
+        drv_ro,
+        drv_net,
+        port_nets,
+        alias,
+        int_fanin,
+        int_table,
+        pin_cap,
+        fanout,
+        port_count,
+        drv_order,
     )
 
 

@@ -1,14 +1,16 @@
-"""The whole hardware evaluation of one multiplier: :func:`evaluate`.
+"""The whole hardware evaluation of one multiplier netlist: :func:`evaluate_netlist`.
 
-graph → netlist (lowering) → exhaustive product table (or a sampled one beyond
-2**24 operand pairs) → error metrics → switching activity from an operand trace →
-power, area and delay over a cell library → :class:`HardwareReport`.
+netlist → exhaustive product table (or a sampled one beyond 2**24 operand pairs) →
+error metrics → switching activity from an operand trace → power, area and delay
+over a cell library → :class:`HardwareReport`. (A design is lowered to its netlist
+by :func:`dse.design.evaluate`.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +38,11 @@ from dse.netlist._netlist import Netlist
 from dse.netlist._ports import operand_widths
 
 if TYPE_CHECKING:
-    from dse.arith._graph import MultiplierGraph
     from dse.eval._library import CellLibrary
 
 __all__ = [
     "HardwareReport",
     "OperandDistribution",
-    "evaluate",
     "evaluate_netlist",
     "operand_trace",
     "product_table",
@@ -145,20 +145,20 @@ class HardwareReport:
 
 
 class _DeferredHash:
-    """A graph's structural hash, computed when first read.
+    """A design's structural hash, computed when first read.
 
-    Most callers of :func:`evaluate` never read the report's hash (a search keys its
-    cache by the graph's hash, computed before evaluating), so the report asks the
-    graph only on demand. Pickled or copied, it is the hash string itself.
+    Most callers never read the report's hash (a search keys its cache by the design's
+    hash, computed before evaluating), so the report asks for it only on demand.
+    Pickled or copied, it is the hash string itself.
     """
 
-    __slots__ = ("graph",)
+    __slots__ = ("compute",)
 
-    def __init__(self, graph: MultiplierGraph) -> None:
-        self.graph = graph
+    def __init__(self, compute: Callable[[], str]) -> None:
+        self.compute = compute
 
     def __call__(self) -> str:
-        return self.graph.structural_hash
+        return self.compute()
 
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
         return (str, (self(),))
@@ -342,7 +342,7 @@ def evaluate_netlist(
     trace_vectors: int = 8192,
     seed: int = 0,
     clock_period_ns: float = 1.0,
-    structural_hash: str | None = None,
+    structural_hash: str | Callable[[], str] | None = None,
     source: str = "",
     keep_lut: bool = True,
 ) -> HardwareReport:
@@ -356,7 +356,10 @@ def evaluate_netlist(
         trace_vectors: length of the operand trace for switching activity
             (a multiple of 64). The same seed gives every candidate the same trace.
         clock_period_ns: one multiplication per clock period.
+        structural_hash: the design's hash, or a function computing it when the
+            report's hash is first read (default: a hash of the gate arrays).
     """
+    known = _DeferredHash(structural_hash) if callable(structural_hash) else structural_hash
     return _evaluate_netlist(
         netlist,
         signed=signed,
@@ -365,7 +368,7 @@ def evaluate_netlist(
         trace_vectors=trace_vectors,
         seed=seed,
         clock_period_ns=clock_period_ns,
-        structural_hash=structural_hash,
+        structural_hash=known,
         source=source,
         keep_lut=keep_lut,
     )
@@ -445,35 +448,4 @@ def _evaluate_netlist(
         source=source,
         seconds=time.perf_counter() - t0,
         lut=lut if keep_lut else None,
-    )
-
-
-def evaluate(
-    graph: MultiplierGraph,
-    *,
-    library: CellLibrary | None = None,
-    distribution: OperandDistribution | None = None,
-    trace_vectors: int = 8192,
-    seed: int = 0,
-    clock_period_ns: float = 1.0,
-    source: str = "",
-    keep_lut: bool = True,
-) -> HardwareReport:
-    """Evaluate a multiplier graph (see :func:`evaluate_netlist` for the arguments)."""
-    from dse.netlist._lower import lower
-
-    netlist = lower(graph, net_names=False)
-    # the graph's hash if it has one already, else computed when the report is asked
-    known = graph.__dict__.get("structural_hash")
-    return _evaluate_netlist(
-        netlist,
-        signed=graph.signed,
-        library=library,
-        distribution=distribution,
-        trace_vectors=trace_vectors,
-        seed=seed,
-        clock_period_ns=clock_period_ns,
-        structural_hash=known if known else _DeferredHash(graph),
-        source=source or str(graph.info.get("generator", "")),
-        keep_lut=keep_lut,
     )

@@ -14,9 +14,7 @@ from dse.export._base import (
     export_format,
     register_format,
 )
-from dse.export._designs import design_of
 from dse.export._export import export_design, export_designs
-from dse.export._study import export_study
 from dse.export.blif import BlifFormat
 from dse.export.cheader import CHeaderFormat
 from dse.export.cmodel import CModelFormat
@@ -31,11 +29,9 @@ __all__ = [
     "FORMATS",
     "ExportFormat",
     "ExportableDesign",
-    "design_of",
     "export_design",
     "export_designs",
     "export_format",
-    "export_study",
     "register_format",
 ]
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from dse.arith import MultiplierGraph
+from dse.arith import MultiplierGraph, lower
 from dse.errors import ConfigError
 from dse.export._base import ExportableDesign, ExportFormat, netlist_table
-from dse.netlist import lower
 
 __all__ = ["GraphJsonFormat"]
 

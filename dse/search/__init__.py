@@ -11,8 +11,10 @@ study resumes from the storage alone.
 from dse.search._accuracy import AccuracyModel
 from dse.search._backends import BACKENDS, Backend, Session, make_backend
 from dse.search._config import StudyConfig, load_study_config, study_config_from_dict
+from dse.search._export_study import export_study
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._genome import Gene, Genome
+from dse.search._library_space import LibrarySpace
 from dse.search._objectives import (
     METRICS,
     Constraint,
@@ -24,15 +26,10 @@ from dse.search._objectives import (
     parse_objective,
 )
 from dse.search._plot import plot_study, study_figure, study_plotly
-from dse.search._space import (
-    LibraryMultiplier,
-    LibrarySpace,
-    Space,
-    StructureSpace,
-    load_space,
-    space_from_dict,
-)
+from dse.search._space import Space
+from dse.search._space_load import load_space, space_from_dict
 from dse.search._storage import DEFAULT_STORAGE, open_storage
+from dse.search._structure_space import StructureSpace
 from dse.search._study import (
     StudySession,
     StudySummary,
@@ -58,7 +55,6 @@ __all__ = [
     "Evaluator",
     "Gene",
     "Genome",
-    "LibraryMultiplier",
     "LibrarySpace",
     "Metric",
     "Objective",
@@ -69,6 +65,7 @@ __all__ = [
     "StudySession",
     "StudySummary",
     "create_study",
+    "export_study",
     "hypervolume",
     "load_space",
     "load_stored_study",

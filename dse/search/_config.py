@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dse.errors import ConfigError
 from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
-from dse.search._space import format_validation_error, read_yaml
+from dse.search._space_config import format_validation_error, read_yaml
 
 __all__ = ["StudyConfig", "load_study_config", "study_config_from_dict"]
 

@@ -29,6 +29,8 @@ import numpy as np
 from dse.errors import ConfigError
 
 if TYPE_CHECKING:
+    from dse.design import Design
+    from dse.eval import HardwareReport
     from dse.search._accuracy import AccuracyModel
     from dse.search._genome import Genome
     from dse.search._space import Space
@@ -246,7 +248,7 @@ class Evaluator:
             an accuracy metric.
         power_distribution: ``"uniform"`` operands for the power trace, or
             ``"network"`` (the operand histograms of the accuracy model's network).
-        trace_vectors, clock_period_ns, seed: passed to :func:`dse.eval.evaluate`.
+        trace_vectors, clock_period_ns, seed: passed to :func:`dse.design.evaluate`.
         lookup: ``structural hash -> stored stage-2 attrs or None``; lets workers reuse
             fine-tunes recorded in the study by any process.
     """
@@ -297,7 +299,7 @@ class Evaluator:
         self.clock_period_ns = float(clock_period_ns)
         self.seed = int(seed)
         self.lookup = lookup
-        self._hw: OrderedDict[str, Any] = OrderedDict()
+        self._hw: OrderedDict[str, HardwareReport] = OrderedDict()
         self._acc: dict[str, dict[str, Any]] = {}
         self._cache_size = cache_size
         self._distribution: Any = None
@@ -331,14 +333,17 @@ class Evaluator:
             self._weights = tuple(float(x) for x in w / w.sum())
         return self._weights
 
-    def hardware(self, multiplier: Any) -> Any:
-        """Hardware report of one multiplier (cached by structural hash)."""
-        key = multiplier.structural_hash
+    def hardware(self, design: Design) -> HardwareReport:
+        """Hardware report of one design (cached by structural hash)."""
+        key = design.structural_hash
         if key in self._hw:
             self._hw.move_to_end(key)
             return self._hw[key]
-        rep = _hardware_report(
-            multiplier, self._dist(), self.trace_vectors, self.seed, self.clock_period_ns
+        rep = design.report(
+            distribution=self._dist(),
+            trace_vectors=self.trace_vectors,
+            seed=self.seed,
+            clock_period_ns=self.clock_period_ns,
         )
         self._hw[key] = rep
         if len(self._hw) > self._cache_size:
@@ -462,65 +467,9 @@ class Evaluator:
         ]
 
 
-def _get(report: Any, key: str) -> Any:
-    if isinstance(report, Mapping):
-        if key == "energy_per_op_fj" and key not in report:
-            return float(report["power_uw"]) * float(report.get("clock_period_ns", 1.0))
-        return report.get(key, 0.0)
+def _get(report: HardwareReport, key: str) -> Any:
     return getattr(report, key)
 
 
 def _round(v: float) -> float:
     return float(f"{float(v):.9g}") if math.isfinite(v) else float(v)
-
-
-def _hardware_report(
-    multiplier: Any, distribution: Any, trace_vectors: int, seed: int, clock: float
-) -> Any:
-    """A HardwareReport (graphs, netlists) or the stored figures of a LUT library entry."""
-    from dse.eval import evaluate, evaluate_netlist
-
-    kw = {
-        "distribution": distribution,
-        "trace_vectors": trace_vectors,
-        "seed": seed,
-        "clock_period_ns": clock,
-    }
-    graph = getattr(multiplier, "graph", multiplier)
-    if graph is not None and hasattr(graph, "structural_hash") and hasattr(graph, "nodes_of"):
-        return evaluate(graph, **kw)
-    if getattr(multiplier, "netlist", None) is not None:
-        return evaluate_netlist(
-            multiplier.netlist, signed=multiplier.signed, structural_hash=multiplier.key, **kw
-        )
-    report = getattr(multiplier, "report", None)
-    if report is None:
-        raise ConfigError(
-            f"library entry {getattr(multiplier, 'name', '?')!r} is a LUT without metrics; give "
-            f"'metrics: FILE.json' (from dse eval --format json) for its hardware figures"
-        )
-    from dse.eval import error_metrics, exact_table
-
-    lut = np.asarray(multiplier.lut)
-    em = error_metrics(
-        lut,
-        exact_table(multiplier.width_a, multiplier.width_b, multiplier.signed),
-        width_a=multiplier.width_a,
-        width_b=multiplier.width_b,
-        signed=multiplier.signed,
-    )
-    out: dict[str, Any] = {k: float(v) for k, v in em.to_dict().items()}
-    out.update(
-        {
-            k: float(v)
-            for k, v in report.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-    )
-    out["lut"] = lut
-    out.setdefault("dynamic_uw", out.get("power_uw", 0.0))
-    out.setdefault("leakage_uw", 0.0)
-    for k in ("power_uw", "area_um2", "delay_ns", "gates"):
-        if k not in out:
-            raise ConfigError(f"library entry {multiplier.name!r}: its metrics JSON lacks {k!r}")
-    return out

@@ -24,7 +24,8 @@ from dse.search._config import StudyConfig, config_from_stored, load_study_confi
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._objectives import Evaluation, Evaluator
 from dse.search._progress import Mode, RunProgress
-from dse.search._space import Space, space_from_dict
+from dse.search._space import Space
+from dse.search._space_load import space_from_dict
 from dse.search._storage import (
     DEFAULT_STORAGE,
     create_running_trial,

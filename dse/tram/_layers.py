@@ -81,8 +81,9 @@ def column_sums(op: Op, a: torch.Tensor, b: torch.Tensor, wa: int, wb: int) -> t
     return torch.stack([t for t in out if t is not None])
 
 
-def tram_correction(op: Op, a: torch.Tensor, b: torch.Tensor, theta: torch.Tensor, wa: int,
-                    wb: int) -> torch.Tensor:
+def tram_correction(
+    op: Op, a: torch.Tensor, b: torch.Tensor, theta: torch.Tensor, wa: int, wb: int
+) -> torch.Tensor:
     """``Σ_c 2^c θ_c S_c`` via ``Σ_i op(A_i, B̃_i)`` (differentiable in ``theta``)."""
     if theta.shape != (wa + wb - 1,):
         raise ConfigError(f"theta must have shape ({wa + wb - 1},), got {tuple(theta.shape)}")
@@ -100,8 +101,9 @@ def tram_correction(op: Op, a: torch.Tensor, b: torch.Tensor, theta: torch.Tenso
     return total
 
 
-def tram_product(op: Op, a: torch.Tensor, b: torch.Tensor, theta: torch.Tensor, wa: int,
-                 wb: int) -> torch.Tensor:
+def tram_product(
+    op: Op, a: torch.Tensor, b: torch.Tensor, theta: torch.Tensor, wa: int, wb: int
+) -> torch.Tensor:
     """TRAM's training-time AxM output ``op(a, b) − Σ_c 2^c θ_c S_c`` on integer operands."""
     return op(a, b) - tram_correction(op, a, b, theta, wa, wb)
 
@@ -117,7 +119,9 @@ class _Observer(nn.Module):
         self.register_buffer("hi", torch.zeros(()))
         self.register_buffer("seen", torch.zeros((), dtype=torch.bool))
 
-    def update(self, x: torch.Tensor, calibrating: bool, training: bool, momentum: float = 0.1) -> None:
+    def update(
+        self, x: torch.Tensor, calibrating: bool, training: bool, momentum: float = 0.1
+    ) -> None:
         lo, hi = x.detach().min().float(), x.detach().max().float()
         if not bool(self.seen):
             self.lo.copy_(lo)
@@ -146,8 +150,9 @@ class TramLayer(nn.Module):
     theta: nn.Parameter
     costs: torch.Tensor
 
-    def __init__(self, inner: nn.Module, width_a: int, width_b: int, *,
-                 act_mode: str = "auto") -> None:
+    def __init__(
+        self, inner: nn.Module, width_a: int, width_b: int, *, act_mode: str = "auto"
+    ) -> None:
         super().__init__()
         if act_mode not in ("auto", "unsigned", "signed"):
             raise ConfigError(f"act_mode must be auto, unsigned or signed, got {act_mode!r}")
@@ -170,7 +175,9 @@ class TramLayer(nn.Module):
         self.last_int: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -------------------------------------------------------------- quantisation
-    def _act(self, x: torch.Tensor, obs: _Observer, bits: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    def _act(
+        self, x: torch.Tensor, obs: _Observer, bits: int
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
         obs.update(x, self.calibrating, self.training)
         mode = self.act_mode
         if mode == "auto":
@@ -216,7 +223,11 @@ class TramLayer(nn.Module):
             b_int = b_int.to(w.dtype)
             shaped = s_w.view((-1,) + (1,) * (w.dim() - 1))
             b_ste = b_int * shaped + (w - w.detach()) * mask_b
-            s_out = s_w.view((1, -1) + (1,) * (x.dim() - 2)) if not isinstance(self.inner, nn.Linear) else s_w
+            s_out = (
+                s_w.view((1, -1) + (1,) * (x.dim() - 2))
+                if not isinstance(self.inner, nn.Linear)
+                else s_w
+            )
             bias = self.inner.bias  # type: ignore[assignment]
         a_ste = a_int * s_a + (x - x.detach()) * mask_a
         lead = None
@@ -227,16 +238,22 @@ class TramLayer(nn.Module):
         corr = tram_correction(op, a_int, b_int, self.theta, wa, wb)
         out = out - corr * (s_out * s_a)
         if bias is not None:
-            out = out + (bias if isinstance(self.inner, nn.Linear) else bias.view(1, -1, *([1] * (x.dim() - 2))))
+            out = out + (
+                bias
+                if isinstance(self.inner, nn.Linear)
+                else bias.view(1, -1, *([1] * (x.dim() - 2)))
+            )
         if lead is not None:
             out = out.reshape(*lead, out.shape[-1])
         self.mults_per_sample = int(out[0].numel() * k) if out.dim() > 1 else int(out.numel() * k)
         self.last_int = (a_int.detach(), b_int.detach())
         if self.recording:
-            self.hist_a += np.bincount(a_int.detach().abs().long().flatten().cpu().numpy(),
-                                       minlength=1 << wa)[: 1 << wa]
-            self.hist_b += np.bincount(b_int.detach().abs().long().flatten().cpu().numpy(),
-                                       minlength=1 << wb)[: 1 << wb]
+            self.hist_a += np.bincount(
+                a_int.detach().abs().long().flatten().cpu().numpy(), minlength=1 << wa
+            )[: 1 << wa]
+            self.hist_b += np.bincount(
+                b_int.detach().abs().long().flatten().cpu().numpy(), minlength=1 << wb
+            )[: 1 << wb]
         return out
 
     def extra_repr(self) -> str:
@@ -246,8 +263,13 @@ class TramLayer(nn.Module):
 _TARGETS = (nn.Conv1d, nn.Conv2d, nn.Linear, Matmul)
 
 
-def tramify(model: nn.Module, widths: int | tuple[int, int] = 8, *, act_mode: str = "auto",
-            skip: tuple[str, ...] = ()) -> list[tuple[str, TramLayer]]:
+def tramify(
+    model: nn.Module,
+    widths: int | tuple[int, int] = 8,
+    *,
+    act_mode: str = "auto",
+    skip: tuple[str, ...] = (),
+) -> list[tuple[str, TramLayer]]:
     """Wrap every Conv1d/Conv2d/Linear/:class:`~dse.nn.Matmul` of ``model`` in a
     :class:`TramLayer`, in place (parameters shared). Returns ``(name, layer)`` pairs;
     ``name`` is the wrapped layer's name in the original model (what :func:`dse.nn.convert`

@@ -60,8 +60,10 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 def _check_theta(theta: Any, wa: int, wb: int) -> np.ndarray:
     arr = np.asarray(theta, dtype=np.float64).ravel()
     if arr.shape != (wa + wb - 1,):
-        raise ConfigError(f"theta must have {wa + wb - 1} entries (one per column c < wa+wb-1), "
-                          f"got shape {np.shape(theta)}")
+        raise ConfigError(
+            f"theta must have {wa + wb - 1} entries (one per column c < wa+wb-1), "
+            f"got shape {np.shape(theta)}"
+        )
     if not np.all(np.isfinite(arr)) or (arr < 0).any() or (arr > 1).any():
         raise ConfigError("theta entries must lie in [0, 1]")
     return arr
@@ -154,8 +156,10 @@ class BitSimulator:
 
     def __init__(self, graph: MultiplierGraph) -> None:
         if graph.signed:
-            raise ConfigError("graph: TRAM mapping works on unsigned (magnitude) multipliers; "
-                              "signed operands use sign-magnitude around it")
+            raise ConfigError(
+                "graph: TRAM mapping works on unsigned (magnitude) multipliers; "
+                "signed operands use sign-magnitude around it"
+            )
         self.wa, self.wb = graph.width_a, graph.width_b
         self.words = exhaustive_input_words(self.wa, self.wb)
         self.n_vec = 1 << (self.wa + self.wb)
@@ -174,7 +178,9 @@ class BitSimulator:
         for name, node in graph.nodes.items():
             for src, _ in node.inputs:
                 self.users[src].append(name)
-        self.outputs = {node.bit: name for name, node in graph.nodes.items() if node.kind == "output"}
+        self.outputs = {
+            node.bit: name for name, node in graph.nodes.items() if node.kind == "output"
+        }
 
     def _eval(self, name: str, node: Any, values: Any) -> dict[Signal, np.ndarray]:
         if node.role == "input":
@@ -235,7 +241,8 @@ class BitSimulator:
                 view[sig] = val
                 if node.kind == "output":
                     diff = _unpack(val).astype(np.int64) - _unpack(
-                        old if old is not None else self._zero).astype(np.int64)
+                        old if old is not None else self._zero
+                    ).astype(np.int64)
                     delta += diff << node.bit
                     continue
                 for user in self.users.get(name, ()):
@@ -244,7 +251,9 @@ class BitSimulator:
                         heapq.heappush(heap, (self.order[user], user))
         return delta, overlay
 
-    def commit(self, new: MultiplierGraph, delta: np.ndarray, overlay: dict[Signal, np.ndarray]) -> None:
+    def commit(
+        self, new: MultiplierGraph, delta: np.ndarray, overlay: dict[Signal, np.ndarray]
+    ) -> None:
         """Make a tried edit current."""
         added = [n for n in new.nodes if n not in self.graph.nodes]
         self.values.update(overlay)
@@ -312,8 +321,11 @@ def _offered(option: str, offered: Sequence[str]) -> bool:
 
 def _cells_in_column_order(graph: MultiplierGraph) -> list[str]:
     topo = {n: k for k, n in enumerate(graph.topological_order)}
-    cells = [n for n, node in graph.nodes.items()
-             if node.role in ("tree", "cpa") and cell_type(node.kind).compressor]
+    cells = [
+        n
+        for n, node in graph.nodes.items()
+        if node.role in ("tree", "cpa") and cell_type(node.kind).compressor
+    ]
     return sorted(cells, key=lambda n: (graph[n].column or 0, topo[n]))
 
 
@@ -326,9 +338,13 @@ def _moves_for(graph: MultiplierGraph, name: str, moves: str) -> list[tuple[str,
     return out
 
 
-def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves: str,
-          allowed: Mapping[str, Sequence[str]] | None = None,
-          ) -> tuple[float, float, list[float], list[tuple[str, str, str]], int]:
+def _walk(
+    sim: BitSimulator,
+    ref: np.ndarray,
+    weights: np.ndarray | None,
+    moves: str,
+    allowed: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[float, float, list[float], list[tuple[str, str, str]], int]:
     wsum = float(weights.sum()) if weights is not None else float(ref.size)
     per_cell: dict[str, list[tuple[str, str]]] = {}
 
@@ -341,8 +357,9 @@ def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves:
         offered = allowed.get(name, ())
         if moves == "rich":
             extra = [o for o in offered if o != "exact" and not o.startswith("zero.")]
-            out = [m for m in out if m[0] != "approx"] + [("approx", k) for k in extra
-                                                          if sim.graph[name].kind != k]
+            out = [m for m in out if m[0] != "approx"] + [
+                ("approx", k) for k in extra if sim.graph[name].kind != k
+            ]
         done = per_cell.get(name, [])
         return [m for m in out if _offered(_option_of([*done, m]), offered)]
 
@@ -379,8 +396,11 @@ def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves:
         while True:
             best: tuple[float, Any, Any, Any, tuple[str, str, str]] | None = None
             for kind, arg in candidates(name):
-                new = (set_output_constant(sim.graph, name, arg) if kind == "zero"
-                       else replace_cell(sim.graph, name, arg))
+                new = (
+                    set_output_constant(sim.graph, name, arg)
+                    if kind == "zero"
+                    else replace_cell(sim.graph, name, arg)
+                )
                 delta, overlay = sim.try_edit(new)
                 tried += 1
                 m = mse_of(err + delta)
@@ -398,10 +418,17 @@ def _walk(sim: BitSimulator, ref: np.ndarray, weights: np.ndarray | None, moves:
     return start, cur, trace, edits, tried
 
 
-def map_theta(theta: Any, width_a: int = 8, width_b: int | None = None, *,
-              moves: str = "published", bases: Sequence[str] = ("array",),
-              weights: np.ndarray | None = None, adder: str = "ripple",
-              allowed: Mapping[str, Sequence[str]] | None = None) -> MappingResult:
+def map_theta(
+    theta: Any,
+    width_a: int = 8,
+    width_b: int | None = None,
+    *,
+    moves: str = "published",
+    bases: Sequence[str] = ("array",),
+    weights: np.ndarray | None = None,
+    adder: str = "ripple",
+    allowed: Mapping[str, Sequence[str]] | None = None,
+) -> MappingResult:
     """Map one layer's ``θ*`` to a :class:`MultiplierGraph` (TRAM phase 2).
 
     Args:
@@ -428,8 +455,10 @@ def map_theta(theta: Any, width_a: int = 8, width_b: int | None = None, *,
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (1 << width_a, 1 << wb) or (weights < 0).any() or weights.sum() <= 0:
-            raise ConfigError(f"weights must be non-negative of shape {(1 << width_a, 1 << wb)} "
-                              f"with a positive sum")
+            raise ConfigError(
+                f"weights must be non-negative of shape {(1 << width_a, 1 << wb)} "
+                f"with a positive sum"
+            )
         weights = weights.ravel()
     t0 = time.perf_counter()
     ref = reference_table(th, width_a, wb).ravel()
@@ -443,9 +472,18 @@ def map_theta(theta: Any, width_a: int = 8, width_b: int | None = None, *,
         alternatives[base] = final
         total += tried
         if best is None or final < best.mse:
-            best = MappingResult(graph=sim.graph, lut=sim.table(), mse=final, mse_start=start,
-                                 mse_trace=trace, edits=edits, candidates=tried, seconds=0.0,
-                                 base=base, moves=moves)
+            best = MappingResult(
+                graph=sim.graph,
+                lut=sim.table(),
+                mse=final,
+                mse_start=start,
+                mse_trace=trace,
+                edits=edits,
+                candidates=tried,
+                seconds=0.0,
+                base=base,
+                moves=moves,
+            )
     assert best is not None
     best.candidates = total
     best.alternatives = alternatives

@@ -5,7 +5,7 @@ Published (Meng et al., TRAM, DAC 2026): the normalised power of a layer is
 full adders of the exact array multiplier with costs in the ratio ``1 : 1.822 : 4.470``.
 
 Calibrated (issue #5, 2a): the costs are fitted to dse's gate-level switching-activity power
-model (NanGate 45 nm, :func:`dse.eval.evaluate`) *of the designs phase 2 actually produces*,
+model (NanGate 45 nm, :func:`dse.design.evaluate`) *of the designs phase 2 actually produces*,
 under the network's operand histograms: sample column-parameter vectors θ (truncation-like
 profiles and random ones), map each with :func:`~dse.tram.map_theta`, evaluate the mapped
 netlist's gate-level power ``P(θ)``, and fit ``P_exact − P(θ) ≈ Σ_c θ_c P_c`` by
@@ -77,16 +77,26 @@ def _count(graph: MultiplierGraph) -> np.ndarray:
     return counts
 
 
-def ratio_costs(width_a: int = 8, width_b: int | None = None, *,
-                ratios: tuple[float, float, float] = PUBLISHED_RATIOS,
-                base: str = "array") -> CostModel:
+def ratio_costs(
+    width_a: int = 8,
+    width_b: int | None = None,
+    *,
+    ratios: tuple[float, float, float] = PUBLISHED_RATIOS,
+    base: str = "array",
+) -> CostModel:
     """The published cost model: column c's AND, HA and FA counts of the exact ``base``
     multiplier weighted ``1 : 1.822 : 4.470``."""
     wb = width_a if width_b is None else width_b
     counts = _count(generate(base, width_a, wb))
     costs = counts @ np.asarray(ratios, dtype=np.float64)
-    return CostModel(costs=costs, exact=float(costs.sum()), kind="ratio", width_a=width_a,
-                     width_b=wb, info={"ratios": list(ratios), "counts": counts.tolist()})
+    return CostModel(
+        costs=costs,
+        exact=float(costs.sum()),
+        kind="ratio",
+        width_a=width_a,
+        width_b=wb,
+        info={"ratios": list(ratios), "counts": counts.tolist()},
+    )
 
 
 def _sample_thetas(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,10 +115,19 @@ def _sample_thetas(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(rows)
 
 
-def calibrated_costs(width_a: int = 8, width_b: int | None = None, *,
-                     hist_a: Any = None, hist_b: Any = None, samples: int = 24,
-                     moves: str = "published", bases: tuple[str, ...] = ("array",),
-                     seed: int = 0, trace_vectors: int = 4096, ridge: float = 0.1) -> CostModel:
+def calibrated_costs(
+    width_a: int = 8,
+    width_b: int | None = None,
+    *,
+    hist_a: Any = None,
+    hist_b: Any = None,
+    samples: int = 24,
+    moves: str = "published",
+    bases: tuple[str, ...] = ("array",),
+    seed: int = 0,
+    trace_vectors: int = 4096,
+    ridge: float = 0.1,
+) -> CostModel:
     """Per-column costs fitted to the gate-level power of phase-2-mapped designs.
 
     ``hist_a``/``hist_b``: operand-magnitude histograms (length ``2**width``), e.g. a
@@ -118,7 +137,8 @@ def calibrated_costs(width_a: int = 8, width_b: int | None = None, *,
     """
     from scipy.optimize import nnls
 
-    from dse.eval import OperandDistribution, evaluate
+    from dse.design import evaluate
+    from dse.eval import OperandDistribution
     from dse.tram._mapping import map_theta
 
     wb = width_a if width_b is None else width_b
@@ -148,7 +168,14 @@ def calibrated_costs(width_a: int = 8, width_b: int | None = None, *,
     b_aug = np.concatenate([delta, np.sqrt(alpha) * scale * prior])
     costs, _ = nnls(a_aug, b_aug)
     resid = thetas @ costs - delta
-    return CostModel(costs=costs, exact=exact, kind="calibrated", width_a=width_a, width_b=wb,
-                     fit_rmse=float(np.sqrt(np.mean(resid**2)) / exact), samples=samples,
-                     seconds=time.perf_counter() - t0,
-                     info={"thetas": thetas.tolist(), "power_uw": powers.tolist()})
+    return CostModel(
+        costs=costs,
+        exact=exact,
+        kind="calibrated",
+        width_a=width_a,
+        width_b=wb,
+        fit_rmse=float(np.sqrt(np.mean(resid**2)) / exact),
+        samples=samples,
+        seconds=time.perf_counter() - t0,
+        info={"thetas": thetas.tolist(), "power_uw": powers.tolist()},
+    )

@@ -24,8 +24,9 @@ import numpy as np
 from torch import nn
 
 from dse.arith import MultiplierGraph, generate
+from dse.design import evaluate
 from dse.errors import ConfigError
-from dse.eval import HardwareReport, OperandDistribution, evaluate
+from dse.eval import HardwareReport, OperandDistribution
 from dse.nn import AxMultiplier
 from dse.tram._layers import tram_layers, tramify, untramify
 from dse.tram._mapping import BASES, MOVES, MappingResult, map_theta
@@ -89,8 +90,9 @@ class TramDesign:
 
     def multipliers(self) -> dict[str, AxMultiplier]:
         """Per-layer :class:`~dse.nn.AxMultiplier` of the mapped designs."""
-        per_unit = {n: AxMultiplier.from_report(r, name=f"tram[{n}]")
-                    for n, r in self.reports.items()}
+        per_unit = {
+            n: AxMultiplier.from_report(r, name=f"tram[{n}]") for n, r in self.reports.items()
+        }
         layers = self.layers or {n: n for n in per_unit}
         return {layer: per_unit[unit] for layer, unit in layers.items()}
 
@@ -231,19 +233,31 @@ def run_tram(
     calibrate_ranges(probe, data, batch=batch_size, seed=seed)
     layer_hists = operand_histograms(probe, data)
     hists: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        u: (np.sum([layer_hists[n][0] for n in ls], axis=0),
-            np.sum([layer_hists[n][1] for n in ls], axis=0))
-        for u, ls in units.items()}
+        u: (
+            np.sum([layer_hists[n][0] for n in ls], axis=0),
+            np.sum([layer_hists[n][1] for n in ls], axis=0),
+        )
+        for u, ls in units.items()
+    }
     ratio = ratio_costs(wa, wb)
     calibrated: CostModel | None = None
     if power == "calibrated":
         tot_a = sum(h[0] for h in hists.values())
         tot_b = sum(h[1] for h in hists.values())
-        calibrated = calibrated_costs(wa, wb, hist_a=tot_a, hist_b=tot_b,
-                                      samples=calibration_samples, moves=moves,
-                                      bases=tuple(bases), seed=seed)
-        say(f"calibrated cost model: fit rms {calibrated.fit_rmse:.3f} of P_exact, "
-            f"{calibrated.seconds:.1f}s")
+        calibrated = calibrated_costs(
+            wa,
+            wb,
+            hist_a=tot_a,
+            hist_b=tot_b,
+            samples=calibration_samples,
+            moves=moves,
+            bases=tuple(bases),
+            seed=seed,
+        )
+        say(
+            f"calibrated cost model: fit rms {calibrated.fit_rmse:.3f} of P_exact, "
+            f"{calibrated.seconds:.1f}s"
+        )
     train_costs = calibrated if calibrated is not None else ratio
     exact_graph = generate("array", wa, wb)  # the reference of every power fraction
     dists = {n: OperandDistribution(h[0] + 1e-9, h[1] + 1e-9) for n, h in hists.items()}
@@ -260,8 +274,16 @@ def run_tram(
                 layers[n].theta = layers[members[0]].theta
         set_costs(net, train_costs)
         calibrate_ranges(net, data, batch=batch_size, seed=seed)
-        layer_thetas = train_phase1(net, data, lam=lam, steps=phase1_steps, lr=phase1_lr,
-                                    theta_lr=theta_lr, batch_size=batch_size, seed=seed)
+        layer_thetas = train_phase1(
+            net,
+            data,
+            lam=lam,
+            steps=phase1_steps,
+            lr=phase1_lr,
+            theta_lr=theta_lr,
+            batch_size=batch_size,
+            seed=seed,
+        )
         acc1 = evaluate_accuracy(net, data)
         thetas = {u: layer_thetas[ls[0]] for u, ls in units.items()}
         mults = {u: sum(layers[n].mults_per_sample for n in ls) for u, ls in units.items()}
@@ -269,14 +291,25 @@ def run_tram(
         mapped: dict[str, MappingResult] = {}
         reports: dict[str, HardwareReport] = {}
         for n, th in thetas.items():
-            mapped[n] = map_theta(th, wa, wb, moves=moves, bases=tuple(bases),
-                                  weights=weights.get(n), adder=adder, allowed=allowed)
+            mapped[n] = map_theta(
+                th,
+                wa,
+                wb,
+                moves=moves,
+                bases=tuple(bases),
+                weights=weights.get(n),
+                adder=adder,
+                allowed=allowed,
+            )
             reports[n] = evaluate(mapped[n].graph, distribution=dists[n])
         float_net = untramify(net)
         gate = {n: reports[n].power_uw / exact_power[n] for n in reports}
         an_ratio = {n: ratio.power_fraction(th) for n, th in thetas.items()}
-        an_cal = ({n: calibrated.power_fraction(th) for n, th in thetas.items()}
-                  if calibrated is not None else None)
+        an_cal = (
+            {n: calibrated.power_fraction(th) for n, th in thetas.items()}
+            if calibrated is not None
+            else None
+        )
         acc: dict[str, float] = {}
         t3: dict[str, float] = {}
         before = float("nan")
@@ -284,29 +317,47 @@ def run_tram(
         mults_ax = {layer: per_unit[u] for layer, u in unit_of.items()}
         for g in grads:
             s = time.perf_counter()
-            before, after, _ = finetune_mapped(float_net, mults_ax, data, steps=phase3_steps,
-                                               grad=g, lr=phase3_lr, optimizer=optimizer,
-                                               batch_size=batch_size, seed=seed,
-                                               act_mode=act_mode)
+            before, after, _ = finetune_mapped(
+                float_net,
+                mults_ax,
+                data,
+                steps=phase3_steps,
+                grad=g,
+                lr=phase3_lr,
+                optimizer=optimizer,
+                batch_size=batch_size,
+                seed=seed,
+                act_mode=act_mode,
+            )
             acc[g] = after
             t3[g] = time.perf_counter() - s
         an_train = an_cal if an_cal is not None else an_ratio
         d = TramDesign(
-            lam=float(lam), thetas=thetas, graphs={n: m.graph for n, m in mapped.items()},
-            reports=reports, mapping=mapped, mults=mults,
+            lam=float(lam),
+            thetas=thetas,
+            graphs={n: m.graph for n, m in mapped.items()},
+            reports=reports,
+            mapping=mapped,
+            mults=mults,
             analytic_power=_weighted(an_train, mults),
             analytic_power_ratio=_weighted(an_ratio, mults),
             analytic_power_calibrated=_weighted(an_cal, mults) if an_cal is not None else None,
             gate_power=_weighted(gate, mults),
             gate_power_uw=_weighted({n: r.power_uw for n, r in reports.items()}, mults),
-            accuracy=acc, accuracy_before=before, accuracy_phase1=acc1,
+            accuracy=acc,
+            accuracy_before=before,
+            accuracy_phase1=acc1,
             mapping_seconds={n: m.seconds for n, m in mapped.items()},
-            phase1_seconds=t1, phase3_seconds=t3, layers=dict(unit_of),
+            phase1_seconds=t1,
+            phase3_seconds=t3,
+            layers=dict(unit_of),
         )
         if on_design is not None:
             on_design(d)
-        say(f"λ={lam:.4g}: gate power {d.gate_power:.3f}, analytic {d.analytic_power:.3f}, "
-            f"acc {acc}")
+        say(
+            f"λ={lam:.4g}: gate power {d.gate_power:.3f}, analytic {d.analytic_power:.3f}, "
+            f"acc {acc}"
+        )
         return d
 
     designs: dict[float, TramDesign] = {}
@@ -336,8 +387,9 @@ def run_tram(
         hi = hi * 10
         designs[hi] = one(hi)
     saturated: set[tuple[float, float]] = set()
-    while (len(designs) < budget and len({d.key for d in designs.values()}) < n_designs
-           and not stop()):
+    while (
+        len(designs) < budget and len({d.key for d in designs.values()}) < n_designs and not stop()
+    ):
         lams = sorted(designs)
         gaps = []
         for a, b in itertools.pairwise(lams):
@@ -355,4 +407,3 @@ def run_tram(
         if designs[mid].key in (designs[a].key, designs[b].key):
             saturated.add((a, mid) if designs[mid].key == designs[a].key else (mid, b))
     return [designs[k] for k in sorted(designs)]
-

@@ -39,11 +39,14 @@ __all__ = [
 ]
 
 
-def _batches(x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator | None
-             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    order = torch.randperm(x.shape[0], generator=gen) if gen is not None else torch.arange(x.shape[0])
+def _batches(
+    x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    order = (
+        torch.randperm(x.shape[0], generator=gen) if gen is not None else torch.arange(x.shape[0])
+    )
     for s in range(0, x.shape[0], batch):
-        idx = order[s:s + batch]
+        idx = order[s : s + batch]
         yield x[idx], y[idx]
 
 
@@ -56,8 +59,10 @@ def _stream(data: Any, batch: int, seed: int) -> Iterator[tuple[torch.Tensor, to
 def _check_data(data: Any) -> None:
     for attr in ("x_train", "y_train", "x_test", "y_test"):
         if not isinstance(getattr(data, attr, None), torch.Tensor):
-            raise ConfigError(f"data must be a dse.nn Dataset (tensors x_train, y_train, x_test, "
-                              f"y_test); missing {attr}")
+            raise ConfigError(
+                f"data must be a dse.nn Dataset (tensors x_train, y_train, x_test, "
+                f"y_test); missing {attr}"
+            )
 
 
 @torch.no_grad()
@@ -89,13 +94,16 @@ def set_costs(model: nn.Module, costs: CostModel | Mapping[str, CostModel]) -> N
     for name, layer in tram_layers(model):
         cm = costs[name] if isinstance(costs, Mapping) else costs
         if cm.normalised.shape != tuple(layer.costs.shape):
-            raise ConfigError(f"cost model for {name!r} has {cm.normalised.size} columns, "
-                              f"the layer has {layer.costs.numel()}")
+            raise ConfigError(
+                f"cost model for {name!r} has {cm.normalised.size} columns, "
+                f"the layer has {layer.costs.numel()}"
+            )
         layer.costs.copy_(torch.as_tensor(cm.normalised, dtype=layer.costs.dtype))
 
 
-def calibrate_ranges(model: nn.Module, data: Any, batches: int = 4, batch: int = 128,
-                     seed: int = 0) -> None:
+def calibrate_ranges(
+    model: nn.Module, data: Any, batches: int = 4, batch: int = 128, seed: int = 0
+) -> None:
     """Running min/max activation ranges of the TRAM layers over a few training batches."""
     gen = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
@@ -107,8 +115,9 @@ def calibrate_ranges(model: nn.Module, data: Any, batches: int = 4, batch: int =
             model(x.to(dev))
 
 
-def operand_histograms(model: nn.Module, data: Any, batches: int = 4, batch: int = 500
-                       ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def operand_histograms(
+    model: nn.Module, data: Any, batches: int = 4, batch: int = 500
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per TRAM layer: histograms of activation and weight magnitudes (multiplier codes)."""
     dev = next(model.parameters()).device
     model.eval()
@@ -120,9 +129,18 @@ def operand_histograms(model: nn.Module, data: Any, batches: int = 4, batch: int
         return {n: (m.hist_a.copy(), m.hist_b.copy()) for n, m in tram_layers(model)}
 
 
-def train_phase1(model: nn.Module, data: Any, *, lam: float, steps: int, lr: float = 1e-3,
-                 theta_lr: float = 0.05, batch_size: int = 128, seed: int = 0,
-                 losses: list[float] | None = None) -> dict[str, np.ndarray]:
+def train_phase1(
+    model: nn.Module,
+    data: Any,
+    *,
+    lam: float,
+    steps: int,
+    lr: float = 1e-3,
+    theta_lr: float = 0.05,
+    batch_size: int = 128,
+    seed: int = 0,
+    losses: list[float] | None = None,
+) -> dict[str, np.ndarray]:
     """Jointly train weights and θ of a :func:`~dse.tram.tramify`-ed, range-calibrated model.
 
     Adam on both (θ at ``theta_lr``), ``λ·L_power + cross-entropy``. Returns θ* per layer.
@@ -159,11 +177,21 @@ def train_phase1(model: nn.Module, data: Any, *, lam: float, steps: int, lr: flo
     return {n: m.theta.detach().cpu().double().numpy().copy() for n, m in tram_layers(model)}
 
 
-def finetune_mapped(model: nn.Module, multipliers: Mapping[str, AxMultiplier] | AxMultiplier,
-                    data: Any, *, steps: int, grad: str = "ste", lr: float = 3e-4,
-                    optimizer: OptimizerFactory | None = None, batch_size: int = 128,
-                    seed: int = 0, calib_batches: int = 4, axtrain: str = "none",
-                    **options: Any) -> tuple[float, float, nn.Module]:
+def finetune_mapped(
+    model: nn.Module,
+    multipliers: Mapping[str, AxMultiplier] | AxMultiplier,
+    data: Any,
+    *,
+    steps: int,
+    grad: str = "ste",
+    lr: float = 3e-4,
+    optimizer: OptimizerFactory | None = None,
+    batch_size: int = 128,
+    seed: int = 0,
+    calib_batches: int = 4,
+    axtrain: str = "none",
+    **options: Any,
+) -> tuple[float, float, nn.Module]:
     """Phase 3: fine-tune a copy of the float ``model`` on per-layer LUT layers.
 
     This is :meth:`dse.nn.PreparedBaseline.finetune` (the training issue's fine-tune:
@@ -176,10 +204,25 @@ def finetune_mapped(model: nn.Module, multipliers: Mapping[str, AxMultiplier] | 
     _check_data(data)
     if not isinstance(steps, int) or steps < 0:
         raise ConfigError(f"steps must be an int >= 0, got {steps!r}")
-    prepared = PreparedBaseline(model, data, acc_float=float("nan"), batch_size=batch_size,
-                                calib_batches=calib_batches, name="tram-phase1")
-    res = prepared.finetune(dict(multipliers) if isinstance(multipliers, Mapping) else multipliers,
-                            steps=steps, grad=grad, lr=lr, seed=seed, optimizer=optimizer,
-                            axtrain=axtrain, reference=False, keep_model=True, **options)
+    prepared = PreparedBaseline(
+        model,
+        data,
+        acc_float=float("nan"),
+        batch_size=batch_size,
+        calib_batches=calib_batches,
+        name="tram-phase1",
+    )
+    res = prepared.finetune(
+        dict(multipliers) if isinstance(multipliers, Mapping) else multipliers,
+        steps=steps,
+        grad=grad,
+        lr=lr,
+        seed=seed,
+        optimizer=optimizer,
+        axtrain=axtrain,
+        reference=False,
+        keep_model=True,
+        **options,
+    )
     assert res.model is not None
     return res.acc_axm_before, res.acc_axm_after, res.model

@@ -7,7 +7,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from dse.arith import CELL_TYPES, from_spec, generate, replace_cell
+from dse.arith import CELL_TYPES, from_spec, generate, lower, replace_cell
 from dse.arith._c42tree import c42_tree
 from dse.arith._catalogue import (
     APPROXIMATE_CELLS,
@@ -18,7 +18,6 @@ from dse.arith._catalogue import (
 )
 from dse.errors import ConfigError
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist._lower import lower
 from dse.netlist._netlist import NetlistBuilder
 
 

@@ -509,10 +509,10 @@ def test_c42tree_matches_reference_builder(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_cell_names_past_the_table_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """More cells per prefix than the name table holds fall back to formatting."""
-    from dse.arith import _generators
+    from dse.arith import _reduction
 
-    monkeypatch.setattr(_generators, "_NAMES_PER_PREFIX", 1)
-    monkeypatch.setattr(_generators, "_CELL_NAMES", _generators._CellNames())
+    monkeypatch.setattr(_reduction, "_NAMES_PER_PREFIX", 1)
+    monkeypatch.setattr(_reduction, "_CELL_NAMES", _reduction._CellNames())
     rng = random.Random(11)
     for _ in range(60):
         spec = _random_spec(rng)

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dse.arith import MultiplierSpec, build, generate, multiplier
+from dse.arith import MultiplierSpec, build, generate, lower, multiplier
 from dse.errors import ConfigError
 from dse.eval import (
     exact_table,
@@ -15,7 +15,6 @@ from dse.eval import (
     read_outputs,
     simulate,
 )
-from dse.netlist._lower import lower
 
 KINDS = [("unsigned", False, False), ("baugh-wooley", True, False), ("booth", True, True)]
 

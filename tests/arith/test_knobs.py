@@ -10,6 +10,7 @@ from dse.arith import (
     broken_array,
     from_spec,
     generate,
+    lower,
     lower_part_or_adder,
     multiplier,
     prune_partial_products,
@@ -19,7 +20,6 @@ from dse.arith import (
 )
 from dse.errors import ConfigError, KnobError
 from dse.eval import exact_table, product_table
-from dse.netlist._lower import lower
 from dse.testing.strategies import knobbed_multipliers
 
 

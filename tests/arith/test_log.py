@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dse.arith import from_spec, generate
-from dse.arith._log import (
+from dse.arith import from_spec, generate, lower
+from dse.arith._logarithmic import (
     ilm_multiplier,
     ilm_reference,
     mitchell_multiplier,
@@ -14,7 +14,6 @@ from dse.arith._log import (
 )
 from dse.errors import ConfigError
 from dse.eval._sim import exhaustive_input_words, pack_operands, read_outputs, simulate
-from dse.netlist._lower import lower
 
 
 def _operands(width: int, signed: bool) -> np.ndarray:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dse.arith import CELL_TYPES, MultiplierGraph, apply_knobs, from_spec, generate
-from dse.eval import evaluate, evaluate_netlist
+from dse.arith import CELL_TYPES, MultiplierGraph, apply_knobs, from_spec, generate, lower
+from dse.design import evaluate
+from dse.eval import evaluate_netlist
 from dse.netlist import read_blif_text, write_blif
-from dse.netlist._lower import lower
 from dse.netlist._verilog import read_verilog_text, write_verilog
-from dse.search._space import load_space
+from dse.search import load_space
 
 SPACES = sorted((Path(__file__).resolve().parents[2] / "search_spaces").glob("*.yaml"))
 
@@ -76,8 +76,8 @@ def _space_designs(rng: np.random.Generator, per_space: int) -> list[tuple[str, 
     for path in SPACES:
         space = load_space(path)
         for _ in range(per_space):
-            for graph in space.decode(space.random_genome(rng)):
-                out.append((path.stem, graph))
+            for design in space.decode(space.random_genome(rng)):
+                out.append((path.stem, design.graph))
     return out
 
 

@@ -12,12 +12,11 @@ import random
 import numpy as np
 import pytest
 
-from dse.arith import CELL_TYPES, apply_knobs, generate
+from dse.arith import CELL_TYPES, apply_knobs, generate, lower
 from dse.arith._graph import MultiplierGraph
 from dse.eval import _kernels, _power, _sim, _techmap
 from dse.eval._library import CellLibrary
 from dse.eval._report import _trace_words
-from dse.netlist import lower
 
 needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba is not installed")
 
@@ -212,7 +211,7 @@ def test_report_hash_is_computed_on_demand() -> None:
     import copy
     import pickle
 
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     graph = generate("dadda", 4, knobs={"truncate": 2})
     report = evaluate(graph)

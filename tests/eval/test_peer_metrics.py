@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from dse.arith import generate
+from dse.design import evaluate
 from dse.errors import ConfigError
-from dse.eval import PeerMetrics, error_metrics, evaluate, exact_table, peer_metrics
+from dse.eval import PeerMetrics, error_metrics, exact_table, peer_metrics
 
 FIELDS = set(PeerMetrics.__dataclass_fields__)
 

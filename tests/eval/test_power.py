@@ -249,8 +249,7 @@ def _simulate_mapping(nl: Netlist, vals: np.ndarray, library: CellLibrary) -> np
 
 @pytest.mark.parametrize("spec", ["dadda:4", "booth:4,signed", "array:4,signed", "wallace:4,loa=2"])
 def test_mapping_is_functionally_the_netlist(library: CellLibrary, spec: str) -> None:
-    from dse.arith import from_spec
-    from dse.netlist._lower import lower
+    from dse.arith import from_spec, lower
 
     nl = lower(from_spec(spec))
     rng = np.random.default_rng(0)
@@ -314,8 +313,7 @@ def test_internal_net_activity_matches_simulation(library: CellLibrary) -> None:
 
 
 def _uniform(spec: str, n: int = 4096) -> tuple[Netlist, np.ndarray, np.ndarray]:
-    from dse.arith import from_spec
-    from dse.netlist._lower import lower
+    from dse.arith import from_spec, lower
 
     nl = lower(from_spec(spec))
     wa, wb = nl.input_ports[0][1], nl.input_ports[1][1]

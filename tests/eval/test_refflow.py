@@ -29,10 +29,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from dse.arith import from_spec
+from dse.arith import from_spec, lower
 from dse.eval._power import estimate_power, map_to_cells
 from dse.eval._sim import pack_operands, simulate, toggle_statistics
-from dse.netlist._lower import lower
 from dse.netlist._verilog import read_verilog
 
 REPO = Path(__file__).resolve().parents[2]

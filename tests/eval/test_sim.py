@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dse.arith import from_spec
+from dse.arith import from_spec, lower
 from dse.eval import (
     _kernels,
     exhaustive_input_words,
@@ -15,7 +15,6 @@ from dse.eval import (
 )
 from dse.eval._sim import simulate_reference
 from dse.netlist import ARITY, NetlistBuilder, Op
-from dse.netlist._lower import lower
 
 
 def every_op_netlist():

@@ -171,8 +171,7 @@ def test_half_adder_found_in_every_style(library: CellLibrary, style: object) ->
 
 
 def test_group_markers_do_not_change_the_mapping(library: CellLibrary) -> None:
-    from dse.arith import from_spec
-    from dse.netlist._lower import lower
+    from dse.arith import from_spec, lower
 
     for spec in ["dadda:8", "booth:6,signed", "array:6,bam=2:4"]:
         with_groups = lower(from_spec(spec))

@@ -47,7 +47,7 @@ def library_study(tmp_path: Path, make_design) -> tuple[str, str, dict[str, np.n
 def test_every_kind_of_library_entry_exports(library_study, tmp_path):
     import optuna
 
-    from dse.export import export_study
+    from dse.search import export_study
 
     name, url, tables = library_study
     study = optuna.load_study(study_name=name, storage=url)

@@ -15,10 +15,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from dse.arith import from_spec
+from dse.arith import from_spec, lower
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import Netlist, Op
-from dse.netlist._lower import lower
 from dse.netlist._verilog import read_verilog_text
 
 ag = pytest.importorskip("ariths_gen")
@@ -178,7 +177,8 @@ def test_arithsgen_costs_like_the_same_structure(
     adder, another structure)."""
     from ariths_gen.multi_bit_circuits.adders import UnsignedRippleCarryAdder
 
-    from dse.eval import evaluate, evaluate_netlist
+    from dse.design import evaluate
+    from dse.eval import evaluate_netlist
 
     kw = {} if label == "array" else {"unsigned_adder_class_name": UnsignedRippleCarryAdder}
     theirs = evaluate_netlist(

@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dse.arith import from_spec
+from dse.arith import from_spec, lower
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import Netlist
 from dse.netlist._blif import write_blif
 from dse.netlist._cmodel import write_c
-from dse.netlist._lower import lower
 from dse.netlist._verilog import read_verilog
 
 SPECS = [

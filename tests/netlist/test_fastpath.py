@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.arith import CELL_TYPES, apply_knobs, generate
-from dse.netlist import ARITY, NetlistBuilder, Op, lower
+from dse.arith import CELL_TYPES, apply_knobs, generate, lower
+from dse.netlist import ARITY, NetlistBuilder, Op
 from dse.netlist import _kernels as netlist_kernels
 from dse.netlist._netlist import Netlist
 
@@ -155,7 +155,7 @@ def _more_graphs(n: int, seed: int) -> list:
 
 @needs_numba
 def test_compiled_lowering_matches_python() -> None:
-    from dse.netlist._lower import _lower_compiled, _lower_python
+    from dse.arith._lower import _lower_compiled, _lower_python
 
     graphs = _more_graphs(40, seed=3)
     graphs += [

@@ -70,7 +70,7 @@ class _TableDesign:
 
 def test_from_design_takes_any_object_with_a_table() -> None:
     from dse.arith import from_spec
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     spec = "dadda:4,truncate=2"
     table = evaluate(from_spec(spec)).lut

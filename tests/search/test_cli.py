@@ -36,7 +36,7 @@ def test_run_status_pareto_plot_export(
         tmp_path / "front.html"
     ).stat().st_size > 1000
 
-    from dse.export import export_study
+    from dse.search import export_study
 
     out = _run(capsys, ["export", unique_name, "--pareto", "--format", "verilog", "-o", "cli-out"])
     assert f"wrote {len(rows)} bundle(s) under cli-out" in out

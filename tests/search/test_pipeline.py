@@ -109,8 +109,8 @@ def test_encode_cells_round_trips_and_names_bad_cells() -> None:
     edits = [{cells[0]: "zero.cout+sum", cells[3]: "ama1"}, {cells[5]: "zero.sum"}]
     genome = space.encode_cells(edits)
     conv, fc = space.decode(genome)
-    assert {e[1] for e in conv.info["edits"]} == {cells[0], cells[3]}
-    assert [e[1:] for e in fc.info["edits"]] == [(cells[5], "sum")]
+    assert {e[1] for e in conv.graph.info["edits"]} == {cells[0], cells[3]}
+    assert [e[1:] for e in fc.graph.info["edits"]] == [(cells[5], "sum")]
     with pytest.raises(ConfigError, match="has no gene"):
         space.encode_cells([{"pp_0_0": "zero.sum"}, {}])
     with pytest.raises(ConfigError, match="not offered"):

@@ -33,8 +33,8 @@ def test_shipped_space_loads_and_decodes(path: Path) -> None:
         g = space.random_genome(rng, density=0.3)
         graphs = space.decode(g)
         assert len(graphs) == len(space.group_names)  # one multiplier per layer group
-        for graph in graphs:
-            graph.validate()
+        for design in graphs:
+            design.graph.validate()
         # deterministic: decoding twice gives the same structures
         assert [x.structural_hash for x in space.decode(g)] == [
             x.structural_hash for x in graphs
@@ -60,8 +60,8 @@ def test_prune_gene_prunes_that_partial_product(pp_space) -> None:
     names = [gene.name for gene in pp_space.genes]
     i = names.index("prune.0.0")
     g = pp_space.exact_genome().replace({i: 1})
-    (graph,) = pp_space.decode(g)
-    assert (0, 0) in graph.info["spec"].pruned
+    (design,) = pp_space.decode(g)
+    assert (0, 0) in design.graph.info["spec"].pruned
 
 
 def test_cell_genes_address_cells_by_column_and_position() -> None:
@@ -70,8 +70,8 @@ def test_cell_genes_address_cells_by_column_and_position() -> None:
     assert all(re.fullmatch(r"cell\.(fa|ha)\.c\d+\.\d+", n) for n in names)
     i = next(k for k, n in enumerate(names) if n.startswith("cell.fa."))
     choice = space.genes[i].choices.index("zero.cout")
-    (graph,) = space.decode(space.exact_genome().replace({i: choice}))
-    assert graph.info["edits"] and graph.info["edits"][0][0] == "zero"
+    (design,) = space.decode(space.exact_genome().replace({i: choice}))
+    assert design.graph.info["edits"] and design.graph.info["edits"][0][0] == "zero"
 
 
 def test_layer_groups_replicate_the_genome(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_layer_groups_replicate_the_genome(tmp_path: Path) -> None:
 
 def test_library_space(tmp_path: Path) -> None:
     from dse.arith import from_spec
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     lut = evaluate(from_spec("dadda:4,truncate=2")).lut
     np.save(tmp_path / "t2.npy", lut)
@@ -101,7 +101,7 @@ def test_library_space(tmp_path: Path) -> None:
     )
     space = load_space(tmp_path / "lib.yaml")
     a, b = space.decode(Genome.of([0, 1]))
-    assert a.graph is not None and b.lut is not None
+    assert a.graph is not None and b.lut() is not None
     assert space.to_params(Genome.of([1, 0])) == {"a.multiplier": "trunc2", "b.multiplier": "exact"}
 
 

@@ -162,7 +162,7 @@ def test_library_space_study(tmp_path: Path, unique_name: str) -> None:
     import numpy as np
 
     from dse.arith import from_spec
-    from dse.eval import evaluate
+    from dse.design import evaluate
 
     rep = evaluate(from_spec("dadda:4,truncate=3"))
     np.save(tmp_path / "t3.npy", rep.lut)

@@ -9,9 +9,10 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from dse.arith import lower  # noqa: E402
+from dse.design import evaluate  # noqa: E402
 from dse.errors import ConfigError  # noqa: E402
-from dse.eval import evaluate, product_table  # noqa: E402
-from dse.netlist import lower  # noqa: E402
+from dse.eval import product_table  # noqa: E402
 from dse.tram import (  # noqa: E402
     column_sum_tables,
     column_sums,

@@ -278,7 +278,9 @@ class PymooNSGA2(Backend):
         elif isinstance(seed_from, (list, tuple)) and all(isinstance(x, str) for x in seed_from):
             sources = tuple(seed_from)
         else:
-            raise ConfigError(f"seed_from must be a back-end name or a list of them, got {seed_from!r}")
+            raise ConfigError(
+                f"seed_from must be a back-end name or a list of them, got {seed_from!r}"
+            )
         from dse.search._backends._factory import BACKENDS
 
         unknown = [x for x in sources if x not in BACKENDS]

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dse.design import as_design
 from dse.errors import ConfigError, StudyStateError
-from dse.export._base import ExportFormat, export_format
-from dse.export._designs import design_of
-from dse.export._export import export_designs
+from dse.export import ExportFormat, export_designs, export_format
+from dse.search._genome import Genome
+from dse.search._space_load import space_from_dict
 
 __all__ = ["export_study"]
 
@@ -35,8 +36,8 @@ def export_study(
     Returns:
         The bundle folders.
     """
-    # the search layer sits below export; import it only for a study's export
-    from dse.search import Genome, load_stored_study, pareto_trials, space_from_dict, stored_config
+    from dse.search._front import pareto_trials
+    from dse.search._study import load_stored_study, stored_config
 
     if (trial is None) == (not pareto):
         raise ConfigError("export_study: give exactly one of trial=N or pareto=True")
@@ -65,7 +66,7 @@ def export_study(
     for t in trials:
         decoded = space.decode(Genome.from_json(t.user_attrs["genome"]))
         designs = [
-            design_of(item, name=f"{name}_t{t.number}" + (f"_{group}" if len(decoded) > 1 else ""))
+            as_design(item, name=f"{name}_t{t.number}" + (f"_{group}" if len(decoded) > 1 else ""))
             for item, group in zip(decoded, space.group_names, strict=True)
         ]
         bundle = Path(out_dir) / f"trial_{t.number:05d}"

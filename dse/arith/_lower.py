@@ -16,27 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from dse._jit import HAVE_NUMBA
+from dse.arith import _cells
+from dse.arith._cells import CELL_TYPES
+from dse.arith._graph import MultiplierGraph
 from dse.errors import GraphError
-from dse.netlist import _kernels
-from dse.netlist._netlist import (
-    _ARITY_INT,
-    _ARITY_NP,
-    _GROUP_SIGNATURES_INT,
-    _SYMMETRIC_INT,
-    _TRUTH,
+from dse.netlist import (
+    ARITY,
+    GROUP_SIGNATURES,
+    OP_TRUTH,
+    SYMMETRIC_OPS,
     Netlist,
     NetlistBuilder,
-    _finish_compiled,
+    Op,
+    finish_compiled,
+    lower_kernel,
 )
 
-if TYPE_CHECKING:
-    from dse.arith._graph import MultiplierGraph
-
 __all__ = ["lower"]
+
+_ARITY_INT = [ARITY[Op(i)] for i in range(len(Op))]
+_GROUP_SIGNATURES_INT = {k: tuple(int(o) for o in v) for k, v in GROUP_SIGNATURES.items()}
 
 
 def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) -> Netlist:
@@ -46,7 +50,7 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
         net_names: keep ``node_port`` names for the nets (readable Verilog); the
             evaluator turns this off, since names cost time and it never prints them.
     """
-    if not net_names and _kernels.HAVE_NUMBA:
+    if not net_names and HAVE_NUMBA:
         netlist = _lower_compiled(graph, name)
         if netlist is not None:
             return netlist
@@ -55,8 +59,6 @@ def lower(graph: MultiplierGraph, name: str = "mul", *, net_names: bool = True) 
 
 def _lower_python(graph: MultiplierGraph, name: str, *, net_names: bool) -> Netlist:
     """:func:`lower` in Python (the reference, and the path that keeps net names)."""
-    from dse.arith._cells import CELL_TYPES, SAME_FANIN  # dse.arith builds on dse.netlist
-
     builder = NetlistBuilder(name, [("a", graph.width_a), ("b", graph.width_b)])
     a_nets = builder.input("a")
     b_nets = builder.input("b")
@@ -74,14 +76,8 @@ def _lower_python(graph: MultiplierGraph, name: str, *, net_names: bool) -> Netl
             tuple[tuple[int, ...], int, str | None] | None,
         ],
     ] = {}
-    # The builder's tables, for the inlined same-fan-in path below: exactly what
-    # NetlistBuilder.gates_over does, without a method call per node.
-    const_nets = builder._const.keys()
-    table = builder._table
-    gate_ops = builder._ops
-    flat = builder._flat
-    n_in = builder._n_in
-    groups = builder._groups
+    gates_over = builder.gates_over
+    group = builder.group
     net_of = nets.__getitem__
     for node_id in graph.topological_order:
         node = node_of(node_id)
@@ -98,23 +94,13 @@ def _lower_python(graph: MultiplierGraph, name: str, *, net_names: bool) -> Netl
             ct = CELL_TYPES.get(kind)
             if ct is None:
                 raise GraphError(f"node {node_id!r} has unknown cell kind {kind!r}")
-            info = kinds[kind] = (ct.lower, ct.outputs, SAME_FANIN.get(ct.lower))
+            info = kinds[kind] = (ct.lower, ct.outputs, _cells.SAME_FANIN.get(ct.lower))
         low, outputs, same = info
-        if same is not None and len(ins) == same[1] and const_nets.isdisjoint(ins):
-            t = tuple(sorted(ins))
-            new: list[int] = []
-            for o in same[0]:
-                key = (o, t)
-                net = table.get(key)
-                if net is None:
-                    net = n_in + len(gate_ops)
-                    gate_ops.append(o)
-                    flat.extend(t)
-                    table[key] = net
-                new.append(net)
-            outs: Sequence[int] = new
+        if same is not None and len(ins) == same[1]:
+            # the lowering is exactly these calls (see SAME_FANIN): skip its frame
+            outs: Sequence[int] = gates_over(same[0], ins)
             if same[2] is not None:
-                groups.append((same[2], tuple(new)))  # builder.group, inlined
+                group(same[2], outs)
         else:
             outs = low(builder, ins)
         if len(outs) != len(outputs):
@@ -145,8 +131,9 @@ _GROUP_NAMES = list(_GROUP_SIGNATURES_INT)
 _GROUP_SIG = np.array(
     [list(_GROUP_SIGNATURES_INT[k]) for k in _GROUP_NAMES], dtype=np.int64
 ).reshape(-1, 2)
-_SYM_NP = np.array([i in _SYMMETRIC_INT for i in range(len(_ARITY_INT))], dtype=np.bool_)
-_TRUTH_NP = np.array(_TRUTH, dtype=np.int64)
+_ARITY_NP = np.array(_ARITY_INT, dtype=np.int64)
+_SYM_NP = np.array([i in SYMMETRIC_OPS for i in range(len(_ARITY_INT))], dtype=np.bool_)
+_TRUTH_NP = np.array(OP_TRUTH, dtype=np.int64)
 
 
 class _Untraceable(Exception):
@@ -269,8 +256,6 @@ def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
     """:func:`lower` (without net names) by the kernel, or ``None`` where the Python
     loop must run: a cell kind without a template, or a malformed graph (the loop then
     raises its own error)."""
-    from dse.arith._cells import CELL_TYPES
-
     tpl = _TEMPLATES
     order = graph.topological_order
     nl = graph._nodes_in_order()
@@ -316,7 +301,7 @@ def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
     cap = 2 + int(tpl.n_steps[cells].sum()) + 4  # + the kernel's per-step margin
     n_in = graph.width_a + graph.width_b
     width_p = graph.width_p
-    status, ops, flat, grp_code, grp_sig, grp_nets, products = _kernels.lower_kernel(
+    status, ops, flat, grp_code, grp_sig, grp_nets, products = lower_kernel(
         n_in,
         graph.width_a,
         graph.width_b,
@@ -337,7 +322,7 @@ def _lower_compiled(graph: MultiplierGraph, name: str) -> Netlist | None:
     if status or (products < 0).any():
         return None
     group_kinds = [_GROUP_NAMES[c] if c >= 0 else "" for c in grp_code.tolist()]
-    return _finish_compiled(
+    return finish_compiled(
         name,
         (("a", graph.width_a), ("b", graph.width_b)),
         ops,
