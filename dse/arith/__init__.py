@@ -88,3 +88,8 @@ __all__ = [
     "set_output_constant",
     "truncate_columns",
 ]
+
+# The approximate-cell catalogue, the 4:2-compressor tree and the logarithmic family
+# register their cells and generators when imported; importing them here makes every
+# registered name available wherever dse.arith is.
+from dse.arith import _c42tree, _catalogue, _logarithmic  # noqa: F401

@@ -82,7 +82,6 @@ def generate(
 
     ``booth`` is signed unless ``signed=False`` is given explicitly.
     """
-    _ensure_plugins()
     if name not in GENERATORS:
         raise ConfigError(f"unknown generator {name!r}; known: {', '.join(sorted(GENERATORS))}")
     wa = _check_width("width", width_a)
@@ -138,22 +137,3 @@ def from_spec(spec: str) -> MultiplierGraph:
         adder=adder,
         knobs=knobs,
     )
-
-
-_plugins_loaded = False
-
-
-def _ensure_plugins() -> None:
-    """Import modules that register extra generators and cells (log multipliers, catalogue)."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    import importlib
-
-    for mod in ("dse.arith._catalogue", "dse.arith._c42tree", "dse.arith._logarithmic"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise

@@ -39,13 +39,11 @@ def writing(path: Path | str) -> Iterator[None]:
 class _GeneratorOption(click.Option):
     """``--gen``, whose help lists every registered generator (plug-in families such as
     ``mitchell`` included). The registry is read only when help is shown: importing it
-    loads the generators' numeric modules, which the CLI otherwise imports only to run."""
+    loads the generators' modules, which the CLI otherwise imports only to run."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         from dse.arith import GENERATORS
-        from dse.arith._registry import _ensure_plugins
 
-        _ensure_plugins()
         self.help = f"generator: {', '.join(GENERATORS)}"
         return super().get_help_record(ctx)
 

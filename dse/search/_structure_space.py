@@ -6,7 +6,6 @@ decoding applies the matrix knobs first, then the cell knobs by stable slot.
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,14 +20,6 @@ if TYPE_CHECKING:
     from dse.design import GraphDesign
 
 __all__ = ["StructureSpace"]
-
-
-def _ensure_cells() -> None:
-    from dse.arith._registry import _ensure_plugins
-
-    _ensure_plugins()
-    with contextlib.suppress(ModuleNotFoundError):  # the 4:2 tree registers itself on import
-        import dse.arith._c42tree  # noqa: F401
 
 
 def _stored_config(config: Any, knobs: Mapping[str, Knob]) -> dict[str, Any]:
@@ -56,7 +47,6 @@ class StructureSpace(Space):
     def __init__(self, config: Any, *, name: str, where: str = "<space>") -> None:
         from dse.arith import CELL_TYPES, KNOBS, generate
 
-        _ensure_cells()
         self.name = name
         self.where = where
         self.model = config

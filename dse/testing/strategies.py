@@ -63,9 +63,7 @@ def knobbed_multipliers(draw: Any, max_width: int = 5) -> MultiplierGraph:
 def _approximate_swaps(draw: Any, graph: MultiplierGraph) -> MultiplierGraph:
     """Swap a few full adders for catalogue cells of the same family, if any exist."""
     from dse.arith import CELL_TYPES
-    from dse.arith._registry import _ensure_plugins
 
-    _ensure_plugins()
     approx_fa = sorted(
         name for name, ct in CELL_TYPES.items() if ct.family == "fa" and not ct.exact
     )

@@ -213,9 +213,7 @@ def study(workdir: Path) -> tuple[list[dict[str, float | str]], dict[str, float]
     abc_ref = np.array([float(r["abc_uw"]) for r in rows])
     ok = np.isfinite(abc_ours) & np.isfinite(abc_ref)
     if ok.sum() >= 3:
-        stats["rho_power_abc_same_circuit"] = float(
-            spearmanr(abc_ours[ok], abc_ref[ok]).statistic
-        )
+        stats["rho_power_abc_same_circuit"] = float(spearmanr(abc_ours[ok], abc_ref[ok]).statistic)
         stats["ratio_abc_ours_to_ours"] = float(np.median(abc_ours[ok] / ours[ok]))
     for mapping in ("structural", "abc"):
         ref_p = np.array([float(r[f"{mapping}_uw"]) for r in rows])

@@ -72,7 +72,9 @@ def test_backend_options_are_validated() -> None:
         ConfigError, match=r"backend\.options: population_size must be an integer >= 4"
     ):
         make_backend("nsga2", {"population_size": 2})
-    with pytest.raises(ConfigError, match=r"backend\.options: unknown option 'bogus' for tpe; known:"):
+    with pytest.raises(
+        ConfigError, match=r"backend\.options: unknown option 'bogus' for tpe; known:"
+    ):
         make_backend("tpe", {"bogus": 1})
     with pytest.raises(ConfigError, match=r"backend\.name: unknown back end 'cmaes'"):
         make_backend("cmaes")

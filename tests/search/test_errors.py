@@ -70,9 +70,21 @@ def test_unknown_backend_option_is_one_line(name: str, options: dict, message: s
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("nsga2", {"crossover_prob": "abc"}, r"option 'crossover_prob' of nsga2: expected float, got 'abc'$"),
-        ("nsga2", {"population_size": "16"}, r"option 'population_size' of nsga2: expected int, got '16'$"),
-        ("nsga2", {"population_size": True}, r"option 'population_size' of nsga2: expected int, got True$"),
+        (
+            "nsga2",
+            {"crossover_prob": "abc"},
+            r"option 'crossover_prob' of nsga2: expected float, got 'abc'$",
+        ),
+        (
+            "nsga2",
+            {"population_size": "16"},
+            r"option 'population_size' of nsga2: expected int, got '16'$",
+        ),
+        (
+            "nsga2",
+            {"population_size": True},
+            r"option 'population_size' of nsga2: expected int, got True$",
+        ),
         (
             "nsga2",
             {"init_density": 0.3},
@@ -84,7 +96,11 @@ def test_unknown_backend_option_is_one_line(name: str, options: dict, message: s
             r"option 'seed_from' of nsga2: expected str \| Sequence\[str\] \| None, got 5$",
         ),
         ("nsga2", {"population_size": 2}, r"population_size must be an integer >= 4, got 2$"),
-        ("tpe", {"n_startup_trials": "x"}, r"option 'n_startup_trials' of tpe: expected int, got 'x'$"),
+        (
+            "tpe",
+            {"n_startup_trials": "x"},
+            r"option 'n_startup_trials' of tpe: expected int, got 'x'$",
+        ),
         ("optuna-nsga2", {"population_size": 1}, r"NSGAIISampler: .*population_size"),
         ("tram", {"phase1_steps": 1.5}, r"option 'phase1_steps' of tram: expected int, got 1\.5$"),
         ("tram", {"moves": "all"}, r"moves must be auto, published or rich, got 'all'$"),
@@ -168,7 +184,8 @@ def test_study_export_to_an_unwritable_folder_is_one_line(
     url, name = stored
     out = _unwritable(tmp_path) / "bundles"
     err = _fail(
-        capsys, ["export", name, "--pareto", "--format", "verilog", "-o", str(out), "--storage", url]
+        capsys,
+        ["export", name, "--pareto", "--format", "verilog", "-o", str(out), "--storage", url],
     )
     assert re.fullmatch(rf"error: cannot write {re.escape(str(out))}: {_DENIED}", err), err
 
@@ -199,7 +216,9 @@ def test_read_only_commands_never_create_the_default_database(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("url", ["sqlite:///{d}/typo.db", "journal:{d}/typo.log", "{d}/typo.journal"])
+@pytest.mark.parametrize(
+    "url", ["sqlite:///{d}/typo.db", "journal:{d}/typo.log", "{d}/typo.journal"]
+)
 def test_status_of_a_storage_typo_is_an_error_not_no_studies(
     url: str, tmp_path: Path, capsys
 ) -> None:
@@ -234,7 +253,10 @@ def test_read_only_commands_still_read_an_existing_storage(stored: tuple[str, st
             r"^--storage: unknown driver 'psycopg3' in storage scheme 'postgresql\+psycopg3'; "
             r"expected postgresql:// or one of postgresql\+psycopg2, ",
         ),
-        ("dse-studies.db", r"^--storage: 'dse-studies\.db' is not a storage URL; expected sqlite:///"),
+        (
+            "dse-studies.db",
+            r"^--storage: 'dse-studies\.db' is not a storage URL; expected sqlite:///",
+        ),
     ],
 )
 def test_unknown_storage_scheme_is_not_called_unreachable(url: str, message: str) -> None:
@@ -305,8 +327,14 @@ def test_a_misspelt_required_field_is_reported_as_unknown_first(
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("budget: {", "budget: {trails: 3, "), r"field budget\.trails: unknown key 'trails' \(did you mean 'trials'\?\)$"),
-        (("backend: {", "backend: {optons: {}, "), r"field backend\.optons: unknown key 'optons' \(did you mean 'options'\?\)$"),
+        (
+            ("budget: {", "budget: {trails: 3, "),
+            r"field budget\.trails: unknown key 'trails' \(did you mean 'trials'\?\)$",
+        ),
+        (
+            ("backend: {", "backend: {optons: {}, "),
+            r"field backend\.optons: unknown key 'optons' \(did you mean 'options'\?\)$",
+        ),
         (("seed:", "zzzz: 1\nseed:"), r"field zzzz: unknown key 'zzzz'$"),
     ],
 )
@@ -322,13 +350,22 @@ def test_unknown_nested_keys_suggest_the_closest(make_study, edit, message: str)
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("bse: {generator: dadda, width: 4}\n", r"field bse: unknown key 'bse' \(did you mean 'base'\?\)$"),
-        ("base: {generator: dadda, widht: 4}\n", r"field base\.widht: unknown key 'widht' \(did you mean 'width'\?\)$"),
+        (
+            "bse: {generator: dadda, width: 4}\n",
+            r"field bse: unknown key 'bse' \(did you mean 'base'\?\)$",
+        ),
+        (
+            "base: {generator: dadda, widht: 4}\n",
+            r"field base\.widht: unknown key 'widht' \(did you mean 'width'\?\)$",
+        ),
         (
             "base: {width: 4}\nknobs: {trunc8: {}}\n",
             r"field knobs\.trunc8: unknown knob 'trunc8'; free knobs are: .* \(did you mean 'truncate'\?\)$",
         ),
-        ("kind: library\nentires: []\n", r"field entires: unknown key 'entires' \(did you mean 'entries'\?\)$"),
+        (
+            "kind: library\nentires: []\n",
+            r"field entires: unknown key 'entires' \(did you mean 'entries'\?\)$",
+        ),
     ],
 )
 def test_unknown_space_keys_are_reported_first(tmp_path: Path, text: str, message: str) -> None:
@@ -364,9 +401,7 @@ def test_a_space_name_resolves_from_the_shipped_spaces_anywhere(
     assert Path(cfg.space_root) == REPO / "search_spaces"
 
 
-def test_a_space_name_resolves_from_the_installed_data_files(
-    tmp_path: Path, monkeypatch
-) -> None:
+def test_a_space_name_resolves_from_the_installed_data_files(tmp_path: Path, monkeypatch) -> None:
     """A wheel puts the spaces under <prefix>/share/dse/search_spaces (pyproject's
     data-files); that folder is searched too."""
     import sysconfig
@@ -390,9 +425,7 @@ def test_a_space_name_resolves_from_the_installed_data_files(
     assert cfg.space_data["name"] == "onlyhere"
 
 
-def test_a_relative_space_path_is_read_from_the_study_folder(
-    tmp_path: Path, monkeypatch
-) -> None:
+def test_a_relative_space_path_is_read_from_the_study_folder(tmp_path: Path, monkeypatch) -> None:
     from dse.search._config import load_study_config
 
     (tmp_path / "spaces").mkdir()

@@ -184,8 +184,18 @@ def test_tram_then_nsga2_per_layer_groups_end_to_end(tmp_path: Path, unique_name
     out = tmp_path / "out"
     res = CliRunner().invoke(
         cli,
-        ["export", unique_name, "--storage", url, "--trial", str(tram[0].number),
-         "--format", "verilog", "-o", str(out)],
+        [
+            "export",
+            unique_name,
+            "--storage",
+            url,
+            "--trial",
+            str(tram[0].number),
+            "--format",
+            "verilog",
+            "-o",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     bundle = next(out.iterdir())
@@ -203,7 +213,10 @@ def test_backend_shorthand_and_error_locations() -> None:
         "objectives": ["power_uw"],
     }
     cfg = study_config_from_dict({**base, "backend": ["random", {"name": "nsga2"}]}, where="s")
-    assert [b.name for b in cfg.stages] == ["random", "nsga2"] and cfg.backend_name == "random+nsga2"
+    assert [b.name for b in cfg.stages] == [
+        "random",
+        "nsga2",
+    ] and cfg.backend_name == "random+nsga2"
     assert study_config_from_dict({**base, "backend": "tpe"}, where="s").backend_name == "tpe"
     with pytest.raises(ConfigError, match=r"^s: field backend\.1\.name: .*'cmaes'"):
         study_config_from_dict({**base, "backend": ["random", {"name": "cmaes"}]}, where="s")

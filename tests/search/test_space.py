@@ -36,9 +36,7 @@ def test_shipped_space_loads_and_decodes(path: Path) -> None:
         for design in graphs:
             design.graph.validate()
         # deterministic: decoding twice gives the same structures
-        assert [x.structural_hash for x in space.decode(g)] == [
-            x.structural_hash for x in graphs
-        ]
+        assert [x.structural_hash for x in space.decode(g)] == [x.structural_hash for x in graphs]
 
 
 def test_booth_space_is_signed() -> None:

@@ -85,7 +85,9 @@ def test_phase1_output_matches_formula(name: str) -> None:
     # integer θ: exact integers, equal bit for bit
     th01 = (theta > 0.5).double()
     y01 = tram_product(op, a, b, th01, wa, wb)
-    want01 = op(a, b) - ((th01 * 2.0 ** torch.arange(wa + wb - 1)).view(-1, *([1] * (s.dim() - 1))) * s).sum(0)
+    want01 = op(a, b) - (
+        (th01 * 2.0 ** torch.arange(wa + wb - 1)).view(-1, *([1] * (s.dim() - 1))) * s
+    ).sum(0)
     assert torch.equal(y01, want01)
     # θ = 0: the exact product
     assert torch.equal(tram_product(op, a, b, torch.zeros_like(theta), wa, wb), op(a, b))
@@ -102,7 +104,9 @@ def test_theta_gradcheck() -> None:
 
 def test_layer_theta_zero_is_exact_quantised_layer() -> None:
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8, 3))
+    model = nn.Sequential(
+        nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8, 3)
+    )
     model = model.double()
     x = torch.randn(5, 1, 8, dtype=torch.float64)
     layers = tramify(model, 8)
@@ -122,7 +126,9 @@ def test_layer_theta_zero_is_exact_quantised_layer() -> None:
     a_ref = torch.clamp(torch.round(x / s_a), -255, 255)
     w_ref = torch.clamp(torch.round(w / s_w.view(-1, 1, 1)), -255, 255)
     assert torch.equal(a_ref, a_int)
-    y = F.conv1d(a_ref, w_ref, padding=1) * s_a * s_w.view(1, -1, 1) + conv.inner.bias.view(1, -1, 1)
+    y = F.conv1d(a_ref, w_ref, padding=1) * s_a * s_w.view(1, -1, 1) + conv.inner.bias.view(
+        1, -1, 1
+    )
     with torch.no_grad():
         assert torch.allclose(conv(x), y, rtol=1e-12, atol=1e-12)
     assert out.shape == (5, 3)
@@ -170,7 +176,10 @@ def test_mapping_monotone_validates_and_lut_matches(moves: str, bases: tuple[str
     assert np.array_equal(lut, r.lut)
     ref = reference_table(th, 6, 6)
     assert np.isclose(((lut - ref) ** 2).mean(), r.mse)
-    assert evaluate(r.graph).power_uw < evaluate(__import__("dse.arith").arith.generate("array", 6)).power_uw
+    assert (
+        evaluate(r.graph).power_uw
+        < evaluate(__import__("dse.arith").arith.generate("array", 6)).power_uw
+    )
 
 
 def test_mapping_theta_zero_keeps_exact_and_is_fast() -> None:
@@ -224,14 +233,32 @@ def test_run_tram_tiny_sweep() -> None:
     y = (x[:, 0, :8].sum(1) > 0).long()
     data = Dataset("toy", "toy", x[:192], y[:192], x[192:], y[192:], 2)
     model = nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
-    designs = run_tram(model, data, widths=4, lambdas=[0.0, 0.1, 10.0], power="ratio",
-                       phase1_steps=20, phase3_steps=5, grads=("ste", "lut1d"), batch_size=64)
+    designs = run_tram(
+        model,
+        data,
+        widths=4,
+        lambdas=[0.0, 0.1, 10.0],
+        power="ratio",
+        phase1_steps=20,
+        phase3_steps=5,
+        grads=("ste", "lut1d"),
+        batch_size=64,
+    )
     assert [d.lam for d in designs] == [0.0, 0.1, 10.0]
     assert designs[-1].gate_power <= designs[0].gate_power + 1e-9
     assert set(designs[1].accuracy) == {"ste", "lut1d"}
     assert all(d.mapping_seconds[n] < 5 for d in designs for n in d.mapping_seconds)
     # no phase-1 steps: θ stays 0 and the mapped designs are the exact array
-    (d0,) = run_tram(model, data, widths=4, lambdas=[1.0], power="ratio", phase1_steps=0,
-                     phase3_steps=0, grads=("lut1d",), batch_size=64)
+    (d0,) = run_tram(
+        model,
+        data,
+        widths=4,
+        lambdas=[1.0],
+        power="ratio",
+        phase1_steps=0,
+        phase3_steps=0,
+        grads=("lut1d",),
+        batch_size=64,
+    )
     assert d0.gate_power == pytest.approx(1.0, abs=1e-9)
     assert d0.analytic_power == pytest.approx(1.0)
