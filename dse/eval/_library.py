@@ -33,7 +33,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -43,6 +42,7 @@ import numpy as np
 
 from dse.errors import DataError
 from dse.eval._liberty import LibertyCell, LibertyLibrary, LibertyTable, read_liberty
+from dse.netlist import liberty_function_table
 
 __all__ = [
     "MAX_PINS",
@@ -50,7 +50,6 @@ __all__ = [
     "CellLibrary",
     "Role",
     "cell_table",
-    "liberty_function_table",
 ]
 
 #: Most input pins of any role (AOI222).
@@ -115,101 +114,11 @@ ROLES: dict[str, Role] = {
 # ----------------------------------------------------------------------------------------
 # Liberty Boolean functions
 
-_FN_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_\[\]\.]*)|([01])|(.))")
-
 
 def _minterm_inputs(n: int) -> list[BoolVec]:
     """Input ``k`` over the ``2**n`` minterms: bit ``k`` of the minterm index."""
     idx = np.arange(1 << n)
     return [((idx >> k) & 1).astype(bool) for k in range(n)]
-
-
-def liberty_function_table(expr: str, pins: Sequence[str]) -> BoolVec:
-    """Truth table of a Liberty function (or ``when``) over ``pins``.
-
-    Entry ``m`` is the value when pin ``k`` is bit ``k`` of ``m``. Operators per the
-    Liberty Reference Manual ("function" attribute): ``!``/postfix ``'`` (not),
-    ``^`` (xor), ``&``/``*``/juxtaposition (and), ``|``/``+`` (or), parentheses,
-    constants ``0``/``1``; precedence not > xor > and > or.
-
-    Raises:
-        ValueError: an identifier is not one of ``pins`` or the syntax is bad.
-    """
-    toks: list[tuple[str, str]] = []
-    for m in _FN_TOKEN.finditer(expr):
-        if m.group(1):
-            toks.append(("id", m.group(1)))
-        elif m.group(2):
-            toks.append(("const", m.group(2)))
-        elif m.group(3) and not m.group(3).isspace():
-            toks.append(("op", m.group(3)))
-    values = dict(zip(pins, _minterm_inputs(len(pins)), strict=True))
-    size = 1 << len(pins)
-    pos = 0
-
-    def peek() -> tuple[str, str] | None:
-        return toks[pos] if pos < len(toks) else None
-
-    def primary() -> BoolVec:
-        nonlocal pos
-        tok = peek()
-        if tok is None:
-            raise ValueError(f"unexpected end of function {expr!r}")
-        pos += 1
-        kind, val = tok
-        if kind == "op" and val == "!":
-            out = ~primary()
-        elif kind == "op" and val == "(":
-            out = or_expr()
-            if peek() != ("op", ")"):
-                raise ValueError(f"missing ')' in function {expr!r}")
-            pos += 1
-        elif kind == "id":
-            if val not in values:
-                raise ValueError(f"function {expr!r} names {val!r}, not an input pin")
-            out = values[val].copy()
-        elif kind == "const":
-            out = np.full(size, val == "1")
-        else:
-            raise ValueError(f"unexpected {val!r} in function {expr!r}")
-        while peek() == ("op", "'"):
-            pos += 1
-            out = ~out
-        return out
-
-    def xor_expr() -> BoolVec:
-        nonlocal pos
-        out = primary()
-        while peek() == ("op", "^"):
-            pos += 1
-            out = out ^ primary()
-        return out
-
-    def and_expr() -> BoolVec:
-        nonlocal pos
-        out = xor_expr()
-        while True:
-            tok = peek()
-            if tok in (("op", "&"), ("op", "*")):
-                pos += 1
-                out = out & xor_expr()
-            elif tok is not None and (tok[0] != "op" or tok[1] in "!("):
-                out = out & xor_expr()  # juxtaposition means and
-            else:
-                return out
-
-    def or_expr() -> BoolVec:
-        nonlocal pos
-        out = and_expr()
-        while peek() in (("op", "|"), ("op", "+")):
-            pos += 1
-            out = out | and_expr()
-        return out
-
-    result = or_expr()
-    if pos != len(toks):
-        raise ValueError(f"unexpected {toks[pos][1]!r} in function {expr!r}")
-    return np.asarray(result, dtype=bool)
 
 
 def _when_probability(when: str, pins: Sequence[str]) -> float:

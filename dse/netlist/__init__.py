@@ -1,7 +1,15 @@
-"""Gate-level netlists: the flat levelised form, lowering from graphs, readers and writers."""
+"""Gate-level netlists: the flat levelised form, Liberty cell functions, readers and writers."""
 
 from dse.netlist._blif import read_blif, read_blif_text, write_blif
 from dse.netlist._cmodel import write_c
+from dse.netlist._liberty import (
+    LibertyGroup,
+    liberty_function_table,
+    liberty_pin_groups,
+    parse_liberty_function,
+    parse_liberty_text,
+    read_liberty_text,
+)
 from dse.netlist._lower import lower
 from dse.netlist._netlist import (
     ARITY,
@@ -19,16 +27,22 @@ __all__ = [
     "ARITY",
     "GROUP_SIGNATURES",
     "NETLIST_FORMATS",
+    "LibertyGroup",
     "Netlist",
     "NetlistBuilder",
     "Op",
     "group_bit_ports",
+    "liberty_function_table",
+    "liberty_pin_groups",
     "lower",
     "netlist_format",
     "netlist_from_gates",
     "operand_widths",
+    "parse_liberty_function",
+    "parse_liberty_text",
     "read_blif",
     "read_blif_text",
+    "read_liberty_text",
     "read_netlist",
     "read_verilog",
     "read_verilog_text",

@@ -33,6 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dse.errors import DataError, NetlistError, NetlistParseError
+from dse.netlist._liberty import (
+    Expr,
+    liberty_pin_groups,
+    parse_liberty_function,
+    parse_liberty_text,
+    read_liberty_text,
+)
 from dse.netlist._netlist import ARITY, Netlist, Op
 from dse.netlist._ports import netlist_from_read_gates
 
@@ -362,11 +369,6 @@ class _Source:
 # Parser: modules → declarations and items (expressions as tuples)
 # ---------------------------------------------------------------------------------------
 
-# Expression nodes (tuples):
-#   ("id", name, pos)  ("bit", name, index, pos)  ("part", name, msb, lsb, pos)
-#   ("const", width, value)  ("cat", [e...])  ("rep", n, e)
-#   ("un", op, e)  ("bin", op, a, b)  ("tern", c, t, f)
-Expr = tuple[Any, ...]
 
 _PRIMITIVES = {"and", "or", "xor", "nand", "nor", "xnor", "not", "buf"}
 _UNSUPPORTED_ITEMS = {
@@ -1028,185 +1030,40 @@ def _expr_names(e: Expr) -> set[str]:
     return out
 
 
-_LIB_TOKEN = re.compile(r"\s*(?:([A-Za-z_][\w\[\].]*)|([01])|(.))")
-
-
-def parse_liberty_function(text: str, where: str = "<liberty>") -> Expr:
-    """A Liberty ``function`` string as an expression tree (over ``("id", pin)``).
-
-    Liberty syntax: ``!`` or postfix ``'`` NOT, ``&``/``*``/juxtaposition AND, ``|``/``+``
-    OR, ``^`` XOR (precedence as in OpenSTA: ``| +`` < ``& * space`` < ``^`` < NOT).
-    """
-    toks: list[tuple[str, str]] = []
-    for m in _LIB_TOKEN.finditer(text):
-        if m.group(1):
-            toks.append(("id", m.group(1)))
-        elif m.group(2):
-            toks.append(("const", m.group(2)))
-        elif m.group(3):
-            toks.append(("op", m.group(3)))
-    toks.append(("eof", ""))
-    i = 0
-
-    def err(what: str) -> NetlistParseError:
-        return NetlistParseError(f"{where}: liberty function {text!r}: {what}")
-
-    def peek() -> tuple[str, str]:
-        return toks[i]
-
-    def or_() -> Expr:
-        nonlocal i
-        e = and_()
-        while peek()[1] in ("|", "+"):
-            i += 1
-            e = ("bin", "|", e, and_())
-        return e
-
-    def and_() -> Expr:
-        nonlocal i
-        e = xor_()
-        while True:
-            k, s = peek()
-            if s in ("&", "*"):
-                i += 1
-            elif not (k in ("id", "const") or s in ("(", "!")):
-                return e
-            e = ("bin", "&", e, xor_())
-
-    def xor_() -> Expr:
-        nonlocal i
-        e = not_()
-        while peek()[1] == "^":
-            i += 1
-            e = ("bin", "^", e, not_())
-        return e
-
-    def not_() -> Expr:
-        nonlocal i
-        k, s = peek()
-        if s == "!":
-            i += 1
-            e: Expr = ("un", "~", not_())
-        elif s == "(":
-            i += 1
-            e = or_()
-            if peek()[1] != ")":
-                raise err("expected ')'")
-            i += 1
-        elif k == "id":
-            i += 1
-            e = ("id", s, 0)
-        elif k == "const":
-            i += 1
-            e = ("const", 1, int(s))
-        else:
-            raise err(f"unexpected {s or 'end'!r}")
-        while peek()[1] == "'":
-            i += 1
-            e = ("un", "~", e)
-        return e
-
-    e = or_()
-    if peek()[0] != "eof":
-        raise err(f"trailing {peek()[1]!r}")
-    return e
-
-
 def _liberty_cells(path: PathLike) -> dict[str, _FuncCell]:
-    """Combinational cells of a Liberty file, via dse.eval's reader or a small fallback."""
-    pins: dict[str, dict[str, str]]
-    funcs: dict[str, dict[str, str]]
+    """The cells of a Liberty file that have a ``function``, by name.
+
+    Only pin directions and functions are read, so a library without timing or power
+    data (units, voltage) defines cells as well.
+    """
+    where = os.fspath(path)
     try:
-        from dse.eval._liberty import read_liberty_cells  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        pins, funcs = _liberty_fallback(Path(path))
-    else:
-        try:
-            cells = read_liberty_cells(path)
-        except DataError as err:
-            # the full reader also wants timing/power data (units, voltage) that cell
-            # functions do not need: read just pins and functions instead
-            pins, funcs = _liberty_fallback(Path(path))
-            if not funcs:
-                raise NetlistParseError(str(err)) from err
-        else:
-            pins = {n: dict(c.pins) for n, c in cells.items()}
-            funcs = {n: dict(c.functions) for n, c in cells.items()}
+        top = parse_liberty_text(read_liberty_text(where), where)
+    except DataError as err:
+        raise NetlistParseError(str(err)) from err
     out: dict[str, _FuncCell] = {}
-    for name, fs in funcs.items():
-        if not fs:
+    for cell in top.subgroups("cell"):
+        if not cell.args:
             continue
-        where = f"{os.fspath(path)}: cell {name}"
-        exprs = {pin: parse_liberty_function(f, where) for pin, f in fs.items()}
-        ins = [p for p, d in pins.get(name, {}).items() if d == "input"]
+        name = cell.args[0]
+        directions: dict[str, str] = {}
+        exprs: dict[str, Expr] = {}
+        for pin, group in liberty_pin_groups(cell):
+            directions[pin] = group.attrs.get("direction", "")
+            if "function" in group.attrs:
+                exprs[pin] = parse_liberty_function(
+                    group.attrs["function"], f"{where}: cell {name}"
+                )
+        if not exprs:
+            out.pop(name, None)
+            continue
+        ins = [p for p, d in directions.items() if d == "input"]
         for e in exprs.values():
             for n in sorted(_expr_names(e)):
                 if n not in ins:
                     ins.append(n)
         out[name] = _FuncCell(name, tuple(ins), exprs)
     return out
-
-
-_LIB_CELL = re.compile(r"\bcell\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
-_LIB_PIN = re.compile(r"\bpin\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
-_LIB_ATTR = re.compile(r"\b(direction|function)\s*:\s*(\"[^\"]*\"|[^;\s]+)\s*;")
-
-
-def _liberty_fallback(path: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """Pin directions and output functions of each ``cell`` of a Liberty file (minimal)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        raise NetlistParseError(f"{path}: cannot read Liberty file: {e.strerror}") from e
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    text = text.replace("\\\n", " ")
-
-    def block_end(start: int) -> int:
-        depth = 0
-        for k in range(start, len(text)):
-            c = text[k]
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    return k
-        return len(text)
-
-    pins: dict[str, dict[str, str]] = {}
-    funcs: dict[str, dict[str, str]] = {}
-    pos = 0
-    while True:
-        m = _LIB_CELL.search(text, pos)
-        if not m:
-            break
-        end = block_end(m.end() - 1)
-        body = text[m.end() : end]
-        cp: dict[str, str] = {}
-        cf: dict[str, str] = {}
-        p = 0
-        while True:
-            pm = _LIB_PIN.search(body, p)
-            if not pm:
-                break
-            depth, k = 1, pm.end()
-            while k < len(body) and depth:
-                depth += (body[k] == "{") - (body[k] == "}")
-                k += 1
-            pin_body = body[pm.end() : k]
-            # only attributes at the pin's own level, not in timing() groups
-            flat = re.sub(r"\{[^{}]*\}", "", pin_body)
-            for am in _LIB_ATTR.finditer(flat):
-                val = am.group(2).strip('"')
-                if am.group(1) == "direction":
-                    cp[pm.group(1)] = val
-                else:
-                    cf[pm.group(1)] = val
-            p = k
-        pins[m.group(1)] = cp
-        funcs[m.group(1)] = cf
-        pos = end + 1
-    return pins, funcs
 
 
 # ---------------------------------------------------------------------------------------

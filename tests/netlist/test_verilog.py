@@ -259,7 +259,7 @@ def test_reader_liberty_without_power_data(tmp_path: Path) -> None:
 
 
 def test_liberty_function_syntax() -> None:
-    from dse.netlist._verilog import parse_liberty_function
+    from dse.netlist import parse_liberty_function
 
     assert parse_liberty_function("!(A | (B1 B2))") == parse_liberty_function("(A + B1 * B2)'")
     e = parse_liberty_function("A ^ B & C")  # ^ binds tighter than AND (as in OpenSTA)
