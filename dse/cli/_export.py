@@ -87,7 +87,7 @@ def export_command(
         elif fmt == "json":
             output.write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
         elif fmt == "verilog":
-            from dse.netlist._verilog import read_verilog, write_verilog
+            from dse.netlist import read_verilog, write_verilog
 
             text = write_verilog(netlist)
             if exhaustive:
@@ -105,11 +105,11 @@ def export_command(
                     )
             output.write_text(text)
         elif fmt == "blif":
-            from dse.netlist._blif import write_blif
+            from dse.netlist import write_blif
 
             output.write_text(write_blif(netlist))
         else:
-            from dse.netlist._cmodel import write_c
+            from dse.netlist import write_c
 
             output.write_text(write_c(netlist))
     click.echo(

@@ -430,7 +430,7 @@ def _export_one(
     if fmt == "json" and graph is not None and hasattr(graph, "to_dict"):
         (bundle / f"{module}.json").write_text(json.dumps(graph.to_dict(), indent=1) + "\n")
     elif fmt == "verilog":
-        from dse.netlist._verilog import read_verilog, write_verilog
+        from dse.netlist import read_verilog, write_verilog
 
         text = write_verilog(netlist)
         check = bundle / f".{module}.check.v"
@@ -445,12 +445,12 @@ def _export_one(
             raise DseError(f"{module}: the written Verilog does not reproduce the product table")
         (bundle / f"{module}.v").write_text(text)
     elif fmt == "blif":
-        from dse.netlist._blif import write_blif
+        from dse.netlist import write_blif
 
         text = write_blif(netlist)
         (bundle / f"{module}.blif").write_text(text)
     elif fmt == "c":
-        from dse.netlist._cmodel import write_c
+        from dse.netlist import write_c
 
         (bundle / f"{module}.c").write_text(write_c(netlist))
 

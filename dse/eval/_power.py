@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.errors import ConfigError
-from dse.eval import _kernels
+from dse.eval import _power_kernels
 from dse.eval._library import MAX_PINS, CellLibrary
 from dse.eval._techmap import techmap
 from dse.netlist._netlist import Netlist, Op
@@ -246,8 +246,8 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     n_nets = int(n_nets)
     # sort keys: 16 per original net, internal nets just below the net they serve
     rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 16 + 15, int_rank])
-    if _kernels.HAVE_NUMBA:
-        pin_cap, port_count, fanout, port_nets, drv_order, _ = _kernels.loads_kernel(
+    if _power_kernels.HAVE_NUMBA:
+        pin_cap, port_count, fanout, port_nets, drv_order, _ = _power_kernels.loads_kernel(
             ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
         )
         return _mapping(
@@ -388,8 +388,8 @@ def estimate_power(
         p = np.empty(m.n_nets)
         tr[: m.n_orig] = tr0
         p[: m.n_orig] = p0
-        if _kernels.HAVE_NUMBA:
-            ti, pi = _kernels.activity_kernel(m.int_fanin, m.int_table, tr0, p0)
+        if _power_kernels.HAVE_NUMBA:
+            ti, pi = _power_kernels.activity_kernel(m.int_fanin, m.int_table, tr0, p0)
         else:
             ti, pi = _internal_activity(m, tr0, p0)
         tr[m.n_orig :] = ti
@@ -403,7 +403,7 @@ def estimate_power(
     if include_input_nets:
         sw_fj += 0.5 * v2 * float(np.dot(tr[m.input_nets], load[m.input_nets]))
 
-    if _kernels.HAVE_NUMBA:
+    if _power_kernels.HAVE_NUMBA:
         int_fj, leak_nw = _internal_and_leakage(m, load, tr, p)
     else:
         int_fj, leak_nw = _internal_and_leakage_reference(m, load, tr, p)
@@ -476,7 +476,7 @@ def _internal_and_leakage(
     sums stay numpy's (``dot``, ``sum``), so both give the same floats."""
     L = m.library
     n_pins = int(L.role_n_inputs[m.inst_role].max()) if m.n_instances else 0
-    e_out, hid, leak = _kernels.power_kernel(
+    e_out, hid, leak = _power_kernels.power_kernel(
         m.drv_ro,
         m.drv_net,
         m.drv_inst,
@@ -499,14 +499,14 @@ def _internal_and_leakage(
 
 def _delay(m: CellMapping, load: np.ndarray, in_nets: np.ndarray, valid: np.ndarray) -> float:
     """Longest input→output path (ns): the compiled kernel, else the numpy reference."""
-    if not _kernels.HAVE_NUMBA:
+    if not _power_kernels.HAVE_NUMBA:
         return _delay_reference(m, load, in_nets, valid)
     L = m.library
     common = L.common_slew_axis
     slew_axis = L.ro_slew_axis if common is None else _common_axes(L)
     buf = L.ro_index[("BUF", 0)] if L.has("BUF") else -1
     return float(
-        _kernels.delay_kernel(
+        _power_kernels.delay_kernel(
             m.drv_ro,
             m.drv_net,
             in_nets,

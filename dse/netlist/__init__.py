@@ -1,6 +1,7 @@
 """Gate-level netlists: the flat levelised form, Liberty cell functions, readers and writers."""
 
-from dse.netlist._blif import read_blif, read_blif_text, write_blif
+from dse.netlist._blif import read_blif, read_blif_text
+from dse.netlist._blif_write import write_blif
 from dse.netlist._cmodel import write_c
 from dse.netlist._liberty import (
     LibertyGroup,
@@ -21,7 +22,8 @@ from dse.netlist._netlist import (
 )
 from dse.netlist._ports import group_bit_ports, operand_widths
 from dse.netlist._read import NETLIST_FORMATS, netlist_format, read_netlist
-from dse.netlist._verilog import read_verilog, read_verilog_text, write_verilog
+from dse.netlist._verilog import read_verilog, read_verilog_text, scan_module_ports
+from dse.netlist._verilog_write import write_verilog
 
 __all__ = [
     "ARITY",
@@ -46,6 +48,7 @@ __all__ = [
     "read_netlist",
     "read_verilog",
     "read_verilog_text",
+    "scan_module_ports",
     "write_blif",
     "write_c",
     "write_verilog",

@@ -11,9 +11,15 @@ import pytest
 from dse.arith import from_spec
 from dse.errors import NetlistError, NetlistParseError
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist import Netlist, Op
+from dse.netlist import (
+    Netlist,
+    Op,
+    read_verilog,
+    read_verilog_text,
+    scan_module_ports,
+    write_verilog,
+)
 from dse.netlist._lower import lower
-from dse.netlist._verilog import read_verilog, read_verilog_text, scan_module_ports, write_verilog
 
 DATA = Path(__file__).parent / "data"
 

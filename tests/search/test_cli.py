@@ -49,7 +49,7 @@ def test_run_status_pareto_plot_export(
     metrics = json.loads((d / "metrics.json").read_text())
     assert metrics["trial"] == rows[0]["trial"] and lut.shape == (16, 16)
     from dse.eval import product_table
-    from dse.netlist._verilog import read_verilog
+    from dse.netlist import read_verilog
 
     assert np.array_equal(product_table(read_verilog([v]), 4, 4, signed=False), lut)
     for fmt, suffix in (("blif", ".blif"), ("c", ".c"), ("json", ".json"), ("npy", ".npy")):
