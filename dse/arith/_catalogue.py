@@ -38,7 +38,7 @@ from itertools import product
 
 from dse.arith._cells import CELL_TYPES, CellType, register_cell_type
 from dse.errors import ConfigError
-from dse.netlist._netlist import NetlistBuilder, Op
+from dse.netlist import NetlistBuilder, Op
 
 __all__ = [
     "APPROXIMATE_CELLS",

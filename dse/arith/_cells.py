@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dse.errors import ConfigError
-from dse.netlist._netlist import _SYMMETRIC_INT, ARITY, NetlistBuilder, Op
+from dse.netlist import ARITY, NetlistBuilder, Op
+from dse.netlist import SYMMETRIC_OPS as _SYMMETRIC_INT
 
 __all__ = [
     "CELL_TYPES",

@@ -92,7 +92,7 @@ def _signedness_warning(report: Any, out_bits: int) -> str | None:
     much closer to exact. Giving the flag explicitly silences it. Up to 2**16 pairs
     (a fixed sample of larger tables) are compared.
     """
-    from dse.eval._metrics import operand_values
+    from dse.eval import operand_values
 
     lut = report.lut
     if lut is None or not 1 < out_bits < 63:
@@ -225,8 +225,7 @@ def eval_command(
     gets a warning on stderr naming the flag. Besides dse's own figures, the report
     gives the table's figures in TRAM's and EvoApprox's conventions ("peers" in JSON).
     """
-    from dse.eval import evaluate, evaluate_netlist
-    from dse.eval._library import CellLibrary
+    from dse.eval import CellLibrary, evaluate, evaluate_netlist
 
     library = CellLibrary.from_liberty(liberty) if liberty is not None else None
     if not files:

@@ -15,6 +15,7 @@ from dse.netlist._lower import lower
 from dse.netlist._netlist import (
     ARITY,
     GROUP_SIGNATURES,
+    SYMMETRIC_OPS,
     Netlist,
     NetlistBuilder,
     Op,
@@ -29,6 +30,7 @@ __all__ = [
     "ARITY",
     "GROUP_SIGNATURES",
     "NETLIST_FORMATS",
+    "SYMMETRIC_OPS",
     "LibertyGroup",
     "Netlist",
     "NetlistBuilder",

@@ -22,6 +22,7 @@ from dse.netlist import _kernels
 __all__ = [
     "ARITY",
     "GROUP_SIGNATURES",
+    "SYMMETRIC_OPS",
     "Netlist",
     "NetlistBuilder",
     "Op",
@@ -81,7 +82,8 @@ ARITY: dict[Op, int] = {
     Op.OAI22: 4,
 }
 
-_SYMMETRIC = {
+#: The gates whose output does not depend on the order of their inputs.
+SYMMETRIC_OPS: frozenset[Op] = frozenset({
     Op.AND,
     Op.OR,
     Op.XOR,
@@ -95,11 +97,11 @@ _SYMMETRIC = {
     Op.XOR3,
     Op.XNOR3,
     Op.MAJ,
-}
+})  # fmt: skip
 
 _ARITY_INT = [ARITY[Op(i)] for i in range(len(Op))]
 _ARITY_NP = np.array(_ARITY_INT, dtype=np.int64)
-_SYMMETRIC_INT = frozenset(int(o) for o in _SYMMETRIC)
+_SYMMETRIC_INT = frozenset(int(o) for o in SYMMETRIC_OPS)
 
 # The adder cells lowering marks as groups: the member gates' ops, in order, over the
 # same fan-in (``FA``: sum, carry; ``HA``: sum, carry). The marks are hints for readers
