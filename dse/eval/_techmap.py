@@ -50,7 +50,7 @@ from dse.eval._library import MAX_PINS, CellLibrary
 from dse.eval._supergates import Supergates, supergates
 from dse.eval._techmap_cover import _adder_pairs, _cover_by_area, _emit_cells
 from dse.eval._techmap_cuts import MAX_CUTS, _enumerate_cuts, _strash
-from dse.netlist._netlist import ARITY, Op
+from dse.netlist import ARITY, Op, gate_op
 
 __all__ = ["MAX_CUTS", "Supergates", "supergates", "techmap"]
 
@@ -139,6 +139,12 @@ def techmap(
     original nets it is a function of and its truth table over them; the nets' sort
     keys; the number of nets; and the cover's area (µm²).
     """
+    if ops.size and int(ops.max()) >= len(Op):
+        g = int(np.argmax(ops >= len(Op)))
+        raise DataError(
+            f"gate {g} is a {gate_op(int(ops[g])).name}, a registered gate the technology "
+            f"mapper does not take; it maps the built-in gates ({', '.join(o.name for o in Op)})"
+        )
     sg = supergates(library)
     out = techmap_kernel(
         np.ascontiguousarray(ops, dtype=np.int64),

@@ -21,6 +21,7 @@ from dse.netlist._netlist import (
     Op,
     netlist_from_gates,
 )
+from dse.netlist._ops import GateOp, gate_op, gate_ops, register_gate_op, unregister_gate_op
 from dse.netlist._ports import group_bit_ports, operand_widths
 from dse.netlist._read import NETLIST_FORMATS, netlist_format, read_netlist
 from dse.netlist._verilog import read_verilog, read_verilog_text, scan_module_ports
@@ -31,10 +32,13 @@ __all__ = [
     "GROUP_SIGNATURES",
     "NETLIST_FORMATS",
     "SYMMETRIC_OPS",
+    "GateOp",
     "LibertyGroup",
     "Netlist",
     "NetlistBuilder",
     "Op",
+    "gate_op",
+    "gate_ops",
     "group_bit_ports",
     "liberty_function_table",
     "liberty_pin_groups",
@@ -50,7 +54,9 @@ __all__ = [
     "read_netlist",
     "read_verilog",
     "read_verilog_text",
+    "register_gate_op",
     "scan_module_ports",
+    "unregister_gate_op",
     "write_blif",
     "write_c",
     "write_verilog",

@@ -219,7 +219,7 @@ class _Template:
 
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    gates: list[tuple[str, Op, list[str]]]
+    gates: list[tuple[str, Op | int, list[str]]]
 
 
 def _pin_in(pin: str) -> str:
@@ -240,7 +240,7 @@ class _Elab:
         self.models = models
         self.modules = modules
         self.func_cells = func_cells
-        self.gates: list[tuple[str, Op, list[str], str]] = []
+        self.gates: list[tuple[str, Op | int, list[str], str]] = []
         self.em = _Emitter(self.gates)
         self.templates: dict[str, _Template] = {}
         self.stack: list[str] = []

@@ -12,26 +12,36 @@ import functools
 import itertools
 from collections.abc import Mapping, Sequence
 
-from dse.netlist._netlist import _TRUTH, ARITY, Op
+from dse.netlist._netlist import Op
+from dse.netlist._ops import _ARITY_INT, _TRUTH
 
 _MAX_TABLE = 6  # covers over at most this many inputs are matched by truth table
 
 
+def _recipes() -> dict[tuple[int, int], tuple[int, Op | int, tuple[int, ...], int, bool]]:
+    """:func:`_recipes_of` the gates registered now."""
+    return _recipes_of(len(_TRUTH))
+
+
 @functools.cache
-def _recipes() -> dict[tuple[int, int], tuple[int, Op, tuple[int, ...], int, bool]]:
+def _recipes_of(
+    n_ops: int,
+) -> dict[tuple[int, int], tuple[int, Op | int, tuple[int, ...], int, bool]]:
     """``(inputs, truth table) -> (gates, op, order, inverted inputs, inverted output)``.
 
-    The cheapest way to compute a function of 1–4 inputs with one :class:`Op` plus
+    The cheapest way to compute a function of 1–4 inputs with one of the first
+    ``n_ops`` registered gates (built-ins first, which win ties) plus
     inverters: gate input ``j`` reads variable ``order[j]``, inverted when bit
     ``order[j]`` of the mask is set. Table bit ``i`` is the value where variable ``k``
     is bit ``k`` of ``i``.
     """
-    out: dict[tuple[int, int], tuple[int, Op, tuple[int, ...], int, bool]] = {}
-    for op in Op:
-        n = ARITY[op]
+    out: dict[tuple[int, int], tuple[int, Op | int, tuple[int, ...], int, bool]] = {}
+    for code in range(n_ops):
+        op: Op | int = Op(code) if code < len(Op) else code
+        n = _ARITY_INT[code]
         if n == 0:
             continue
-        truth = _TRUTH[op]
+        truth = _TRUTH[code]
         full = (1 << (1 << n)) - 1
         for order in itertools.permutations(range(n)):
             # the gate's value where variable k is bit k of i
@@ -43,7 +53,7 @@ def _recipes() -> dict[tuple[int, int], tuple[int, Op, tuple[int, ...], int, boo
                 table = sum(vals[i ^ mask] << i for i in range(1 << n))
                 for neg_out in (False, True):
                     key = (n, table ^ full if neg_out else table)
-                    cost = (op is not Op.BUF) + bin(mask).count("1") + neg_out
+                    cost = (op != Op.BUF) + bin(mask).count("1") + neg_out
                     old = out.get(key)
                     if old is None or cost < old[0]:
                         out[key] = (cost, op, order, mask, neg_out)
@@ -54,7 +64,7 @@ class _Emitter:
     """Appends gates to the reader's list under fresh names (never a BLIF name: those
     have no blanks)."""
 
-    def __init__(self, gates: list[tuple[str, Op, list[str], str]]) -> None:
+    def __init__(self, gates: list[tuple[str, Op | int, list[str], str]]) -> None:
         self.gates = gates
         self.k = 0
 
@@ -62,7 +72,7 @@ class _Emitter:
         self.k += 1
         return f"{base} #{self.k}"
 
-    def emit(self, op: Op, ins: list[str], base: str, where: str) -> str:
+    def emit(self, op: Op | int, ins: list[str], base: str, where: str) -> str:
         out = self.temp(base)
         self.gates.append((out, op, ins, where))
         return out

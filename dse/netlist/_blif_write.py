@@ -7,44 +7,12 @@ back as vectors, and :func:`~dse.netlist.read_blif` reads it back gate for gate.
 
 from __future__ import annotations
 
-import itertools
 import re
 
-from dse.netlist._netlist import ARITY, Netlist, Op, _bit_eval
+from dse.netlist._netlist import Netlist, Op
+from dse.netlist._ops import gate_op
 
 __all__ = ["write_blif"]
-
-
-# Hand-written covers (on-set cubes) for the common gates; others use their minterms.
-_COVERS: dict[Op, tuple[str, ...]] = {
-    Op.BUF: ("1",),
-    Op.INV: ("0",),
-    Op.AND: ("11",),
-    Op.OR: ("1-", "-1"),
-    Op.XOR: ("10", "01"),
-    Op.NAND: ("0-", "-0"),
-    Op.NOR: ("00",),
-    Op.XNOR: ("00", "11"),
-    Op.AND3: ("111",),
-    Op.OR3: ("1--", "-1-", "--1"),
-    Op.NAND3: ("0--", "-0-", "--0"),
-    Op.NOR3: ("000",),
-    Op.MAJ: ("11-", "1-1", "-11"),
-    Op.MUX: ("1-0", "-11"),
-    Op.AOI21: ("0-0", "-00"),
-    Op.OAI21: ("00-", "--0"),
-}
-
-
-def _cover(op: Op) -> tuple[str, ...]:
-    if op in _COVERS:
-        return _COVERS[op]
-    n = ARITY[op]
-    rows = []
-    for bits in itertools.product((0, 1), repeat=n):
-        if _bit_eval(op, bits):
-            rows.append("".join(map(str, bits)))
-    return tuple(rows)
 
 
 _BLIF_NAME = re.compile(r"[^\s#=\\]+\Z")
@@ -83,16 +51,16 @@ def write_blif(netlist: Netlist, model: str | None = None) -> str:
     ops = netlist.ops.tolist()
     fanin = netlist.fanin.tolist()
     for g, o in enumerate(ops):
-        op = Op(o)
+        op = gate_op(o)
         out = names[n_in + g]
-        if op is Op.CONST0:
+        if o == Op.CONST0:
             lines.append(f".names {out}")
-        elif op is Op.CONST1:
+        elif o == Op.CONST1:
             lines.append(f".names {out}\n1")
         else:
-            ins = " ".join(names[f] for f in fanin[g][: ARITY[op]])
+            ins = " ".join(names[f] for f in fanin[g][: op.arity])
             lines.append(f".names {ins} {out}")
-            lines.extend(f"{cube} 1" for cube in _cover(op))
+            lines.extend(f"{cube} 1" for cube in op.cover())
     for name, net in out_names:
         lines.append(f".names {names[net]} {name}\n1 1")
     lines.append(".end")

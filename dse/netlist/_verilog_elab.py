@@ -18,6 +18,7 @@ from dse.netlist._liberty import (
     Expr,
 )
 from dse.netlist._netlist import ARITY, Op
+from dse.netlist._ops import gate_op
 from dse.netlist._verilog_cells import _FuncCell, _yosys_cell
 from dse.netlist._verilog_lex import _Source
 from dse.netlist._verilog_parse import _Decl, _Module
@@ -40,9 +41,8 @@ def _lut_gates() -> dict[tuple[int, int], tuple[Op, tuple[int, ...]]]:
 
     Truth-table bit ``i`` is the output for select value ``i`` (select bit ``k`` is
     gate input ``perm[k]``), as in yosys' ``$lut`` and its ``C >> {s...}`` idiom.
+    Only built-in gates: a netlist read from Verilog is made of them.
     """
-    from dse.netlist._netlist import _bit_eval
-
     out: dict[tuple[int, int], tuple[Op, tuple[int, ...]]] = {}
     for op in Op:
         n = ARITY[op]
@@ -54,7 +54,7 @@ def _lut_gates() -> dict[tuple[int, int], tuple[Op, tuple[int, ...]]]:
                 ins = [0] * n
                 for k in range(n):
                     ins[perm[k]] = (i >> k) & 1
-                table |= _bit_eval(op, ins) << i
+                table |= gate_op(op).bit(ins) << i
             # perm[k] = the gate input fed by select bit k; store the inverse order
             order = tuple(perm.index(j) for j in range(n))
             out.setdefault((n, table), (op, order))

@@ -11,7 +11,8 @@ import re
 from typing import Literal
 
 from dse.errors import NetlistError
-from dse.netlist._netlist import ARITY, Netlist, Op
+from dse.netlist._netlist import Netlist, Op
+from dse.netlist._ops import gate_op
 from dse.netlist._verilog_lex import _SIMPLE_ID
 
 __all__ = ["write_verilog"]
@@ -39,65 +40,6 @@ def _vid(name: str) -> str:
     if name.startswith("\\"):
         return name + " "
     return "\\" + name.replace(" ", "_") + " "
-
-
-_ASSIGN_FMT: dict[Op, str] = {
-    Op.BUF: "{0}",
-    Op.INV: "~{0}",
-    Op.AND: "{0} & {1}",
-    Op.OR: "{0} | {1}",
-    Op.XOR: "{0} ^ {1}",
-    Op.NAND: "~({0} & {1})",
-    Op.NOR: "~({0} | {1})",
-    Op.XNOR: "~({0} ^ {1})",
-    Op.AND3: "{0} & {1} & {2}",
-    Op.OR3: "{0} | {1} | {2}",
-    Op.NAND3: "~({0} & {1} & {2})",
-    Op.NOR3: "~({0} | {1} | {2})",
-    Op.XOR3: "{0} ^ {1} ^ {2}",
-    Op.XNOR3: "~({0} ^ {1} ^ {2})",
-    Op.MAJ: "({0} & {1}) | ({0} & {2}) | ({1} & {2})",
-    Op.MUX: "{2} ? {1} : {0}",
-    Op.AOI21: "~(({0} & {1}) | {2})",
-    Op.OAI21: "~(({0} | {1}) & {2})",
-    Op.AOI22: "~(({0} & {1}) | ({2} & {3}))",
-    Op.OAI22: "~(({0} | {1}) & ({2} | {3}))",
-}
-
-# Gate primitives for style="gates": (primitive, ins) steps; "t<k>" names a temporary,
-# "o" the gate's output, digits the gate's inputs.
-_PRIM_STEPS: dict[Op, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
-    Op.BUF: (("buf", "o", ("0",)),),
-    Op.INV: (("not", "o", ("0",)),),
-    Op.AND: (("and", "o", ("0", "1")),),
-    Op.OR: (("or", "o", ("0", "1")),),
-    Op.XOR: (("xor", "o", ("0", "1")),),
-    Op.NAND: (("nand", "o", ("0", "1")),),
-    Op.NOR: (("nor", "o", ("0", "1")),),
-    Op.XNOR: (("xnor", "o", ("0", "1")),),
-    Op.AND3: (("and", "o", ("0", "1", "2")),),
-    Op.OR3: (("or", "o", ("0", "1", "2")),),
-    Op.NAND3: (("nand", "o", ("0", "1", "2")),),
-    Op.NOR3: (("nor", "o", ("0", "1", "2")),),
-    Op.XOR3: (("xor", "t0", ("0", "1")), ("xor", "o", ("t0", "2"))),
-    Op.XNOR3: (("xor", "t0", ("0", "1")), ("xnor", "o", ("t0", "2"))),
-    Op.MAJ: (
-        ("and", "t0", ("0", "1")),
-        ("and", "t1", ("0", "2")),
-        ("and", "t2", ("1", "2")),
-        ("or", "o", ("t0", "t1", "t2")),
-    ),
-    Op.MUX: (
-        ("not", "t0", ("2",)),
-        ("and", "t1", ("0", "t0")),
-        ("and", "t2", ("1", "2")),
-        ("or", "o", ("t1", "t2")),
-    ),
-    Op.AOI21: (("and", "t0", ("0", "1")), ("nor", "o", ("t0", "2"))),
-    Op.OAI21: (("or", "t0", ("0", "1")), ("nand", "o", ("t0", "2"))),
-    Op.AOI22: (("and", "t0", ("0", "1")), ("and", "t1", ("2", "3")), ("nor", "o", ("t0", "t1"))),
-    Op.OAI22: (("or", "t0", ("0", "1")), ("or", "t1", ("2", "3")), ("nand", "o", ("t0", "t1"))),
-}
 
 
 def _net_refs(netlist: Netlist, wire_prefix: str) -> list[str]:
@@ -147,7 +89,7 @@ def write_verilog(
     prefix = _wire_prefix(netlist)
     refs = _net_refs(netlist, prefix)
     n_in = netlist.n_inputs
-    ops = [Op(o) for o in netlist.ops.tolist()]
+    ops = [gate_op(o) for o in netlist.ops.tolist()]
     fanin = netlist.fanin.tolist()
     lines = [f"// {netlist.name}: {netlist.gate_count} gates, written by dse.netlist.write_verilog"]
     decls = [f"  input  [{w - 1}:0] {_vid(p)}" for p, w in netlist.input_ports]
@@ -157,15 +99,19 @@ def write_verilog(
     lines.append(");")
     body: list[str] = []
     for g, op in enumerate(ops):
-        if op in (Op.CONST0, Op.CONST1):
+        if op.arity == 0:  # constants are read as 1'b0 / 1'b1
             continue
         net = n_in + g
         lines.append(f"  wire {refs[net]};")
-        ins = [refs[f] for f in fanin[g][: ARITY[op]]]
+        ins = [refs[f] for f in fanin[g][: op.arity]]
         if style == "assign":
-            body.append(f"  assign {refs[net]} = {_ASSIGN_FMT[op].format(*ins)};")
+            body.append(f"  assign {refs[net]} = {op.verilog.format(*ins)};")
             continue
-        steps = _PRIM_STEPS[op]
+        steps = op.primitives
+        if steps is None:
+            raise NetlistError(
+                f"write_verilog: gate op {op.name} has no gate-primitive form; use style='assign'"
+            )
         for k, (prim, out, args) in enumerate(steps):
             temps = {f"t{j}": f"{refs[net]}_{j}" for j in range(len(steps))}
             if out != "o":
