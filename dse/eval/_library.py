@@ -219,18 +219,20 @@ def _energy_vs_load(
     return axis, total / weight, weight
 
 
-def _typical_slew(lib: LibertyLibrary, chosen: Mapping[str, str]) -> float:
+def _typical_slew(liberty: LibertyLibrary, chosen: Mapping[str, str]) -> float:
     """A typical in-circuit input slew: fixed point of ``s = T(s, C_fo2)``.
 
     ``T`` is the median output transition over the chosen cells' arcs and ``C_fo2``
     a fan-out-of-2 load (twice the median input capacitance plus the default wire
     load of a 2-pin-load net). Used for the internal-energy tables.
     """
-    cells = [lib.cells[c] for c in dict.fromkeys(chosen.values())]
+    cells = [liberty.cells[c] for c in dict.fromkeys(chosen.values())]
     caps = [c for cell in cells for c in cell.capacitance.values()]
     load = 2.0 * float(np.median(caps)) if caps else 2.0
-    if lib.default_wire_load:
-        load += float(lib.wire_loads[lib.default_wire_load].capacitance_ff(np.array([2]))[0])
+    if liberty.default_wire_load:
+        load += float(
+            liberty.wire_loads[liberty.default_wire_load].capacitance_ff(np.array([2]))[0]
+        )
     slew = 0.02
     for _ in range(20):
         ts = [
@@ -247,7 +249,7 @@ def _typical_slew(lib: LibertyLibrary, chosen: Mapping[str, str]) -> float:
 
 
 def cell_table(
-    lib: LibertyLibrary,
+    liberty: LibertyLibrary,
     *,
     power_slew_ns: float | None = None,
     prefer: Mapping[str, str] | None = None,
@@ -256,7 +258,7 @@ def cell_table(
     """The JSON-able table of the cells :class:`CellLibrary` uses.
 
     Args:
-        lib: a parsed Liberty library (:func:`~dse.eval._liberty.read_liberty`).
+        liberty: a parsed Liberty library (:func:`~dse.eval._liberty.read_liberty`).
         power_slew_ns: input slew at which internal-energy tables are read; default:
             a typical slew derived from the library (see :func:`_typical_slew`).
         prefer: role -> cell name to force a choice (default: smallest area, then name).
@@ -268,14 +270,14 @@ def cell_table(
     chosen: dict[str, str] = {}
     pin_maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     by_inputs: dict[tuple[int, int], list[LibertyCell]] = {}
-    for cell in lib.cells.values():
+    for cell in liberty.cells.values():
         by_inputs.setdefault((len(cell.inputs), len(cell.outputs)), []).append(cell)
     for role in ROLES.values():
         cands = sorted(
             by_inputs.get((role.n_inputs, role.n_outputs), []), key=lambda c: (c.area, c.name)
         )
         if prefer and role.name in prefer:
-            cands = [lib.cells[prefer[role.name]]] if prefer[role.name] in lib.cells else []
+            cands = [liberty.cells[prefer[role.name]]] if prefer[role.name] in liberty.cells else []
         for cell in cands:
             m = _match(role, cell)
             if m is not None:
@@ -285,13 +287,13 @@ def cell_table(
         else:
             if role.required:
                 raise DataError(
-                    f"{lib.path}: no cell implements {role.name} "
+                    f"{liberty.path}: no cell implements {role.name} "
                     f"({role.n_inputs} inputs, {role.n_outputs} outputs)"
                 )
-    slew = power_slew_ns if power_slew_ns is not None else _typical_slew(lib, chosen)
+    slew = power_slew_ns if power_slew_ns is not None else _typical_slew(liberty, chosen)
     cells_out: dict[str, Any] = {}
     for name in dict.fromkeys(chosen.values()):
-        cell = lib.cells[name]
+        cell = liberty.cells[name]
         ins, outs = cell.inputs, cell.outputs
         leak_mt = []
         for mt in range(1 << len(ins)):
@@ -375,13 +377,13 @@ def cell_table(
             "internal": internal,
             "timing": timing,
         }
-    wl = lib.wire_loads.get(lib.default_wire_load or "")
+    wl = liberty.wire_loads.get(liberty.default_wire_load or "")
     return {
         "format": _TABLE_FORMAT,
-        "library": lib.name,
-        "source": os.path.basename(lib.path),
+        "library": liberty.name,
+        "source": os.path.basename(liberty.path),
         "source_md5": source_md5,
-        "voltage_v": _sig(lib.voltage),
+        "voltage_v": _sig(liberty.voltage),
         "units": {
             "time": "ns",
             "capacitance": "fF",
@@ -601,8 +603,8 @@ class CellLibrary:
             DataError: the file is missing, malformed (message names ``file:line``) or
                 lacks a cell for a required function.
         """
-        lib = read_liberty(path)
-        return cls(cell_table(lib, power_slew_ns=power_slew_ns, source_md5=liberty_md5(path)))
+        liberty = read_liberty(path)
+        return cls(cell_table(liberty, power_slew_ns=power_slew_ns, source_md5=liberty_md5(path)))
 
     # -- lookups ---------------------------------------------------------------------
 

@@ -172,12 +172,12 @@ def map_to_cells(netlist: Netlist, library: CellLibrary | None = None) -> CellMa
     per_nl = _CACHE.get(netlist)
     if per_nl is not None and id(library) in per_nl:
         return per_nl[id(library)]
-    m = _map(netlist, library)
+    m = _techmap_netlist(netlist, library)
     _CACHE.setdefault(netlist, {})[id(library)] = m
     return m
 
 
-def _mapping(
+def _cell_cover(
     library: CellLibrary,
     n_in: int,
     n_orig: int,
@@ -196,7 +196,7 @@ def _mapping(
     port_count: np.ndarray,
     drv_order: np.ndarray,
 ) -> CellMapping:
-    """The :class:`CellMapping` both mapping paths end in: cell counts, wire loads, area."""
+    """The :class:`CellMapping` both cover paths end in: cell counts, wire loads, area."""
     counts = np.bincount(roles_arr, minlength=len(library.roles))
     cells: dict[str, int] = {}
     for r in np.flatnonzero(counts).tolist():
@@ -226,7 +226,8 @@ def _mapping(
     )
 
 
-def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
+def _techmap_netlist(netlist: Netlist, library: CellLibrary) -> CellMapping:
+    """The cell cover of ``netlist`` by :func:`~dse.eval._techmap.techmap`, with its loads."""
     n_in = netlist.n_inputs
     n_orig = n_in + netlist.n_gates
     out_nets = np.array([n for _, nets in netlist.output_ports for n in nets], dtype=np.int64)
@@ -250,17 +251,17 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
         pin_cap, port_count, fanout, port_nets, drv_order, _ = _power_kernels.loads_kernel(
             ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
         )
-        return _mapping(
+        return _cell_cover(
             library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net,
             port_nets, alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
         )
-    return _finish_mapping(
+    return _finish_cover(
         netlist, library, alias, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, int_fanin,
         int_table, rank, n_nets,
     )
 
 
-def _finish_mapping(
+def _finish_cover(
     netlist: Netlist,
     library: CellLibrary,
     alias: np.ndarray,
@@ -274,7 +275,7 @@ def _finish_mapping(
     rank: np.ndarray,
     n_nets: int,
 ) -> CellMapping:
-    """Loads, fan-outs, cell counts and area of a mapping (shared by both paths)."""
+    """Loads, fan-outs, cell counts and area of a cover, with numpy (the reference path)."""
     n_in = netlist.n_inputs
     n_orig = n_in + netlist.n_gates
     # Nets 0..n_orig-1 are numbered topologically, and a decomposition's internal
@@ -288,7 +289,7 @@ def _finish_mapping(
     pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
     port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
     fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
-    return _mapping(
+    return _cell_cover(
         library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
         alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
     )

@@ -264,7 +264,7 @@ def _loads(
     drv_net: np.ndarray,
     rank: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The per-net loads of a mapping as ``_finish_mapping`` computes them with numpy:
+    """The per-net loads of a mapping as ``_finish_cover`` computes them with numpy:
     pin capacitance summed in instance-then-pin order (``bincount``'s order), port
     and pin fan-outs, aliased port nets, and the drivers sorted by rank (ranks are
     distinct, so any sort gives the stable order)."""

@@ -199,7 +199,7 @@ def test_activity_kernel_matches_reference() -> None:
     small = CellLibrary.from_table(table)
     rng = np.random.default_rng(0)
     for graph in _candidates(10, seed=8):
-        m = _power._map(lower(graph, net_names=False), small)
+        m = _power._techmap_netlist(lower(graph, net_names=False), small)
         for _ in range(3):
             p = rng.random(m.n_orig)
             tr = rng.random(m.n_orig) * 2 * np.minimum(p, 1 - p)
