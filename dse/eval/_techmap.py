@@ -44,12 +44,12 @@ from typing import Any
 
 import numpy as np
 
-from dse._jit import HAVE_NUMBA, jit
+from dse._jit import HAVE_NUMBA
 from dse.errors import DataError
 from dse.eval._library import MAX_PINS, CellLibrary
 from dse.eval._supergates import Supergates, supergates
-from dse.eval._techmap_cover import _adder_pairs, _cover_by_area, _emit_cells
-from dse.eval._techmap_cuts import MAX_CUTS, _enumerate_cuts, _strash
+from dse.eval._techmap_cover import _cover_steps, cover_steps_kernel
+from dse.eval._techmap_cuts import MAX_CUTS, _cut_steps, cut_steps_kernel
 from dse.netlist import ARITY, Op, gate_op
 
 __all__ = ["MAX_CUTS", "Supergates", "supergates", "techmap"]
@@ -81,45 +81,21 @@ def _run_steps(
     np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     np.ndarray, np.ndarray, np.ndarray, int, float, int,
 ]:  # fmt: skip
-    """The mapping kernel: the steps of the module docstring, one function each."""
-    strash, enumerate_cuts, adder_pairs, cover_by_area, emit_cells = steps
-    alias, wire, lev = strash(ops, fanin, n_in, arity)
-    cl, cs, ct, nc, pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe = enumerate_cuts(
-        ops, fanin, n_in, arity, alias, wire, lev, support, pair_role
-    )
-    fo, paired, pr_s, pr_c, pr_size, pr_spol, pr_cpol, pr_l, n_pr, pr_area = adder_pairs(
-        ops, fanin, n_in, arity, out_nets, alias, wire, lev,
-        pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe, pair_area, inv_area,
-    )  # fmt: skip
-    keep_c, keep_g, keep_pair, keep_req, keep_area, unmatched = cover_by_area(
-        ops, n_in, out_nets, alias, wire, cl, cs, ct, nc, fo, paired,
-        pr_s, pr_c, pr_size, pr_l, n_pr, pr_area, sg_match, sg_area,
-    )  # fmt: skip
-    return emit_cells(
-        ops, n_in, alias, wire, cl, cs, paired, pr_s, pr_c, pr_size, pr_spol, pr_cpol, pr_l,
-        n_pr, keep_c, keep_g, keep_pair, keep_req, keep_area, unmatched,
-        sg_steps, sg_role, sg_ro, sg_refs, sg_table, pair_role, pair_ro, inv_role, inv_ro,
-        max_pins,
+    """The mapping kernel: the cut steps, then the cover steps (module docstring)."""
+    cut_steps, cover_steps = steps
+    cuts = cut_steps(ops, fanin, n_in, arity, support, pair_role)
+    return cover_steps(
+        ops, fanin, n_in, arity, out_nets, cuts, sg_match, sg_area, sg_steps, sg_role, sg_ro,
+        sg_refs, sg_table, pair_role, pair_ro, pair_area, inv_role, inv_ro, inv_area, max_pins,
     )  # fmt: skip
 
 
-#: The mapping kernel as Python: each step the same code the compiled kernel runs.
-_techmap: Any = functools.partial(
-    _run_steps, (_strash, _enumerate_cuts, _adder_pairs, _cover_by_area, _emit_cells)
-)
-#: The mapping kernel: each step compiled (and cached with its own module), or the
-#: Python steps without numba.
+#: The mapping kernel as Python: the same code the compiled kernel runs.
+_techmap: Any = functools.partial(_run_steps, (_cut_steps, _cover_steps))
+#: The mapping kernel: its two halves compiled (each cached with its own module), or
+#: the Python steps without numba.
 techmap_kernel: Any = (
-    functools.partial(
-        _run_steps,
-        (
-            jit(_strash),
-            jit(_enumerate_cuts),
-            jit(_adder_pairs),
-            jit(_cover_by_area),
-            jit(_emit_cells),
-        ),
-    )
+    functools.partial(_run_steps, (cut_steps_kernel, cover_steps_kernel))
     if HAVE_NUMBA
     else _techmap
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from dse._jit import HAVE_NUMBA, jit
 from dse.eval._supergates import MAX_STEPS
 
 __all__: list[str] = []
@@ -438,3 +439,54 @@ def _emit_cells(
         keep_area,
         unmatched,
     )
+
+
+def _cover_steps(
+    ops: np.ndarray,
+    fanin: np.ndarray,
+    n_in: int,
+    arity: np.ndarray,
+    out_nets: np.ndarray,
+    cuts: tuple[Any, ...],
+    sg_match: np.ndarray,
+    sg_area: np.ndarray,
+    sg_steps: np.ndarray,
+    sg_role: np.ndarray,
+    sg_ro: np.ndarray,
+    sg_refs: np.ndarray,
+    sg_table: np.ndarray,
+    pair_role: np.ndarray,
+    pair_ro: np.ndarray,
+    pair_area: np.ndarray,
+    inv_role: int,
+    inv_ro: int,
+    inv_area: float,
+    max_pins: int,
+) -> tuple[Any, ...]:
+    """Adder pairs, the area cover and its cells, from the cut steps' results."""
+    alias, wire, lev, cl, cs, ct, nc, pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe = cuts
+    fo, paired, pr_s, pr_c, pr_size, pr_spol, pr_cpol, pr_l, n_pr, pr_area = _adder_pairs(
+        ops, fanin, n_in, arity, out_nets, alias, wire, lev,
+        pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe, pair_area, inv_area,
+    )  # fmt: skip
+    keep_c, keep_g, keep_pair, keep_req, keep_area, unmatched = _cover_by_area(
+        ops, n_in, out_nets, alias, wire, cl, cs, ct, nc, fo, paired,
+        pr_s, pr_c, pr_size, pr_l, n_pr, pr_area, sg_match, sg_area,
+    )  # fmt: skip
+    return _emit_cells(
+        ops, n_in, alias, wire, cl, cs, paired, pr_s, pr_c, pr_size, pr_spol, pr_cpol, pr_l,
+        n_pr, keep_c, keep_g, keep_pair, keep_req, keep_area, unmatched,
+        sg_steps, sg_role, sg_ro, sg_refs, sg_table, pair_role, pair_ro, inv_role, inv_ro,
+        max_pins,
+    )  # fmt: skip
+
+
+if HAVE_NUMBA:
+    from numba.extending import register_jitable
+
+    # compiled into cover_steps_kernel (this module's cache); plain Python from Python
+    for _step in (_adder_pairs, _cover_by_area, _emit_cells):
+        register_jitable(_step)
+
+#: The cover steps compiled, or ``None`` without numba.
+cover_steps_kernel: Any = jit(_cover_steps)

@@ -505,3 +505,30 @@ def _enumerate_cuts(
             fb[h] = v * 16 + c
             stored += 1
     return cl, cs, ct, nc, pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe
+
+
+def _cut_steps(
+    ops: np.ndarray,
+    fanin: np.ndarray,
+    n_in: int,
+    arity: np.ndarray,
+    support: np.ndarray,
+    pair_role: np.ndarray,
+) -> tuple[Any, ...]:
+    """Structural hashing, then every node's cuts and the adder candidates among them."""
+    alias, wire, lev = _strash(ops, fanin, n_in, arity)
+    cl, cs, ct, nc, pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe = _enumerate_cuts(
+        ops, fanin, n_in, arity, alias, wire, lev, support, pair_role
+    )
+    return alias, wire, lev, cl, cs, ct, nc, pe_node, pe_kind, pe_pol, pe_size, pe_l, n_pe
+
+
+if HAVE_NUMBA:
+    from numba.extending import register_jitable
+
+    # compiled into cut_steps_kernel (this module's cache); plain Python from Python
+    for _step in (_strash, _enumerate_cuts):
+        register_jitable(_step)
+
+#: The cut steps compiled, or ``None`` without numba.
+cut_steps_kernel: Any = jit(_cut_steps)
