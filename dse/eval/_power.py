@@ -42,7 +42,7 @@ from dse.errors import ConfigError
 from dse.eval import _power_kernels
 from dse.eval._library import MAX_PINS, CellLibrary
 from dse.eval._techmap import techmap
-from dse.netlist._netlist import Netlist, Op
+from dse.netlist import Netlist, Op
 
 __all__ = [
     "CellMapping",

@@ -12,16 +12,17 @@ from dse.netlist._liberty import (
     read_liberty_text,
 )
 from dse.netlist._lower import lower
-from dse.netlist._netlist import (
+from dse.netlist._netlist import GROUP_SIGNATURES, Netlist, NetlistBuilder, netlist_from_gates
+from dse.netlist._ops import (
     ARITY,
-    GROUP_SIGNATURES,
     SYMMETRIC_OPS,
-    Netlist,
-    NetlistBuilder,
+    GateOp,
     Op,
-    netlist_from_gates,
+    gate_op,
+    gate_ops,
+    register_gate_op,
+    unregister_gate_op,
 )
-from dse.netlist._ops import GateOp, gate_op, gate_ops, register_gate_op, unregister_gate_op
 from dse.netlist._ports import group_bit_ports, operand_widths
 from dse.netlist._read import NETLIST_FORMATS, netlist_format, read_netlist
 from dse.netlist._verilog import read_verilog, read_verilog_text, scan_module_ports

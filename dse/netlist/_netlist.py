@@ -22,8 +22,6 @@ from dse.netlist._ops import (
     _ARITY_NP,  # noqa: F401  (lowering reads it from here)
     _SYMMETRIC_INT,
     _TRUTH,
-    ARITY,
-    SYMMETRIC_OPS,
     Op,
     _bit_eval,  # noqa: F401  (the gates' 0/1 reference, read with the tables above)
     arity_array,
@@ -31,12 +29,9 @@ from dse.netlist._ops import (
 )
 
 __all__ = [
-    "ARITY",
     "GROUP_SIGNATURES",
-    "SYMMETRIC_OPS",
     "Netlist",
     "NetlistBuilder",
-    "Op",
     "netlist_from_gates",
 ]
 

@@ -17,8 +17,7 @@ from dse.errors import NetlistParseError
 from dse.netlist._liberty import (
     Expr,
 )
-from dse.netlist._netlist import ARITY, Op
-from dse.netlist._ops import gate_op
+from dse.netlist._ops import ARITY, Op, gate_op
 from dse.netlist._verilog_cells import _FuncCell, _yosys_cell
 from dse.netlist._verilog_lex import _Source
 from dse.netlist._verilog_parse import _Decl, _Module

@@ -1,5 +1,10 @@
 """The gate-op registry: built-in tables agree with it, and a gate added from outside
-the package is simulated, written and read back."""
+the package is simulated, written and read back.
+
+Two private imports, on purpose: the numpy reference simulator and the mapper's truth
+tables keep literal branches per built-in op code, and are checked here against the
+registry they must agree with.
+"""
 
 from __future__ import annotations
 
