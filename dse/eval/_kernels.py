@@ -1,15 +1,14 @@
 """Compiled inner loops of simulation, product tables and error metrics (numba).
 
 The numpy implementations in :mod:`dse.eval._sim` and :mod:`dse.eval._metrics` (the
-``*_reference`` functions) are the reference; the power model's kernels are in
-:mod:`dse.eval._power_kernels`. these
-kernels do the same work without per-gate Python overhead and are tested to agree
-with them bit for bit: floating-point work is written in the reference's operation
-order, and sums the reference leaves to numpy stay numpy's (or replay its pairwise
-order). The one exception is the fused table-and-metrics kernel (``_lut_metrics``):
-its integer sums are exact and its relative-error sums are taken in another order,
-within 1e-12 of the reference. When numba is not installed, or ``DSE_NO_NUMBA=1`` is set, the reference
-implementations run instead.
+``*_reference`` functions) are the reference; these kernels do the same work without
+per-gate Python overhead and are tested to agree with them bit for bit: floating-point
+work is written in the reference's operation order, and sums the reference leaves to
+numpy stay numpy's. The one exception is the fused table-and-metrics kernel
+(``_lut_metrics``): its integer sums are exact and its relative-error sums are taken in
+another order, within 1e-12 of the reference. When numba is not installed, or
+``DSE_NO_NUMBA=1`` is set, the reference implementations run instead. The power
+model's kernels are in :mod:`dse.eval._power_kernels`.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def _adder_pairs(
     pair_area: np.ndarray,
     inv_area: float,
 ) -> tuple[Any, ...]:
-    """Nodes outside the outputs' cone dropped, fan-out estimates, and full/half-adder pairs."""
+    """Nodes outside the outputs' cone dropped, fan-out estimates, full/half-adder pairs."""
     n_g = ops.shape[0]
     n_orig = n_in + n_g
     for v in range(n_orig):  # alias chains (a buffer of a merged net) to their roots
@@ -165,7 +165,10 @@ def _cover_by_area(
     sg_match: np.ndarray,
     sg_area: np.ndarray,
 ) -> tuple[Any, ...]:
-    """The cover: area flow, then area recovery with the first cover's fan-outs; the smaller is kept."""
+    """The cover: area flow, then area recovery with the first cover's fan-outs.
+
+    The smaller of the two covers is kept.
+    """
     n_g = ops.shape[0]
     n_orig = n_in + n_g
     best_c = np.zeros(n_orig, dtype=np.int64)  # chosen cut; -1: pair

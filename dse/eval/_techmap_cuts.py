@@ -115,7 +115,7 @@ def _strash(
     n_in: int,
     arity: np.ndarray,
 ) -> tuple[Any, ...]:
-    """Structural hashing: per net the net it equals and whether its gate is a wire, and logic depths.
+    """Structural hashing: per net the net it equals, whether its gate is a wire, its depth.
 
     Buffers are wires; a gate equal to an earlier one (same op, same inputs up to order
     where the op is symmetric) or a double inversion is that earlier net, so redundant
@@ -204,7 +204,7 @@ def _enumerate_cuts(
     support: np.ndarray,
     pair_role: np.ndarray,
 ) -> tuple[Any, ...]:
-    """Every node's cuts with their truth tables, and the full/half-adder candidates among them."""
+    """Every node's cuts with their truth tables, and the adder candidates among them."""
     n_g = ops.shape[0]
     n_orig = n_in + n_g
     C = MAX_CUTS + 1  # the trivial cut is cut 0

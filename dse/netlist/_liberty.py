@@ -230,7 +230,7 @@ def parse_liberty_text(text: str, path: str = "<string>") -> LibertyGroup:
 
 
 def liberty_pin_groups(cell: LibertyGroup) -> list[tuple[str, LibertyGroup]]:
-    """``(pin name, pin group)`` of a ``cell`` group in file order, ``bus``/``bundle`` pins included.
+    """``(pin name, pin group)`` of a ``cell`` group in file order, ``bus`` pins included.
 
     A ``pin (A, B)`` group names several pins that share its attributes.
     """
