@@ -431,7 +431,7 @@ def test_eval_lut_into_an_unwritable_folder_is_one_line(capsys, tmp_path):
 
 def test_eval_lut_dir_that_cannot_be_written_fails_before_evaluating(capsys, tmp_path):
     from dse.arith import from_spec, lower
-    from dse.netlist._verilog import write_verilog
+    from dse.netlist import write_verilog
 
     files = []
     for k in range(2):
@@ -468,7 +468,7 @@ def test_eval_lut_into_a_folder_writes_a_named_file_and_says_where(capsys, tmp_p
 
 def test_eval_files_say_where_each_table_went(capsys, tmp_path):
     from dse.arith import from_spec, lower
-    from dse.netlist._verilog import write_verilog
+    from dse.netlist import write_verilog
 
     f = tmp_path / "m.v"
     f.write_text(write_verilog(lower(from_spec("dadda:4"), name="m")))

@@ -1,17 +1,10 @@
-"""A small, dependency-free reader for Liberty (``.lib``/``.lib.gz``) cell libraries.
+"""The power/area/delay view of a Liberty (``.lib``/``.lib.gz``) cell library.
 
-Liberty is Synopsys' open cell-library format (*Liberty User Guides and Reference
-Manual Suite*, version 2017.06, ch. 1–3: groups ``name (args) { ... }``, simple
-attributes ``name : value ;``, complex attributes ``name (args) ;``). This module
-tokenises and parses the whole file into generic :class:`LibertyGroup` trees, then
-extracts per cell what dse's power/area/delay model needs: area, pin directions and
-capacitances, output functions, state-dependent leakage, NLDM timing arcs and
-internal-power tables.
-
-Why our own parser: PyPI's ``liberty-parser`` (lark based) reads the NanGate 45 nm file
-too, but it is not a runtime dependency of dse and its errors do not name the line;
-this reader reads the same 6.7 MB file in about 2 s and every :class:`~dse.errors.DataError`
-says ``file:line``.
+The file syntax is read by :func:`dse.netlist.parse_liberty_text` into generic
+:class:`~dse.netlist.LibertyGroup` trees; this module extracts per cell what dse's
+power/area/delay model needs: area, pin directions and capacitances, output
+functions, state-dependent leakage, NLDM timing arcs and internal-power tables
+(*Liberty User Guides and Reference Manual Suite*, version 2017.06).
 
 Units are normalised on reading: time in ns, capacitance in fF, leakage in nW,
 internal energy in fJ (Liberty's internal-power unit is ``capacitive_load_unit ×
@@ -20,213 +13,25 @@ voltage_unit²``, Liberty Reference Manual, "internal_power group"), voltage in 
 
 from __future__ import annotations
 
-import bisect
-import gzip
 import os
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from dse.errors import DataError
+from dse.netlist import LibertyGroup, liberty_pin_groups, parse_liberty_text, read_liberty_text
 
 __all__ = [
     "InternalPowerArc",
     "LibertyCell",
-    "LibertyGroup",
     "LibertyLibrary",
     "LibertyTable",
     "TimingArc",
     "WireLoad",
-    "parse_liberty_text",
     "read_liberty",
     "read_liberty_cells",
 ]
-
-_TOKEN_RE = re.compile(
-    r"""
-      (?P<ws>[ \t\r\n]+)
-    | (?P<comment>/\*.*?\*/ | //[^\n]*)
-    | (?P<cont>\\[ \t]*\r?\n)
-    | (?P<str>"(?:[^"\\]|\\.|\\\n)*")
-    | (?P<punct>[(){}:;,])
-    | (?P<word>[^\s(){}:;,"\\]+)
-    | (?P<bad>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-@dataclass
-class LibertyGroup:
-    """One Liberty group ``kind (args) { ... }`` with its attributes and subgroups.
-
-    ``attrs`` holds simple attributes (``name : value``) with quotes stripped;
-    ``complex_attrs`` holds every occurrence of a complex attribute
-    (``name (a, b, ...)``) as a tuple of its arguments.
-    """
-
-    kind: str
-    args: tuple[str, ...]
-    line: int
-    attrs: dict[str, str] = field(default_factory=dict)
-    complex_attrs: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
-    groups: list[LibertyGroup] = field(default_factory=list)
-
-    def subgroups(self, kind: str) -> Iterator[LibertyGroup]:
-        """The direct subgroups of type ``kind``, in file order."""
-        return (g for g in self.groups if g.kind == kind)
-
-
-class _Parser:
-    """Recursive-descent parser over the token stream of one Liberty file."""
-
-    def __init__(self, text: str, path: str) -> None:
-        self.path = path
-        self.text = text
-        self._newlines = [m.start() for m in re.finditer("\n", text)]
-        kinds: list[str] = []
-        values: list[str] = []
-        starts: list[int] = []
-        for m in _TOKEN_RE.finditer(text):
-            kind = m.lastgroup
-            if kind in ("ws", "comment", "cont"):
-                continue
-            if kind == "bad":
-                raise DataError(
-                    f"{path}:{self.line_of(m.start())}: unexpected character {m.group()!r}"
-                )
-            val = m.group()
-            if kind == "str":
-                val = val[1:-1].replace("\\\n", "")
-            kinds.append(kind or "")
-            values.append(val)
-            starts.append(m.start())
-        self.kinds = kinds
-        self.values = values
-        self.starts = starts
-        self.pos = 0
-
-    def line_of(self, offset: int) -> int:
-        return bisect.bisect_right(self._newlines, offset - 1) + 1
-
-    def _where(self, pos: int | None = None) -> str:
-        pos = self.pos if pos is None else pos
-        off = self.starts[pos] if pos < len(self.starts) else len(self.text)
-        return f"{self.path}:{self.line_of(off)}"
-
-    def _expect(self, punct: str) -> None:
-        if self.pos >= len(self.kinds):
-            raise DataError(f"{self._where()}: expected {punct!r}, found end of file")
-        if self.kinds[self.pos] != "punct" or self.values[self.pos] != punct:
-            raise DataError(f"{self._where()}: expected {punct!r}, found {self.values[self.pos]!r}")
-        self.pos += 1
-
-    def _peek_punct(self, punct: str) -> bool:
-        return (
-            self.pos < len(self.kinds)
-            and self.kinds[self.pos] == "punct"
-            and self.values[self.pos] == punct
-        )
-
-    def parse(self) -> LibertyGroup:
-        if not self.kinds:
-            raise DataError(f"{self.path}:1: empty Liberty file")
-        top = self._statement(None)
-        if top is None:
-            raise DataError(
-                f"{self._where(0)}: the file must start with a 'library (name) {{' group"
-            )
-        if self.pos != len(self.kinds):
-            raise DataError(f"{self._where()}: text after the end of the top-level group")
-        return top
-
-    def _args(self) -> tuple[str, ...]:
-        self._expect("(")
-        out: list[str] = []
-        cur: list[str] = []
-        while True:
-            if self.pos >= len(self.kinds):
-                raise DataError(f"{self._where()}: unterminated '(' argument list")
-            k, v = self.kinds[self.pos], self.values[self.pos]
-            self.pos += 1
-            if k == "punct" and v == ")":
-                if cur or out:
-                    out.append(" ".join(cur))
-                return tuple(out)
-            if k == "punct" and v == ",":
-                out.append(" ".join(cur))
-                cur = []
-            elif k == "punct" and v != ":":
-                raise DataError(f"{self._where(self.pos - 1)}: unexpected {v!r} in argument list")
-            else:
-                cur.append(v)
-
-    def _statement(self, parent: LibertyGroup | None) -> LibertyGroup | None:
-        """Parse one statement; return it when it is a group, else store it in ``parent``."""
-        start = self.pos
-        if self.kinds[self.pos] != "word":
-            raise DataError(
-                f"{self._where()}: expected an attribute or group name, "
-                f"found {self.values[self.pos]!r}"
-            )
-        name = self.values[self.pos]
-        self.pos += 1
-        if self._peek_punct(":"):
-            self.pos += 1
-            parts: list[str] = []
-            while self.pos < len(self.kinds) and not (
-                self.kinds[self.pos] == "punct" and self.values[self.pos] in ";}"
-            ):
-                if self.kinds[self.pos] == "punct":
-                    raise DataError(
-                        f"{self._where()}: unexpected {self.values[self.pos]!r} in the value "
-                        f"of attribute {name!r}"
-                    )
-                parts.append(self.values[self.pos])
-                self.pos += 1
-            if not parts:
-                raise DataError(f"{self._where(start)}: attribute {name!r} has no value")
-            if self._peek_punct(";"):
-                self.pos += 1
-            if parent is None:
-                raise DataError(f"{self._where(start)}: attribute {name!r} outside any group")
-            parent.attrs[name] = " ".join(parts)
-            return None
-        if not self._peek_punct("("):
-            raise DataError(
-                f"{self._where()}: expected ':' or '(' after {name!r}, "
-                f"found {self.values[self.pos] if self.pos < len(self.values) else 'end of file'!r}"
-            )
-        args = self._args()
-        if self._peek_punct("{"):
-            self.pos += 1
-            group = LibertyGroup(name, args, self.line_of(self.starts[start]))
-            while not self._peek_punct("}"):
-                if self.pos >= len(self.kinds):
-                    raise DataError(
-                        f"{self._where(start)}: group {name} ({', '.join(args)}) is never closed"
-                    )
-                sub = self._statement(group)
-                if sub is not None:
-                    group.groups.append(sub)
-            self.pos += 1
-            if self._peek_punct(";"):
-                self.pos += 1
-            return group
-        if self._peek_punct(";"):
-            self.pos += 1
-        if parent is None:
-            raise DataError(f"{self._where(start)}: attribute {name!r} outside any group")
-        parent.complex_attrs.setdefault(name, []).append(args)
-        return None
-
-
-def parse_liberty_text(text: str, path: str = "<string>") -> LibertyGroup:
-    """Parse Liberty source text into its top-level ``library`` group."""
-    return _Parser(text, path).parse()
-
 
 # ----------------------------------------------------------------------------------------
 # Cell-level view
@@ -482,14 +287,7 @@ def _cell(group: LibertyGroup, ctx: _Context) -> LibertyCell:
     caps: dict[str, float] = {}
     timing: list[TimingArc] = []
     power: list[InternalPowerArc] = []
-    pin_groups: list[tuple[str, LibertyGroup]] = []
-    for g in group.groups:
-        if g.kind == "pin":
-            pin_groups.extend((a, g) for a in g.args)
-        elif g.kind == "bus" or g.kind == "bundle":
-            for sub in g.subgroups("pin"):
-                pin_groups.extend((a, sub) for a in sub.args)
-    for pin, g in pin_groups:
+    for pin, g in liberty_pin_groups(group):
         pwhere = f"{ctx.path}:{g.line}"
         direction = g.attrs.get("direction", "")
         pins[pin] = direction
@@ -551,20 +349,6 @@ def _unit(text: str | None, table: Mapping[str, float], default: float, where: s
     if key not in table:
         raise DataError(f"{where}: unsupported unit {text!r} (expected one of {sorted(table)})")
     return table[key]
-
-
-def _read_text(path: str | os.PathLike[str]) -> str:
-    p = os.fspath(path)
-    try:
-        if p.endswith(".gz"):
-            with gzip.open(p, "rt", encoding="utf-8", errors="replace") as f:
-                return f.read()
-        with open(p, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise DataError(f"{p}: Liberty file not found") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{p}: cannot read Liberty file ({exc})") from None
 
 
 def library_from_group(top: LibertyGroup, path: str) -> LibertyLibrary:
@@ -641,7 +425,7 @@ def read_liberty(path: str | os.PathLike[str]) -> LibertyLibrary:
         DataError: the file is missing or malformed; the message names ``file:line``.
     """
     p = os.fspath(path)
-    return library_from_group(parse_liberty_text(_read_text(p), p), p)
+    return library_from_group(parse_liberty_text(read_liberty_text(p), p), p)
 
 
 def read_liberty_cells(path: str | os.PathLike[str]) -> dict[str, LibertyCell]:

@@ -33,7 +33,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -43,6 +42,7 @@ import numpy as np
 
 from dse.errors import DataError
 from dse.eval._liberty import LibertyCell, LibertyLibrary, LibertyTable, read_liberty
+from dse.netlist import liberty_function_table
 
 __all__ = [
     "MAX_PINS",
@@ -50,7 +50,6 @@ __all__ = [
     "CellLibrary",
     "Role",
     "cell_table",
-    "liberty_function_table",
 ]
 
 #: Most input pins of any role (AOI222).
@@ -115,101 +114,11 @@ ROLES: dict[str, Role] = {
 # ----------------------------------------------------------------------------------------
 # Liberty Boolean functions
 
-_FN_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_\[\]\.]*)|([01])|(.))")
-
 
 def _minterm_inputs(n: int) -> list[BoolVec]:
     """Input ``k`` over the ``2**n`` minterms: bit ``k`` of the minterm index."""
     idx = np.arange(1 << n)
     return [((idx >> k) & 1).astype(bool) for k in range(n)]
-
-
-def liberty_function_table(expr: str, pins: Sequence[str]) -> BoolVec:
-    """Truth table of a Liberty function (or ``when``) over ``pins``.
-
-    Entry ``m`` is the value when pin ``k`` is bit ``k`` of ``m``. Operators per the
-    Liberty Reference Manual ("function" attribute): ``!``/postfix ``'`` (not),
-    ``^`` (xor), ``&``/``*``/juxtaposition (and), ``|``/``+`` (or), parentheses,
-    constants ``0``/``1``; precedence not > xor > and > or.
-
-    Raises:
-        ValueError: an identifier is not one of ``pins`` or the syntax is bad.
-    """
-    toks: list[tuple[str, str]] = []
-    for m in _FN_TOKEN.finditer(expr):
-        if m.group(1):
-            toks.append(("id", m.group(1)))
-        elif m.group(2):
-            toks.append(("const", m.group(2)))
-        elif m.group(3) and not m.group(3).isspace():
-            toks.append(("op", m.group(3)))
-    values = dict(zip(pins, _minterm_inputs(len(pins)), strict=True))
-    size = 1 << len(pins)
-    pos = 0
-
-    def peek() -> tuple[str, str] | None:
-        return toks[pos] if pos < len(toks) else None
-
-    def primary() -> BoolVec:
-        nonlocal pos
-        tok = peek()
-        if tok is None:
-            raise ValueError(f"unexpected end of function {expr!r}")
-        pos += 1
-        kind, val = tok
-        if kind == "op" and val == "!":
-            out = ~primary()
-        elif kind == "op" and val == "(":
-            out = or_expr()
-            if peek() != ("op", ")"):
-                raise ValueError(f"missing ')' in function {expr!r}")
-            pos += 1
-        elif kind == "id":
-            if val not in values:
-                raise ValueError(f"function {expr!r} names {val!r}, not an input pin")
-            out = values[val].copy()
-        elif kind == "const":
-            out = np.full(size, val == "1")
-        else:
-            raise ValueError(f"unexpected {val!r} in function {expr!r}")
-        while peek() == ("op", "'"):
-            pos += 1
-            out = ~out
-        return out
-
-    def xor_expr() -> BoolVec:
-        nonlocal pos
-        out = primary()
-        while peek() == ("op", "^"):
-            pos += 1
-            out = out ^ primary()
-        return out
-
-    def and_expr() -> BoolVec:
-        nonlocal pos
-        out = xor_expr()
-        while True:
-            tok = peek()
-            if tok in (("op", "&"), ("op", "*")):
-                pos += 1
-                out = out & xor_expr()
-            elif tok is not None and (tok[0] != "op" or tok[1] in "!("):
-                out = out & xor_expr()  # juxtaposition means and
-            else:
-                return out
-
-    def or_expr() -> BoolVec:
-        nonlocal pos
-        out = and_expr()
-        while peek() in (("op", "|"), ("op", "+")):
-            pos += 1
-            out = out | and_expr()
-        return out
-
-    result = or_expr()
-    if pos != len(toks):
-        raise ValueError(f"unexpected {toks[pos][1]!r} in function {expr!r}")
-    return np.asarray(result, dtype=bool)
 
 
 def _when_probability(when: str, pins: Sequence[str]) -> float:
@@ -310,18 +219,20 @@ def _energy_vs_load(
     return axis, total / weight, weight
 
 
-def _typical_slew(lib: LibertyLibrary, chosen: Mapping[str, str]) -> float:
+def _typical_slew(liberty: LibertyLibrary, chosen: Mapping[str, str]) -> float:
     """A typical in-circuit input slew: fixed point of ``s = T(s, C_fo2)``.
 
     ``T`` is the median output transition over the chosen cells' arcs and ``C_fo2``
     a fan-out-of-2 load (twice the median input capacitance plus the default wire
     load of a 2-pin-load net). Used for the internal-energy tables.
     """
-    cells = [lib.cells[c] for c in dict.fromkeys(chosen.values())]
+    cells = [liberty.cells[c] for c in dict.fromkeys(chosen.values())]
     caps = [c for cell in cells for c in cell.capacitance.values()]
     load = 2.0 * float(np.median(caps)) if caps else 2.0
-    if lib.default_wire_load:
-        load += float(lib.wire_loads[lib.default_wire_load].capacitance_ff(np.array([2]))[0])
+    if liberty.default_wire_load:
+        load += float(
+            liberty.wire_loads[liberty.default_wire_load].capacitance_ff(np.array([2]))[0]
+        )
     slew = 0.02
     for _ in range(20):
         ts = [
@@ -338,7 +249,7 @@ def _typical_slew(lib: LibertyLibrary, chosen: Mapping[str, str]) -> float:
 
 
 def cell_table(
-    lib: LibertyLibrary,
+    liberty: LibertyLibrary,
     *,
     power_slew_ns: float | None = None,
     prefer: Mapping[str, str] | None = None,
@@ -347,7 +258,7 @@ def cell_table(
     """The JSON-able table of the cells :class:`CellLibrary` uses.
 
     Args:
-        lib: a parsed Liberty library (:func:`~dse.eval._liberty.read_liberty`).
+        liberty: a parsed Liberty library (:func:`~dse.eval._liberty.read_liberty`).
         power_slew_ns: input slew at which internal-energy tables are read; default:
             a typical slew derived from the library (see :func:`_typical_slew`).
         prefer: role -> cell name to force a choice (default: smallest area, then name).
@@ -359,14 +270,14 @@ def cell_table(
     chosen: dict[str, str] = {}
     pin_maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     by_inputs: dict[tuple[int, int], list[LibertyCell]] = {}
-    for cell in lib.cells.values():
+    for cell in liberty.cells.values():
         by_inputs.setdefault((len(cell.inputs), len(cell.outputs)), []).append(cell)
     for role in ROLES.values():
         cands = sorted(
             by_inputs.get((role.n_inputs, role.n_outputs), []), key=lambda c: (c.area, c.name)
         )
         if prefer and role.name in prefer:
-            cands = [lib.cells[prefer[role.name]]] if prefer[role.name] in lib.cells else []
+            cands = [liberty.cells[prefer[role.name]]] if prefer[role.name] in liberty.cells else []
         for cell in cands:
             m = _match(role, cell)
             if m is not None:
@@ -376,13 +287,13 @@ def cell_table(
         else:
             if role.required:
                 raise DataError(
-                    f"{lib.path}: no cell implements {role.name} "
+                    f"{liberty.path}: no cell implements {role.name} "
                     f"({role.n_inputs} inputs, {role.n_outputs} outputs)"
                 )
-    slew = power_slew_ns if power_slew_ns is not None else _typical_slew(lib, chosen)
+    slew = power_slew_ns if power_slew_ns is not None else _typical_slew(liberty, chosen)
     cells_out: dict[str, Any] = {}
     for name in dict.fromkeys(chosen.values()):
-        cell = lib.cells[name]
+        cell = liberty.cells[name]
         ins, outs = cell.inputs, cell.outputs
         leak_mt = []
         for mt in range(1 << len(ins)):
@@ -466,13 +377,13 @@ def cell_table(
             "internal": internal,
             "timing": timing,
         }
-    wl = lib.wire_loads.get(lib.default_wire_load or "")
+    wl = liberty.wire_loads.get(liberty.default_wire_load or "")
     return {
         "format": _TABLE_FORMAT,
-        "library": lib.name,
-        "source": os.path.basename(lib.path),
+        "library": liberty.name,
+        "source": os.path.basename(liberty.path),
         "source_md5": source_md5,
-        "voltage_v": _sig(lib.voltage),
+        "voltage_v": _sig(liberty.voltage),
         "units": {
             "time": "ns",
             "capacitance": "fF",
@@ -692,8 +603,8 @@ class CellLibrary:
             DataError: the file is missing, malformed (message names ``file:line``) or
                 lacks a cell for a required function.
         """
-        lib = read_liberty(path)
-        return cls(cell_table(lib, power_slew_ns=power_slew_ns, source_md5=liberty_md5(path)))
+        liberty = read_liberty(path)
+        return cls(cell_table(liberty, power_slew_ns=power_slew_ns, source_md5=liberty_md5(path)))
 
     # -- lookups ---------------------------------------------------------------------
 

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.errors import ConfigError
-from dse.eval import _kernels
+from dse.eval import _power_kernels
 from dse.eval._library import MAX_PINS, CellLibrary
 from dse.eval._techmap import techmap
-from dse.netlist._netlist import Netlist, Op
+from dse.netlist import Netlist, Op
 
 __all__ = [
     "CellMapping",
@@ -173,12 +173,12 @@ def map_to_cells(netlist: Netlist, library: CellLibrary | None = None) -> CellMa
     per_nl = _CACHE.get(netlist)
     if per_nl is not None and id(library) in per_nl:
         return per_nl[id(library)]
-    m = _map(netlist, library)
+    m = _techmap_netlist(netlist, library)
     _CACHE.setdefault(netlist, {})[id(library)] = m
     return m
 
 
-def _mapping(
+def _cell_cover(
     library: CellLibrary,
     n_in: int,
     n_orig: int,
@@ -197,7 +197,7 @@ def _mapping(
     port_count: np.ndarray,
     drv_order: np.ndarray,
 ) -> CellMapping:
-    """The :class:`CellMapping` both mapping paths end in: cell counts, wire loads, area."""
+    """The :class:`CellMapping` both cover paths end in: cell counts, wire loads, area."""
     counts = np.bincount(roles_arr, minlength=len(library.roles))
     cells: dict[str, int] = {}
     for r in np.flatnonzero(counts).tolist():
@@ -227,7 +227,8 @@ def _mapping(
     )
 
 
-def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
+def _techmap_netlist(netlist: Netlist, library: CellLibrary) -> CellMapping:
+    """The cell cover of ``netlist`` by :func:`~dse.eval._techmap.techmap`, with its loads."""
     n_in = netlist.n_inputs
     n_orig = n_in + netlist.n_gates
     out_nets = np.array([n for _, nets in netlist.output_ports for n in nets], dtype=np.int64)
@@ -247,46 +248,21 @@ def _map(netlist: Netlist, library: CellLibrary) -> CellMapping:
     n_nets = int(n_nets)
     # sort keys: 16 per original net, internal nets just below the net they serve
     rank = np.concatenate([np.arange(n_orig, dtype=np.int64) * 16 + 15, int_rank])
-    if _kernels.HAVE_NUMBA:
-        pin_cap, port_count, fanout, port_nets, drv_order, _ = _kernels.loads_kernel(
+    if _power_kernels.HAVE_NUMBA:
+        pin_cap, port_count, fanout, port_nets, drv_order, _ = _power_kernels.loads_kernel(
             ins_arr, roles_arr, library.role_pin_cap, alias, out_nets, n_nets, drv_net, rank
         )
-        return _mapping(
-            library,
-            n_in,
-            n_orig,
-            n_nets,
-            roles_arr,
-            ins_arr,
-            drv_inst,
-            drv_ro,
-            drv_net,
-            port_nets,
-            alias,
-            int_fanin,
-            int_table,
-            pin_cap,
-            fanout,
-            port_count,
-            drv_order,
+        return _cell_cover(
+            library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net,
+            port_nets, alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
         )
-    return _finish_mapping(
-        netlist,
-        library,
-        alias,
-        roles_arr,
-        ins_arr,
-        drv_inst,
-        drv_ro,
-        drv_net,
-        int_fanin,
-        int_table,
-        rank,
-        n_nets,
+    return _finish_cover(
+        netlist, library, alias, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, int_fanin,
+        int_table, rank, n_nets,
     )
 
 
-def _finish_mapping(
+def _finish_cover(
     netlist: Netlist,
     library: CellLibrary,
     alias: np.ndarray,
@@ -300,7 +276,7 @@ def _finish_mapping(
     rank: np.ndarray,
     n_nets: int,
 ) -> CellMapping:
-    """Loads, fan-outs, cell counts and area of a mapping (shared by both paths)."""
+    """Loads, fan-outs, cell counts and area of a cover, with numpy (the reference path)."""
     n_in = netlist.n_inputs
     n_orig = n_in + netlist.n_gates
     # Nets 0..n_orig-1 are numbered topologically, and a decomposition's internal
@@ -314,24 +290,9 @@ def _finish_mapping(
     pin_cap = np.bincount(ins_arr[valid], weights=pin_caps[valid], minlength=n_nets)
     port_count = np.bincount(port_nets, minlength=n_nets).astype(np.float64)
     fanout = np.bincount(ins_arr[valid], minlength=n_nets).astype(np.float64) + port_count
-    return _mapping(
-        library,
-        n_in,
-        n_orig,
-        n_nets,
-        roles_arr,
-        ins_arr,
-        drv_inst,
-        drv_ro,
-        drv_net,
-        port_nets,
-        alias,
-        int_fanin,
-        int_table,
-        pin_cap,
-        fanout,
-        port_count,
-        drv_order,
+    return _cell_cover(
+        library, n_in, n_orig, n_nets, roles_arr, ins_arr, drv_inst, drv_ro, drv_net, port_nets,
+        alias, int_fanin, int_table, pin_cap, fanout, port_count, drv_order,
     )
 
 
@@ -429,8 +390,8 @@ def estimate_power(
         p = np.empty(m.n_nets)
         tr[: m.n_orig] = tr0
         p[: m.n_orig] = p0
-        if _kernels.HAVE_NUMBA:
-            ti, pi = _kernels.activity_kernel(m.int_fanin, m.int_table, tr0, p0)
+        if _power_kernels.HAVE_NUMBA:
+            ti, pi = _power_kernels.activity_kernel(m.int_fanin, m.int_table, tr0, p0)
         else:
             ti, pi = _internal_activity(m, tr0, p0)
         tr[m.n_orig :] = ti
@@ -444,7 +405,7 @@ def estimate_power(
     if include_input_nets:
         sw_fj += 0.5 * v2 * float(np.dot(tr[m.input_nets], load[m.input_nets]))
 
-    if _kernels.HAVE_NUMBA:
+    if _power_kernels.HAVE_NUMBA:
         int_fj, leak_nw = _internal_and_leakage(m, load, tr, p)
     else:
         int_fj, leak_nw = _internal_and_leakage_reference(m, load, tr, p)
@@ -517,7 +478,7 @@ def _internal_and_leakage(
     sums stay numpy's (``dot``, ``sum``), so both give the same floats."""
     L = m.library
     n_pins = int(L.role_n_inputs[m.inst_role].max()) if m.n_instances else 0
-    e_out, hid, leak = _kernels.power_kernel(
+    e_out, hid, leak = _power_kernels.power_kernel(
         m.drv_ro,
         m.drv_net,
         m.drv_inst,
@@ -540,14 +501,14 @@ def _internal_and_leakage(
 
 def _delay(m: CellMapping, load: np.ndarray, in_nets: np.ndarray, valid: np.ndarray) -> float:
     """Longest input→output path (ns): the compiled kernel, else the numpy reference."""
-    if not _kernels.HAVE_NUMBA:
+    if not _power_kernels.HAVE_NUMBA:
         return _delay_reference(m, load, in_nets, valid)
     L = m.library
     common = L.common_slew_axis
     slew_axis = L.ro_slew_axis if common is None else _common_axes(L)
     buf = L.ro_index[("BUF", 0)] if L.has("BUF") else -1
     return float(
-        _kernels.delay_kernel(
+        _power_kernels.delay_kernel(
             m.drv_ro,
             m.drv_net,
             in_nets,

@@ -1,8 +1,4 @@
-"""BLIF (Berkeley Logic Interchange Format): a writer and a reader for :class:`Netlist`.
-
-The writer emits one ``.names`` cover table per gate; port bits are named ``a[0]``,
-``p[3]`` ..., so ``yosys -p "read_blif -wideports x.blif"`` (or ABC) reads the ports
-back as vectors.
+"""BLIF (Berkeley Logic Interchange Format) reader for :class:`Netlist`.
 
 The reader takes combinational BLIF as ABC, yosys and dse write it: ``.model``,
 ``.inputs``/``.outputs``, ``.names`` covers (on-set or off-set, ``-`` don't-cares),
@@ -16,104 +12,24 @@ error is one :class:`~dse.errors.NetlistParseError` line starting ``file:line:``
 
 from __future__ import annotations
 
-import functools
-import itertools
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dse.errors import NetlistParseError
-from dse.netlist._netlist import _TRUTH, ARITY, Netlist, Op, _bit_eval
+from dse.netlist._blif_covers import _cover_gates, _Emitter
+from dse.netlist._liberty import Expr
+from dse.netlist._netlist import Netlist, Op
 from dse.netlist._ports import netlist_from_read_gates
+from dse.netlist._verilog_cells import _FuncCell, _liberty_cells, _yosys_cell
+from dse.netlist._verilog_elab import _Elaborator
+from dse.netlist._verilog_lex import _Source
+from dse.netlist._verilog_parse import _Module, _parse_sources, _read
 
-__all__ = ["read_blif", "read_blif_text", "write_blif"]
+__all__ = ["read_blif", "read_blif_text"]
 
 PathLike = str | os.PathLike[str]
-
-# Hand-written covers (on-set cubes) for the common gates; others use their minterms.
-_COVERS: dict[Op, tuple[str, ...]] = {
-    Op.BUF: ("1",),
-    Op.INV: ("0",),
-    Op.AND: ("11",),
-    Op.OR: ("1-", "-1"),
-    Op.XOR: ("10", "01"),
-    Op.NAND: ("0-", "-0"),
-    Op.NOR: ("00",),
-    Op.XNOR: ("00", "11"),
-    Op.AND3: ("111",),
-    Op.OR3: ("1--", "-1-", "--1"),
-    Op.NAND3: ("0--", "-0-", "--0"),
-    Op.NOR3: ("000",),
-    Op.MAJ: ("11-", "1-1", "-11"),
-    Op.MUX: ("1-0", "-11"),
-    Op.AOI21: ("0-0", "-00"),
-    Op.OAI21: ("00-", "--0"),
-}
-
-
-def _cover(op: Op) -> tuple[str, ...]:
-    if op in _COVERS:
-        return _COVERS[op]
-    n = ARITY[op]
-    rows = []
-    for bits in itertools.product((0, 1), repeat=n):
-        if _bit_eval(op, bits):
-            rows.append("".join(map(str, bits)))
-    return tuple(rows)
-
-
-_BLIF_NAME = re.compile(r"[^\s#=\\]+\Z")
-
-
-def _name(s: str) -> str:
-    return s if _BLIF_NAME.match(s) else re.sub(r"[\s#=\\]", "_", s)
-
-
-def write_blif(netlist: Netlist, model: str | None = None) -> str:
-    """BLIF text for ``netlist``: ``.model``, ``.inputs``, ``.outputs``, ``.names`` covers.
-
-    Constants are ``.names`` with an empty (0) or ``1`` (1) cover; an output bit that
-    is a primary input or shares a net with another output gets a buffer.
-    """
-    n_in = netlist.n_inputs
-    names: list[str] = []
-    for port, width in netlist.input_ports:
-        names.extend(f"{_name(port)}[{i}]" for i in range(width))
-    used = set(names)
-    prefix = "n"
-    while any(n.startswith(prefix) and n[len(prefix) :].isdigit() for n in used):
-        prefix += "_"
-    names.extend(f"{prefix}{n_in + g}" for g in range(netlist.n_gates))
-    out_names = [
-        (f"{_name(port)}[{i}]", net)
-        for port, nets in netlist.output_ports
-        for i, net in enumerate(nets)
-    ]
-    lines = [
-        f"# {netlist.name}: {netlist.gate_count} gates, written by dse.netlist.write_blif",
-        f".model {_name(model or netlist.name or 'mul')}",
-        ".inputs " + " ".join(names[:n_in]),
-        ".outputs " + " ".join(n for n, _ in out_names),
-    ]
-    ops = netlist.ops.tolist()
-    fanin = netlist.fanin.tolist()
-    for g, o in enumerate(ops):
-        op = Op(o)
-        out = names[n_in + g]
-        if op is Op.CONST0:
-            lines.append(f".names {out}")
-        elif op is Op.CONST1:
-            lines.append(f".names {out}\n1")
-        else:
-            ins = " ".join(names[f] for f in fanin[g][: ARITY[op]])
-            lines.append(f".names {ins} {out}")
-            lines.extend(f"{cube} 1" for cube in _cover(op))
-    for name, net in out_names:
-        lines.append(f".names {names[net]} {name}\n1 1")
-    lines.append(".end")
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------
@@ -293,196 +209,6 @@ def _parse(text: str, filename: str) -> list[_Model]:
 
 
 # ---------------------------------------------------------------------------------------
-# Reader: covers to gates
-# ---------------------------------------------------------------------------------------
-
-_MAX_TABLE = 6  # covers over at most this many inputs are matched by truth table
-
-
-@functools.cache
-def _recipes() -> dict[tuple[int, int], tuple[int, Op, tuple[int, ...], int, bool]]:
-    """``(inputs, truth table) -> (gates, op, order, inverted inputs, inverted output)``.
-
-    The cheapest way to compute a function of 1–4 inputs with one :class:`Op` plus
-    inverters: gate input ``j`` reads variable ``order[j]``, inverted when bit
-    ``order[j]`` of the mask is set. Table bit ``i`` is the value where variable ``k``
-    is bit ``k`` of ``i``.
-    """
-    out: dict[tuple[int, int], tuple[int, Op, tuple[int, ...], int, bool]] = {}
-    for op in Op:
-        n = ARITY[op]
-        if n == 0:
-            continue
-        truth = _TRUTH[op]
-        full = (1 << (1 << n)) - 1
-        for order in itertools.permutations(range(n)):
-            # the gate's value where variable k is bit k of i
-            vals = [
-                truth[sum(((i >> var) & 1) << j for j, var in enumerate(order))]
-                for i in range(1 << n)
-            ]
-            for mask in range(1 << n):
-                table = sum(vals[i ^ mask] << i for i in range(1 << n))
-                for neg_out in (False, True):
-                    key = (n, table ^ full if neg_out else table)
-                    cost = (op is not Op.BUF) + bin(mask).count("1") + neg_out
-                    old = out.get(key)
-                    if old is None or cost < old[0]:
-                        out[key] = (cost, op, order, mask, neg_out)
-    return out
-
-
-class _Emitter:
-    """Appends gates to the reader's list under fresh names (never a BLIF name: those
-    have no blanks)."""
-
-    def __init__(self, gates: list[tuple[str, Op, list[str], str]]) -> None:
-        self.gates = gates
-        self.k = 0
-
-    def temp(self, base: str) -> str:
-        self.k += 1
-        return f"{base} #{self.k}"
-
-    def emit(self, op: Op, ins: list[str], base: str, where: str) -> str:
-        out = self.temp(base)
-        self.gates.append((out, op, ins, where))
-        return out
-
-    def finish(self, out: str, value: str, first: int, where: str) -> None:
-        """Make net ``out`` carry ``value``: rename the gate that made it, or buffer."""
-        last = self.gates[-1] if len(self.gates) > first else None
-        if last is not None and last[0] == value:
-            self.gates[-1] = (out, last[1], last[2], last[3])
-        else:
-            self.gates.append((out, Op.BUF, [value], where))
-
-
-def _cover_gates(
-    em: _Emitter, ins: Sequence[str], out: str, cubes: Sequence[str], onset: bool, where: str
-) -> None:
-    """Gates computing the cover ``cubes`` of ``.names ins out`` into net ``out``."""
-    first = len(em.gates)
-    # one variable per distinct input net (a net listed twice is one variable)
-    names: list[str] = []
-    col_var: list[int] = []
-    for net in ins:
-        if net not in names:
-            names.append(net)
-        col_var.append(names.index(net))
-    lits: list[dict[int, int]] = []
-    for cube in cubes:
-        lit: dict[int, int] = {}
-        empty = False
-        for col, ch in enumerate(cube):
-            if ch == "-":
-                continue
-            v, val = col_var[col], int(ch)
-            if lit.setdefault(v, val) != val:
-                empty = True  # x & !x: the cube covers nothing
-        if not empty:
-            lits.append(lit)
-    if any(not lit for lit in lits):  # a cube of don't-cares covers every input
-        em.finish(out, "1'b1" if onset else "1'b0", first, where)
-        return
-    used = sorted({v for lit in lits for v in lit})
-    if len(used) <= _MAX_TABLE:
-        # match the truth table over the true support against single gates
-        table = 0
-        for i in range(1 << len(used)):
-            hit = any(
-                all((i >> used.index(v)) & 1 == val for v, val in lit.items()) for lit in lits
-            )
-            table |= (hit == onset) << i
-        support = [
-            k for k in range(len(used))
-            if any(((table >> i) ^ (table >> (i ^ (1 << k)))) & 1 for i in range(1 << len(used)))
-        ]  # fmt: skip
-        if not support:
-            em.finish(out, "1'b1" if table & 1 else "1'b0", first, where)
-            return
-        if len(support) <= 4:
-            sub = 0
-            for i in range(1 << len(support)):
-                full = sum(((i >> j) & 1) << k for j, k in enumerate(support))
-                sub |= ((table >> full) & 1) << i
-            recipe = _recipes().get((len(support), sub))
-            if recipe is not None and recipe[0] <= _sop_cost(lits, onset):
-                _, op, order, mask, neg_out = recipe
-                nets = [names[used[k]] for k in support]
-                gin = [
-                    em.emit(Op.INV, [nets[var]], out, where) if (mask >> var) & 1 else nets[var]
-                    for var in order
-                ]
-                value = gin[0] if op is Op.BUF else em.emit(op, gin, out, where)
-                if neg_out:
-                    value = em.emit(Op.INV, [value], out, where)
-                em.finish(out, value, first, where)
-                return
-    em.finish(out, _sop(em, names, lits, not onset, out, where), first, where)
-
-
-def _sop_cost(lits: Sequence[Mapping[int, int]], onset: bool) -> int:
-    """Gates :func:`_sop` makes for ``lits`` (2- and 3-input gates, shared inverters)."""
-    inverters = len({v for lit in lits for v, val in lit.items() if not val})
-    ands = sum(_tree_cost(len(lit)) for lit in lits)
-    tops = _tree_cost(len(lits))
-    return inverters + ands + tops + (not onset and len(lits) == 1 and len(lits[0]) == 1)
-
-
-def _tree_cost(n: int) -> int:
-    return 0 if n <= 1 else 1 if n <= 3 else _tree_cost(-(-n // 3)) + -(-n // 3)
-
-
-_TREE_OPS = {
-    (Op.AND, False): (Op.AND, Op.AND3), (Op.AND, True): (Op.NAND, Op.NAND3),
-    (Op.OR, False): (Op.OR, Op.OR3), (Op.OR, True): (Op.NOR, Op.NOR3),
-}  # fmt: skip
-
-
-def _tree(em: _Emitter, op: Op, items: list[str], invert: bool, base: str, where: str) -> str:
-    """``items`` combined by ``op`` (AND or OR) in 2- and 3-input gates; the root inverted."""
-    if len(items) == 1:
-        return em.emit(Op.INV, items, base, where) if invert else items[0]
-    two, three = _TREE_OPS[(op, False)]
-    while len(items) > 3:
-        items = [
-            chunk[0]
-            if len(chunk) == 1
-            else em.emit(two if len(chunk) == 2 else three, chunk, base, where)
-            for chunk in (items[k : k + 3] for k in range(0, len(items), 3))
-        ]
-    two, three = _TREE_OPS[(op, invert)]
-    return em.emit(two if len(items) == 2 else three, items, base, where)
-
-
-def _sop(
-    em: _Emitter,
-    names: Sequence[str],
-    lits: Sequence[Mapping[int, int]],
-    invert: bool,
-    base: str,
-    where: str,
-) -> str:
-    """A sum of products over the cubes as given (no minimisation), inverted for an
-    off-set cover; an empty cover is constant 0 (1 inverted)."""
-    if not lits:
-        return "1'b1" if invert else "1'b0"
-    negated: dict[int, str] = {}
-
-    def literal(v: int, val: int) -> str:
-        if val:
-            return names[v]
-        if v not in negated:
-            negated[v] = em.emit(Op.INV, [names[v]], base, where)
-        return negated[v]
-
-    terms = [_tree(em, Op.AND, [literal(v, val) for v, val in lit.items()], False, base, where)
-             for lit in lits]  # fmt: skip
-    return _tree(em, Op.OR, terms, invert, base, where)
-
-
-# ---------------------------------------------------------------------------------------
 # Reader: hierarchy and cells
 # ---------------------------------------------------------------------------------------
 
@@ -493,7 +219,7 @@ class _Template:
 
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    gates: list[tuple[str, Op, list[str]]]
+    gates: list[tuple[str, Op | int, list[str]]]
 
 
 def _pin_in(pin: str) -> str:
@@ -514,7 +240,7 @@ class _Elab:
         self.models = models
         self.modules = modules
         self.func_cells = func_cells
-        self.gates: list[tuple[str, Op, list[str], str]] = []
+        self.gates: list[tuple[str, Op | int, list[str], str]] = []
         self.em = _Emitter(self.gates)
         self.templates: dict[str, _Template] = {}
         self.stack: list[str] = []
@@ -600,14 +326,12 @@ class _Elab:
         t = self.templates.get(cell)
         if t is not None:
             return t
-        from dse.netlist import _verilog as v
-
-        el = v._Elaborator(self.modules, self.func_cells)  # type: ignore[arg-type]
+        el = _Elaborator(self.modules, self.func_cells)  # type: ignore[arg-type]
         mod = self.modules.get(cell)
-        if isinstance(mod, v._Module):
+        if isinstance(mod, _Module):
             # a Verilog cell module: inline it with its pins tied to placeholder nets
-            scope = v._Module("<blif>", v._Source("", where), 0)
-            conns: dict[str, v.Expr | None] = {}
+            scope = _Module("<blif>", _Source("", where), 0)
+            conns: dict[str, Expr | None] = {}
             ins: list[str] = []
             outs: list[str] = []
             for port in mod.ports:
@@ -624,13 +348,13 @@ class _Elab:
             el._inline_module(mod, " cell", conns, scope, "", where, 0)
             t = _Template(tuple(ins), tuple(outs), [(g[0], g[1], list(g[2])) for g in el.gates])
         else:
-            fc = self.func_cells.get(cell) or v._yosys_cell(cell[1:] if cell[:1] == "\\" else cell)
-            if not isinstance(fc, v._FuncCell) and cell.startswith("$"):
+            fc = self.func_cells.get(cell) or _yosys_cell(cell[1:] if cell[:1] == "\\" else cell)
+            if not isinstance(fc, _FuncCell) and cell.startswith("$"):
                 raise NetlistParseError(
                     f"{where}: instance of yosys word-level cell {cell!r}; expected gates "
                     f"(map it first, e.g. yosys 'techmap' or 'synth' before write_blif)"
                 )
-            if not isinstance(fc, v._FuncCell):
+            if not isinstance(fc, _FuncCell):
                 raise NetlistParseError(
                     f"{where}: instance of unknown cell {cell!r}; expected a .model of the "
                     f"BLIF file(s), a Verilog cell module (cells=, --cells) or a Liberty "
@@ -690,13 +414,11 @@ def _build(
     liberty: PathLike | None,
     top: str | None,
 ) -> Netlist:
-    from dse.netlist import _verilog as v
-
     models = _models(sources)
     top_model = _pick_top(list(models.values()), top, sources[0][1] if sources else "<blif>")
-    cell_srcs = [(v._read(Path(p)), os.fspath(p)) for p in cells]
-    modules = v._parse_sources([], cell_srcs)[0] if cell_srcs else {}
-    func_cells = v._liberty_cells(liberty) if liberty is not None else {}
+    cell_srcs = [(_read(Path(p)), os.fspath(p)) for p in cells]
+    modules = _parse_sources([], cell_srcs)[0] if cell_srcs else {}
+    func_cells = _liberty_cells(liberty) if liberty is not None else {}
     el = _Elab(models, modules, func_cells)
     el.model(top_model, "")
     for ports in (top_model.inputs, top_model.outputs):

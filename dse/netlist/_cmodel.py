@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from dse.errors import NetlistError
-from dse.netlist._netlist import ARITY, Netlist, Op
+from dse.netlist._netlist import Netlist, Op
+from dse.netlist._ops import gate_op
 
 __all__ = ["write_c"]
 
@@ -15,29 +16,6 @@ _C_KEYWORD_TEXT = (
     "typedef union unsigned void volatile while _Bool _Complex _Imaginary"
 )
 _C_KEYWORDS = frozenset(_C_KEYWORD_TEXT.split())
-
-_C_FMT: dict[Op, str] = {
-    Op.BUF: "{0}",
-    Op.INV: "{0} ^ 1u",
-    Op.AND: "{0} & {1}",
-    Op.OR: "{0} | {1}",
-    Op.XOR: "{0} ^ {1}",
-    Op.NAND: "({0} & {1}) ^ 1u",
-    Op.NOR: "({0} | {1}) ^ 1u",
-    Op.XNOR: "{0} ^ {1} ^ 1u",
-    Op.AND3: "{0} & {1} & {2}",
-    Op.OR3: "{0} | {1} | {2}",
-    Op.NAND3: "({0} & {1} & {2}) ^ 1u",
-    Op.NOR3: "({0} | {1} | {2}) ^ 1u",
-    Op.XOR3: "{0} ^ {1} ^ {2}",
-    Op.XNOR3: "{0} ^ {1} ^ {2} ^ 1u",
-    Op.MAJ: "({0} & {1}) | ({0} & {2}) | ({1} & {2})",
-    Op.MUX: "{2} ? {1} : {0}",
-    Op.AOI21: "(({0} & {1}) | {2}) ^ 1u",
-    Op.OAI21: "(({0} | {1}) & {2}) ^ 1u",
-    Op.AOI22: "(({0} & {1}) | ({2} & {3})) ^ 1u",
-    Op.OAI22: "(({0} | {1}) & ({2} | {3})) ^ 1u",
-}
 
 
 def _cid(name: str) -> str:
@@ -78,17 +56,17 @@ def write_c(netlist: Netlist, *, function: str | None = None) -> str:
             refs.append(f"{param}_{i}")
     body.extend(f"    (void){p};" for p in params)
     for g, o in enumerate(netlist.ops.tolist()):
-        op = Op(o)
-        if op is Op.CONST0:
+        op = gate_op(o)
+        if o == Op.CONST0:
             refs.append("UINT64_C(0)")
             continue
-        if op is Op.CONST1:
+        if o == Op.CONST1:
             refs.append("UINT64_C(1)")
             continue
         name = f"n{n_in + g}"
         refs.append(name)
-        ins = [refs[f] for f in fanin[g][: ARITY[op]]]
-        body.append(f"    const uint64_t {name} = {_C_FMT[op].format(*ins)};")
+        ins = [refs[f] for f in fanin[g][: op.arity]]
+        body.append(f"    const uint64_t {name} = {op.c.format(*ins)};")
     port, nets = netlist.output_ports[0]
     terms = [f"({refs[n]} << {i})" for i, n in enumerate(nets)] or ["UINT64_C(0)"]
     lines = [

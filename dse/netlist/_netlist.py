@@ -10,7 +10,6 @@ than its own net, so one pass in gate order evaluates the whole circuit.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -18,88 +17,24 @@ import numpy as np
 
 from dse.errors import NetlistError
 from dse.netlist import _kernels
+from dse.netlist._ops import (
+    _ARITY_INT,
+    _ARITY_NP,  # noqa: F401  (lowering reads it from here)
+    _SYMMETRIC_INT,
+    _TRUTH,
+    Op,
+    _bit_eval,  # noqa: F401  (the gates' 0/1 reference, read with the tables above)
+    arity_array,
+    gate_op,
+)
 
 __all__ = [
-    "ARITY",
     "GROUP_SIGNATURES",
     "Netlist",
     "NetlistBuilder",
-    "Op",
     "netlist_from_gates",
 ]
 
-
-class Op(enum.IntEnum):
-    """Single-output gate functions. ``MUX(a, b, s) = s ? b : a`` (yosys ``$_MUX_`` order)."""
-
-    CONST0 = 0
-    CONST1 = 1
-    BUF = 2
-    INV = 3
-    AND = 4
-    OR = 5
-    XOR = 6
-    NAND = 7
-    NOR = 8
-    XNOR = 9
-    AND3 = 10
-    OR3 = 11
-    NAND3 = 12
-    NOR3 = 13
-    XOR3 = 14
-    XNOR3 = 15
-    MAJ = 16
-    MUX = 17
-    AOI21 = 18  # !((a & b) | c)
-    OAI21 = 19  # !((a | b) & c)
-    AOI22 = 20  # !((a & b) | (c & d))
-    OAI22 = 21  # !((a | b) & (c | d))
-
-
-ARITY: dict[Op, int] = {
-    Op.CONST0: 0,
-    Op.CONST1: 0,
-    Op.BUF: 1,
-    Op.INV: 1,
-    Op.AND: 2,
-    Op.OR: 2,
-    Op.XOR: 2,
-    Op.NAND: 2,
-    Op.NOR: 2,
-    Op.XNOR: 2,
-    Op.AND3: 3,
-    Op.OR3: 3,
-    Op.NAND3: 3,
-    Op.NOR3: 3,
-    Op.XOR3: 3,
-    Op.XNOR3: 3,
-    Op.MAJ: 3,
-    Op.MUX: 3,
-    Op.AOI21: 3,
-    Op.OAI21: 3,
-    Op.AOI22: 4,
-    Op.OAI22: 4,
-}
-
-_SYMMETRIC = {
-    Op.AND,
-    Op.OR,
-    Op.XOR,
-    Op.NAND,
-    Op.NOR,
-    Op.XNOR,
-    Op.AND3,
-    Op.OR3,
-    Op.NAND3,
-    Op.NOR3,
-    Op.XOR3,
-    Op.XNOR3,
-    Op.MAJ,
-}
-
-_ARITY_INT = [ARITY[Op(i)] for i in range(len(Op))]
-_ARITY_NP = np.array(_ARITY_INT, dtype=np.int64)
-_SYMMETRIC_INT = frozenset(int(o) for o in _SYMMETRIC)
 
 # The adder cells lowering marks as groups: the member gates' ops, in order, over the
 # same fan-in (``FA``: sum, carry; ``HA``: sum, carry). The marks are hints for readers
@@ -113,44 +48,6 @@ GROUP_SIGNATURES: dict[str, tuple[Op, ...]] = {
 _GROUP_SIGNATURES_INT = {k: tuple(int(o) for o in v) for k, v in GROUP_SIGNATURES.items()}
 
 
-def _bit_eval(op: Op, ins: Sequence[int]) -> int:
-    """The truth function of one gate on 0/1 values (used to fold constants)."""
-    a = ins[0] if ins else 0
-    b = ins[1] if len(ins) > 1 else 0
-    c = ins[2] if len(ins) > 2 else 0
-    d = ins[3] if len(ins) > 3 else 0
-    table = {
-        Op.CONST0: 0,
-        Op.CONST1: 1,
-        Op.BUF: a,
-        Op.INV: 1 - a,
-        Op.AND: a & b,
-        Op.OR: a | b,
-        Op.XOR: a ^ b,
-        Op.NAND: 1 - (a & b),
-        Op.NOR: 1 - (a | b),
-        Op.XNOR: 1 - (a ^ b),
-        Op.AND3: a & b & c,
-        Op.OR3: a | b | c,
-        Op.NAND3: 1 - (a & b & c),
-        Op.NOR3: 1 - (a | b | c),
-        Op.XOR3: a ^ b ^ c,
-        Op.XNOR3: 1 - (a ^ b ^ c),
-        Op.MAJ: (a & b) | (a & c) | (b & c),
-        Op.MUX: b if c else a,
-        Op.AOI21: 1 - ((a & b) | c),
-        Op.OAI21: 1 - ((a | b) & c),
-        Op.AOI22: 1 - ((a & b) | (c & d)),
-        Op.OAI22: 1 - ((a | b) & (c | d)),
-    }
-    return table[op]
-
-
-#: ``_TRUTH[op][m]``: :func:`_bit_eval` of ``op`` on the inputs whose bit ``k`` is bit
-#: ``k`` of ``m`` (folding all-constant gates without building its table each time).
-_TRUTH = [[_bit_eval(op, [(m >> k) & 1 for k in range(ARITY[op])]) for m in range(16)] for op in Op]
-
-
 @dataclass(frozen=True, eq=False)
 class Netlist:
     """A combinational gate-level netlist in levelised array form.
@@ -160,7 +57,8 @@ class Netlist:
         input_ports: ``(name, width)`` per input port, in order; the first two are the
             multiplier's operands ``a`` and ``b``.
         output_ports: ``(name, nets)`` per output port, nets LSB first.
-        ops: ``uint8`` array, one :class:`Op` per gate, in topological order.
+        ops: ``uint8`` array, one gate-op code per gate (an :class:`Op` or a gate added
+            with :func:`~dse.netlist.register_gate_op`), in topological order.
         fanin: ``int32`` array of shape ``(gates, 4)``: the fan-in nets, ``-1`` unused.
         groups: gates lowering built as one adder cell, as ``(kind, (gate, ...))``
             with kind a key of :data:`GROUP_SIGNATURES` (a hint: the technology
@@ -210,7 +108,7 @@ class Netlist:
         n_in = self.n_inputs
         for g in range(self.n_gates):
             fan = self.fanin[g]
-            arity = ARITY[Op(int(self.ops[g]))]
+            arity = _ARITY_INT[int(self.ops[g])]
             if arity:
                 lev[n_in + g] = 1 + max(int(lev[f]) for f in fan[:arity])
         return lev
@@ -221,8 +119,8 @@ class Netlist:
         if self.fanin.shape != (self.n_gates, 4):
             raise NetlistError(f"netlist {self.name!r}: fanin must have shape (gates, 4)")
         for g in range(self.n_gates):
-            op = Op(int(self.ops[g]))
-            arity = ARITY[op]
+            op = gate_op(int(self.ops[g]))
+            arity = op.arity
             for k in range(4):
                 f = int(self.fanin[g, k])
                 if k < arity and not (0 <= f < n_in + g):
@@ -242,8 +140,8 @@ class Netlist:
             lines.append(f"  input {name}[{width}]")
         n_in = self.n_inputs
         for g in range(self.n_gates):
-            op = Op(int(self.ops[g]))
-            ins = ", ".join(str(int(f)) for f in self.fanin[g, : ARITY[op]])
+            op = gate_op(int(self.ops[g]))
+            ins = ", ".join(str(int(f)) for f in self.fanin[g, : op.arity])
             lines.append(f"  {n_in + g} = {op.name}({ins})")
         for name, nets in self.output_ports:
             lines.append(f"  output {name} = [{', '.join(map(str, nets))}]")
@@ -311,7 +209,7 @@ class NetlistBuilder:
         # Hot path of lowering: plain ints and C-level set operations, no Enum calls.
         o = int(op)
         if len(ins) != _ARITY_INT[o]:
-            raise NetlistError(f"{Op(o).name} takes {_ARITY_INT[o]} inputs, got {len(ins)}")
+            raise NetlistError(f"{gate_op(o).name} takes {_ARITY_INT[o]} inputs, got {len(ins)}")
         if ins and not self._const.keys().isdisjoint(ins):
             consts = [self._const.get(i) for i in ins]
             if all(c is not None for c in consts):
@@ -319,7 +217,7 @@ class NetlistBuilder:
                 for k, c in enumerate(consts):
                     m |= int(c) << k  # type: ignore[arg-type]
                 return self.constant(_TRUTH[o][m])
-            folded = self._fold(Op(o), ins, consts)
+            folded = self._fold(Op(o), ins, consts) if o < len(Op) else None
             if folded is not None:
                 return folded
         if o == 2:  # BUF
@@ -563,7 +461,7 @@ def _finish_compiled(
     ports = [(str(p), list(nets)) for p, nets in output_ports]
     out_nets = np.array([n for _, nets in ports for n in nets], dtype=np.int64)
     ops, new_fanin, new_id, keep = _kernels.build_kernel(
-        src_ops, flat, _ARITY_NP, n_in, out_nets, grp_sig, grp_nets
+        src_ops, flat, arity_array(), n_in, out_nets, grp_sig, grp_nets
     )
     groups: list[tuple[str, tuple[int, ...]]] = []
     if len(group_kinds):
@@ -595,7 +493,7 @@ def netlist_from_gates(
     name: str,
     input_ports: Sequence[tuple[str, Sequence[str]]],
     output_ports: Sequence[tuple[str, Sequence[str]]],
-    gates: Iterable[tuple[str, Op, Sequence[str], str]],
+    gates: Iterable[tuple[str, int, Sequence[str], str]],
 ) -> Netlist:
     """Build a netlist from named gates given in any order (what readers produce).
 
@@ -610,7 +508,7 @@ def netlist_from_gates(
         NetlistError: a net driven twice, an undriven net that is read, or a
             combinational loop (the message lists the whole cycle).
     """
-    drivers: dict[str, tuple[Op, tuple[str, ...], str]] = {}
+    drivers: dict[str, tuple[int, tuple[str, ...], str]] = {}
     pi_index: dict[str, int] = {}
     port_widths: list[tuple[str, int]] = []
     for port, bits in input_ports:
@@ -622,7 +520,7 @@ def netlist_from_gates(
             raise NetlistError(f"{where}: net {out!r} is an input port bit and cannot be driven")
         if out in drivers:
             raise NetlistError(f"{where}: net {out!r} is driven twice (first at {drivers[out][2]})")
-        drivers[out] = (Op(op), tuple(ins), where)
+        drivers[out] = (gate_op(op).code, tuple(ins), where)
     builder = NetlistBuilder(name, port_widths)
     resolved: dict[str, int] = {"1'b0": builder.const0, "1'b1": builder.const1}
     resolved.update(pi_index)

@@ -123,7 +123,7 @@ def netlist_from_read_gates(
     name: str,
     input_ports: Sequence[tuple[str, Sequence[str]]],
     output_ports: Sequence[tuple[str, Sequence[str]]],
-    gates: Sequence[tuple[str, Op, Sequence[str], str]],
+    gates: Sequence[tuple[str, Op | int, Sequence[str], str]],
 ) -> Netlist:
     """:func:`netlist_from_gates` for a reader: 1-bit ports named ``a[0]`` / ``a_0`` /
     ``a0`` (a bit-blasted netlist) become vector ports, and a structural error (a loop,

@@ -158,7 +158,7 @@ def iverilog_lut(
     """
     if not have_iverilog():
         raise ToolNotFound(f"iverilog/vvp not found on PATH; {_HINT}")
-    from dse.netlist._verilog import scan_module_ports
+    from dse.netlist import scan_module_ports
 
     text, path = _source(verilog)
     modules = scan_module_ports(text, str(path) if path else "<string>")

@@ -19,8 +19,7 @@ import pytest
 from dse.arith import CELL_TYPES, MultiplierGraph, apply_knobs, from_spec, generate, lower
 from dse.design import evaluate
 from dse.eval import evaluate_netlist
-from dse.netlist import read_blif_text, write_blif
-from dse.netlist._verilog import read_verilog_text, write_verilog
+from dse.netlist import read_blif_text, read_verilog_text, write_blif, write_verilog
 from dse.search import load_space
 
 SPACES = sorted((Path(__file__).resolve().parents[2] / "search_spaces").glob("*.yaml"))

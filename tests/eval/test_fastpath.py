@@ -14,7 +14,7 @@ import pytest
 
 from dse.arith import CELL_TYPES, apply_knobs, generate, lower
 from dse.arith._graph import MultiplierGraph
-from dse.eval import _kernels, _power, _sim, _techmap
+from dse.eval import _kernels, _power, _power_kernels, _sim, _techmap
 from dse.eval._library import CellLibrary
 from dse.eval._report import _trace_words
 
@@ -198,11 +198,11 @@ def test_activity_kernel_matches_reference() -> None:
     small = CellLibrary.from_table(table)
     rng = np.random.default_rng(0)
     for graph in _candidates(10, seed=8):
-        m = _power._map(lower(graph, net_names=False), small)
+        m = _power._techmap_netlist(lower(graph, net_names=False), small)
         for _ in range(3):
             p = rng.random(m.n_orig)
             tr = rng.random(m.n_orig) * 2 * np.minimum(p, 1 - p)
-            fast = _kernels.activity_kernel(m.int_fanin, m.int_table, tr, p)
+            fast = _power_kernels.activity_kernel(m.int_fanin, m.int_table, tr, p)
             ref = _power._internal_activity(m, tr, p)
             assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dse.errors import DataError
-from dse.eval._liberty import parse_liberty_text, read_liberty, read_liberty_cells
-from dse.eval._library import CellLibrary, liberty_function_table
+from dse.eval import CellLibrary, read_liberty, read_liberty_cells
+from dse.netlist import liberty_function_table, parse_liberty_text
 
 REPO = Path(__file__).resolve().parents[2]
 LIB_GZ = REPO.parent / "shared" / "data" / "nangate45" / "NangateOpenCellLibrary_typical.lib.gz"

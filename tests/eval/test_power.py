@@ -15,9 +15,10 @@ import pytest
 
 from dse.errors import ConfigError
 from dse.eval._liberty import LibertyLibrary, read_liberty
-from dse.eval._library import CellLibrary, cell_table, liberty_function_table, liberty_md5
+from dse.eval._library import CellLibrary, cell_table, liberty_md5
 from dse.eval._power import PowerEstimate, estimate_power, map_to_cells
 from dse.eval._sim import pack_operands, simulate, toggle_statistics
+from dse.netlist import liberty_function_table
 from dse.netlist._netlist import Netlist, Op, _bit_eval
 
 REPO = Path(__file__).resolve().parents[2]

@@ -32,7 +32,7 @@ from scipy.stats import spearmanr
 from dse.arith import from_spec, lower
 from dse.eval._power import estimate_power, map_to_cells
 from dse.eval._sim import pack_operands, simulate, toggle_statistics
-from dse.netlist._verilog import read_verilog
+from dse.netlist import read_verilog
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO.parent / "shared" / "tools" / "refflow" / "reference_power_flow.py"
@@ -116,7 +116,7 @@ def model_rows(specs: list[str], seed: int = 1) -> list[dict[str, float | str]]:
 
 
 def _write_designs(specs: list[str], folder: Path, mapping: str) -> list[Path]:
-    from dse.netlist._verilog import write_verilog
+    from dse.netlist import write_verilog
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []

@@ -17,8 +17,7 @@ import pytest
 
 from dse.arith import from_spec, lower
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist import Netlist, Op
-from dse.netlist._verilog import read_verilog_text
+from dse.netlist import Netlist, Op, read_verilog_text
 
 ag = pytest.importorskip("ariths_gen")
 from ariths_gen.multi_bit_circuits.approximate_multipliers import (  # noqa: E402

@@ -12,10 +12,8 @@ import pytest
 
 from dse.arith import from_spec, lower
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist import Netlist
-from dse.netlist._blif import write_blif
+from dse.netlist import Netlist, read_verilog, write_blif
 from dse.netlist._cmodel import write_c
-from dse.netlist._verilog import read_verilog
 
 SPECS = [
     "dadda:8",
@@ -84,7 +82,7 @@ def test_blif_through_yosys(tmp_path: Path, spec: str, noexpr: bool) -> None:
 
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed")
 def test_yosys_synthesizes_written_verilog(tmp_path: Path) -> None:
-    from dse.netlist._verilog import write_verilog
+    from dse.netlist import write_verilog
 
     nl = lower(from_spec("booth:8"))
     for style in ("assign", "gates"):

@@ -26,9 +26,9 @@ from dse.netlist import (
     read_blif_text,
     read_netlist,
     read_verilog_text,
+    write_blif,
+    write_verilog,
 )
-from dse.netlist._blif import write_blif
-from dse.netlist._verilog import write_verilog
 
 DATA = Path(__file__).parent / "data"
 

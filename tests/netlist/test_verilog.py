@@ -11,8 +11,14 @@ import pytest
 from dse.arith import from_spec, lower
 from dse.errors import NetlistError, NetlistParseError
 from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist import Netlist, Op
-from dse.netlist._verilog import read_verilog, read_verilog_text, scan_module_ports, write_verilog
+from dse.netlist import (
+    Netlist,
+    Op,
+    read_verilog,
+    read_verilog_text,
+    scan_module_ports,
+    write_verilog,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -258,7 +264,7 @@ def test_reader_liberty_without_power_data(tmp_path: Path) -> None:
 
 
 def test_liberty_function_syntax() -> None:
-    from dse.netlist._verilog import parse_liberty_function
+    from dse.netlist import parse_liberty_function
 
     assert parse_liberty_function("!(A | (B1 B2))") == parse_liberty_function("(A + B1 * B2)'")
     e = parse_liberty_function("A ^ B & C")  # ^ binds tighter than AND (as in OpenSTA)
