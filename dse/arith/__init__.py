@@ -15,6 +15,7 @@ Knobs are registered :class:`Knob` objects (:data:`KNOBS`, :func:`register_knob`
 :func:`lower` turns a graph into a :class:`~dse.netlist.Netlist`.
 """
 
+from dse.arith._catalogue import approximate_kinds
 from dse.arith._cells import CELL_TYPES, CellType, cell_type, register_cell_type
 from dse.arith._generators import (
     ADDERS,
@@ -48,7 +49,13 @@ from dse.arith._knobs import (
     truncate_columns,
 )
 from dse.arith._lower import lower
-from dse.arith._registry import GENERATORS, from_spec, generate, register_generator
+from dse.arith._registry import (
+    GENERATORS,
+    from_spec,
+    generate,
+    register_generator,
+    spec_signed_default,
+)
 
 __all__ = [
     "ADDERS",
@@ -71,6 +78,7 @@ __all__ = [
     "SpaceEntry",
     "apply_knob",
     "apply_knobs",
+    "approximate_kinds",
     "broken_array",
     "build",
     "cell_type",
@@ -86,6 +94,7 @@ __all__ = [
     "register_knob",
     "replace_cell",
     "set_output_constant",
+    "spec_signed_default",
     "truncate_columns",
 ]
 

@@ -142,7 +142,7 @@ def describe(
     """The options as a multiplier spec that :func:`dse.arith.from_spec` reads back as
     the same multiplier (``unsigned`` spelled out only where the spec would otherwise
     mean signed: ``booth``)."""
-    from dse.arith._registry import spec_signed_default
+    from dse.arith import spec_signed_default
 
     parts = [f"{gen}:{width}" + (f"x{width_b}" if width_b else "")]
     if signed is not None and (signed or spec_signed_default(gen)):

@@ -34,8 +34,7 @@ from dse.eval._sim import (
     simulate,
     toggle_statistics,
 )
-from dse.netlist._netlist import Netlist
-from dse.netlist._ports import operand_widths
+from dse.netlist import Netlist, operand_widths
 
 if TYPE_CHECKING:
     from dse.eval._library import CellLibrary

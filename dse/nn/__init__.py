@@ -27,7 +27,14 @@ from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, trunc
 from dse.nn._models import MODEL_NAMES, build_model
 from dse.nn._multiplier import AxMultiplier, load_multiplier
 from dse.nn._options import check_layer_options
-from dse.nn._quant import Encoding, activation_encoding, weight_encoding
+from dse.nn._quant import (
+    Encoding,
+    act_qparams,
+    activation_encoding,
+    quantize_act,
+    quantize_weight,
+    weight_encoding,
+)
 from dse.nn._separable import Plan, ValueTable, value_table
 
 __all__ = [
@@ -50,6 +57,7 @@ __all__ = [
     "Plan",
     "PreparedBaseline",
     "ValueTable",
+    "act_qparams",
     "activation_encoding",
     "ax_layers",
     "build_model",
@@ -65,6 +73,8 @@ __all__ = [
     "load_multiplier",
     "mitchell_lut",
     "pruned_lut",
+    "quantize_act",
+    "quantize_weight",
     "register_gradient",
     "set_ax_options",
     "truncated_lut",

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dse.errors import ConfigError
-from dse.nn import Matmul
-from dse.nn._quant import (
+from dse.nn import (
+    Matmul,
     act_qparams,
     activation_encoding,
     quantize_act,

@@ -34,9 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from dse.arith import MultiplierGraph, generate, replace_cell, set_output_constant
-from dse.arith._catalogue import approximate_kinds
-from dse.arith._cells import cell_type
+from dse.arith import (
+    MultiplierGraph,
+    approximate_kinds,
+    cell_type,
+    generate,
+    replace_cell,
+    set_output_constant,
+)
 from dse.errors import ConfigError
 from dse.eval import exhaustive_input_words
 

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.arith import MultiplierGraph, generate
-from dse.arith._cells import cell_type
+from dse.arith import MultiplierGraph, cell_type, generate
 from dse.errors import ConfigError
 
 __all__ = ["PUBLISHED_RATIOS", "CostModel", "calibrated_costs", "ratio_costs"]
