@@ -24,8 +24,7 @@ import time
 import torch
 from torch import nn
 
-from dse.nn import AxMultiplier, convert, mitchell_lut, truncated_lut
-from dse.nn._models import build_model
+from dse.nn import AxMultiplier, build_model, convert, mitchell_lut, truncated_lut
 
 
 def _sync(device: str) -> None:
@@ -33,7 +32,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, device: str) -> list[float]:
+def time_steps(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, device: str
+) -> list[float]:
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
@@ -79,11 +80,17 @@ def speed(args: argparse.Namespace) -> None:
         times = time_steps(model, x, y, steps, device)
         rows[name] = statistics.median(times)
         if mult is not None:
-            plans = {m.last_call.plan.description for _, m in model.named_modules()
-                     if getattr(m, "last_call", None) is not None and m.last_call.plan is not None}
+            plans = {
+                m.last_call.plan.description
+                for _, m in model.named_modules()
+                if getattr(m, "last_call", None) is not None and m.last_call.plan is not None
+            }
             notes[name] = "; ".join(sorted(plans)[:2]) if plans else "reference gather"
-        print(f"{name:26s} {rows[name] * 1e3:10.1f} ms/step  ({len(times)} steps)  {notes.get(name, 'float32')}",
-              file=sys.stderr if args.quiet else sys.stdout, flush=True)
+        print(
+            f"{name:26s} {rows[name] * 1e3:10.1f} ms/step  ({len(times)} steps)  {notes.get(name, 'float32')}",
+            file=sys.stderr if args.quiet else sys.stdout,
+            flush=True,
+        )
     result = {
         "device": device,
         "threads": torch.get_num_threads(),
@@ -98,19 +105,30 @@ def speed(args: argparse.Namespace) -> None:
         "speedup_vs_gather": rows["gather"] / rows["fast_pp"],
     }
     print(f"\n{'ratio fast pp / exact':34s} {result['ratio_fast_pp']:6.2f}x   (target <= 4)")
-    print(f"{'ratio fast Mitchell / exact':34s} {result['ratio_fast_mitchell']:6.2f}x   (exact mode: gather)")
-    print(f"{'ratio Mitchell bounded r8 / exact':34s} {result['ratio_fast_mitchell_bounded_r8']:6.2f}x")
-    print(f"{'speed-up fast pp vs gather':34s} {result['speedup_vs_gather']:6.1f}x   (target >= 10)")
+    print(
+        f"{'ratio fast Mitchell / exact':34s} {result['ratio_fast_mitchell']:6.2f}x   (exact mode: gather)"
+    )
+    print(
+        f"{'ratio Mitchell bounded r8 / exact':34s} {result['ratio_fast_mitchell_bounded_r8']:6.2f}x"
+    )
+    print(
+        f"{'speed-up fast pp vs gather':34s} {result['speedup_vs_gather']:6.1f}x   (target >= 10)"
+    )
     print(json.dumps(result))
 
 
 def table(args: argparse.Namespace) -> None:
-    from dse.nn._finetune import PreparedBaseline
+    from dse.nn import PreparedBaseline
 
     mult = AxMultiplier.from_lut(truncated_lut(8, 10), name="trunc10")
-    methods = [("no fine-tune", None), ("ste", {"grad": "ste"}), ("lut2d", {"grad": "lut2d"}),
-               ("lut1d", {"grad": "lut1d"}), ("AxTrain passive", {"axtrain": "passive"}),
-               ("AxTrain active", {"axtrain": "active", "axtrain_lambda": args.lam})]
+    methods = [
+        ("no fine-tune", None),
+        ("ste", {"grad": "ste"}),
+        ("lut2d", {"grad": "lut2d"}),
+        ("lut1d", {"grad": "lut1d"}),
+        ("AxTrain passive", {"axtrain": "passive"}),
+        ("AxTrain active", {"axtrain": "active", "axtrain_lambda": args.lam}),
+    ]
     acc: dict[str, list[float]] = {m: [] for m, _ in methods}
     secs: dict[str, list[float]] = {m: [] for m, _ in methods}
     ref: dict[str, list[float]] = {"float": [], "exact 8-bit": []}
@@ -127,16 +145,21 @@ def table(args: argparse.Namespace) -> None:
             res = pb.finetune(mult, epochs=args.epochs, lr=args.lr, seed=seed, **kw)
             acc[name].append(res.acc_axm_after)
             secs[name].append(res.seconds)
-            print(f"seed {seed} {name:16s} {100 * res.acc_axm_after:6.2f} %  {res.seconds:5.1f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"seed {seed} {name:16s} {100 * res.acc_axm_after:6.2f} %  {res.seconds:5.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def fmt(v: list[float]) -> str:
         spread = (max(v) - min(v)) / 2 if len(v) > 1 else 0.0
         return f"{100 * statistics.mean(v):6.2f} ± {100 * spread:4.2f}"
 
-    print(f"MNIST-1D, 1-D CNN, multiplier {mult.name} (8x8 unsigned, 10 low partial-product "
-          f"columns truncated), fine-tune {args.epochs} epoch(s), Adam lr {args.lr}, "
-          f"{args.seeds} seeds (mean ± half-range), accuracy in %")
+    print(
+        f"MNIST-1D, 1-D CNN, multiplier {mult.name} (8x8 unsigned, 10 low partial-product "
+        f"columns truncated), fine-tune {args.epochs} epoch(s), Adam lr {args.lr}, "
+        f"{args.seeds} seeds (mean ± half-range), accuracy in %"
+    )
     print()
     print("| method | test accuracy (%) | seconds per run |")
     print("|---|---|---|")
@@ -147,7 +170,9 @@ def table(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--gather-steps", type=int, default=1)

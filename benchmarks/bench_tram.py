@@ -20,8 +20,7 @@ import torch
 
 from dse.arith import generate, truncate_columns
 from dse.design import evaluate
-from dse.nn import AxMultiplier
-from dse.nn._finetune import PreparedBaseline
+from dse.nn import AxMultiplier, PreparedBaseline
 from dse.optim import LogDomainSGD
 from dse.tram import finetune_mapped, map_theta, run_tram
 
@@ -43,13 +42,25 @@ def main() -> None:
     data.x_test, data.y_test = data.x_test.to(args.device), data.y_test.to(args.device)
     print(f"float baseline {base.acc_float:.4f} on {args.device}", flush=True)
 
-    designs = run_tram(model, data, widths=8, schedule="adaptive", n_designs=args.designs,
-                       lambda_range=(1e-3, 0.3), power="calibrated", phase1_steps=p1,
-                       phase3_steps=p3, grads=("ste", "lut1d"), seed=args.seed,
-                       progress=lambda m: print(m, flush=True))
+    designs = run_tram(
+        model,
+        data,
+        widths=8,
+        schedule="adaptive",
+        n_designs=args.designs,
+        lambda_range=(1e-3, 0.3),
+        power="calibrated",
+        phase1_steps=p1,
+        phase3_steps=p3,
+        grads=("ste", "lut1d"),
+        seed=args.seed,
+        progress=lambda m: print(m, flush=True),
+    )
     distinct = {d.key for d in designs}
-    print("\n| λ | analytic power (calibrated) | analytic power (published ratios) | gate-level power "
-          "| gap | acc phase 1 | acc mapped, no FT | acc STE | acc LUT-1D | mapping s / multiplier |")
+    print(
+        "\n| λ | analytic power (calibrated) | analytic power (published ratios) | gate-level power "
+        "| gap | acc phase 1 | acc mapped, no FT | acc STE | acc LUT-1D | mapping s / multiplier |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     gaps, gaps_ratio, gaps_abs, rows = [], [], [], []
     for d in designs:
@@ -59,9 +70,11 @@ def main() -> None:
         gaps.append(abs(gap))
         gaps_abs.append(abs(d.analytic_power - d.gate_power))
         gaps_ratio.append(abs(gap_r))
-        print(f"| {d.lam:.4g} | {d.analytic_power:.3f} | {d.analytic_power_ratio:.3f} | "
-              f"{d.gate_power:.3f} ({d.gate_power_uw:.1f} µW) | {gap:+.2f} | {d.accuracy_phase1:.4f} | "
-              f"{d.accuracy_before:.4f} | {d.accuracy['ste']:.4f} | {d.accuracy['lut1d']:.4f} | {ms:.2f} |")
+        print(
+            f"| {d.lam:.4g} | {d.analytic_power:.3f} | {d.analytic_power_ratio:.3f} | "
+            f"{d.gate_power:.3f} ({d.gate_power_uw:.1f} µW) | {gap:+.2f} | {d.accuracy_phase1:.4f} | "
+            f"{d.accuracy_before:.4f} | {d.accuracy['ste']:.4f} | {d.accuracy['lut1d']:.4f} | {ms:.2f} |"
+        )
         rows.append(d.to_dict())
 
     # phase-2 move sets on the same θ* (issue #5, 2b)
@@ -71,14 +84,26 @@ def main() -> None:
     for d in designs[:: max(1, len(designs) // 3)]:
         for n in ("conv2", "conv3"):
             th = d.thetas[n]
-            for label, kw in (("published / array", {"moves": "published", "bases": ("array",)}),
-                              ("rich / array", {"moves": "rich", "bases": ("array",)}),
-                              ("rich / array+dadda+wallace",
-                               {"moves": "rich", "bases": ("array", "dadda", "wallace")})):
+            for label, kw in (
+                ("published / array", {"moves": "published", "bases": ("array",)}),
+                ("rich / array", {"moves": "rich", "bases": ("array",)}),
+                (
+                    "rich / array+dadda+wallace",
+                    {"moves": "rich", "bases": ("array", "dadda", "wallace")},
+                ),
+            ):
                 r = map_theta(th, 8, **kw)  # type: ignore[arg-type]
                 pw = evaluate(r.graph).power_uw
-                move_cmp.append({"lambda": d.lam, "layer": n, "moves": label, "mse": r.mse,
-                                 "power_uw": pw, "seconds": r.seconds})
+                move_cmp.append(
+                    {
+                        "lambda": d.lam,
+                        "layer": n,
+                        "moves": label,
+                        "mse": r.mse,
+                        "power_uw": pw,
+                        "seconds": r.seconds,
+                    }
+                )
                 print(f"| {d.lam:.4g} | {n} | {label} | {r.mse:.1f} | {pw:.1f} | {r.seconds:.2f} |")
 
     # log-domain SGD vs ideal SGD on a strongly approximate multiplier
@@ -87,17 +112,30 @@ def main() -> None:
     steps = 100 if args.quick else 300
     opt_rows = {}
     for label, factory in (
-        ("SGD (torch, ideal)", lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4)),
-        ("LogDomainSGD ideal (bits=None, 0 %)",
-         lambda p: LogDomainSGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4, bits=None, error_mse=0.0)),
-        ("LogDomainSGD 8-bit, 0.87 %",
-         lambda p: LogDomainSGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4, seed=args.seed)),
-        ("LogDomainSGD 6-bit, 3 %",
-         lambda p: LogDomainSGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4, bits=6,
-                                error_mse=0.03, seed=args.seed)),
+        (
+            "SGD (torch, ideal)",
+            lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4),
+        ),
+        (
+            "LogDomainSGD ideal (bits=None, 0 %)",
+            lambda p: LogDomainSGD(
+                p, lr=0.01, momentum=0.9, weight_decay=1e-4, bits=None, error_mse=0.0
+            ),
+        ),
+        (
+            "LogDomainSGD 8-bit, 0.87 %",
+            lambda p: LogDomainSGD(p, lr=0.01, momentum=0.9, weight_decay=1e-4, seed=args.seed),
+        ),
+        (
+            "LogDomainSGD 6-bit, 3 %",
+            lambda p: LogDomainSGD(
+                p, lr=0.01, momentum=0.9, weight_decay=1e-4, bits=6, error_mse=0.03, seed=args.seed
+            ),
+        ),
     ):
-        before, after, _ = finetune_mapped(model, mult, data, steps=steps, grad="lut1d",
-                                           optimizer=factory, seed=args.seed)
+        before, after, _ = finetune_mapped(
+            model, mult, data, steps=steps, grad="lut1d", optimizer=factory, seed=args.seed
+        )
         opt_rows[label] = {"before": before, "after": after}
     print(f"\n| optimiser (lut1d, {steps} steps, {mult.name}) | acc before | acc after |")
     print("|---|---|---|")

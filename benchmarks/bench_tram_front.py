@@ -54,8 +54,7 @@ def _configs(timeout: float | None) -> list:
 def _summary(study, exact_power: float) -> dict:
     from optuna.trial import TrialState
 
-    from dse.search import study_summary
-    from dse.search._front import pareto_trials
+    from dse.search import pareto_trials, study_summary
 
     front = pareto_trials(study)
     rows = [
@@ -81,7 +80,7 @@ def main() -> None:
     ap.add_argument("--analyse-only", action="store_true")
     args = ap.parse_args()
 
-    from dse.search._study import load_stored_study
+    from dse.search import load_stored_study
 
     cfgs = _configs(args.timeout)
     if not args.analyse_only:

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+# private: the compile notice and signedness warning are checked on their own
 from dse._jit import HAVE_NUMBA
 from dse.cli import main
 
@@ -274,7 +275,10 @@ def test_kernels_cached_reads_an_empty_cache_as_cold(tmp_path):
 
 
 def test_first_compile_notice_only_on_a_terminal(capsys, monkeypatch):
+    # private: the compile notice and signedness warning are checked on their own
     from dse.cli import _common
+
+    # private: the compile notice and signedness warning are checked on their own
     from dse.cli._common import note_first_compile
 
     monkeypatch.setattr(_common, "kernels_cached", lambda: False)
@@ -358,6 +362,7 @@ def test_a_signed_file_read_unsigned_warns_once_naming_the_flag(capsys, tmp_path
     # an unsigned file read signed: warned the other way
     code, _, err = run(["eval", str(unsigned_v), "--signed"], capsys)
     assert code == 0 and err == ""  # explicit flag: silent
+    # private: the compile notice and signedness warning are checked on their own
     from dse.cli._eval import _signedness_warning
     from dse.eval import evaluate_netlist
     from dse.netlist import read_verilog
@@ -496,6 +501,7 @@ def test_export_to_an_unwritable_path_is_one_line(capsys, tmp_path):
 
 
 def test_an_os_error_a_command_missed_is_still_one_line(capsys, monkeypatch, tmp_path):
+    # private: the compile notice and signedness warning are checked on their own
     import dse.cli._eval as ev
 
     def boom(*args, **kwargs):

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from dse.arith import CELL_TYPES, from_spec, generate, lower, replace_cell
+
+# private: each catalogue cell's definition is checked on its own
 from dse.arith._c42tree import c42_tree
+
+# private: each catalogue cell's definition is checked on its own
 from dse.arith._catalogue import (
     APPROXIMATE_CELLS,
     PUBLISHED_ERRORS,
@@ -17,8 +21,8 @@ from dse.arith._catalogue import (
     error_profile,
 )
 from dse.errors import ConfigError
-from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist._netlist import NetlistBuilder
+from dse.eval import exhaustive_input_words, read_outputs, simulate
+from dse.netlist import NetlistBuilder
 
 
 def _lut(graph):  # type: ignore[no-untyped-def]

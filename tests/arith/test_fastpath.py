@@ -10,8 +10,9 @@ from collections import defaultdict
 
 import pytest
 
-from dse.arith import CELL_TYPES, apply_knobs, generate
-from dse.arith._cells import cell_type
+from dse.arith import CELL_TYPES, MultiplierGraph, Node, apply_knobs, cell_type, generate
+
+# private: the fast rebuild is compared with the builder it replaces
 from dse.arith._generators import (
     GraphBuilder,
     MultiplierSpec,
@@ -22,7 +23,6 @@ from dse.arith._generators import (
     _operand_inputs,
     build,
 )
-from dse.arith._graph import MultiplierGraph, Node
 from dse.errors import GraphError
 
 
@@ -122,7 +122,7 @@ def test_topological_order_shortcut_after_cell_knobs() -> None:
 def test_generated_insertion_order_is_topological() -> None:
     """``build`` marks its graphs' insertion order as topological without checking it;
     the full check agrees on random specs (every encoding, reduction, adder, knob)."""
-    from dse.arith._generators import MultiplierSpec, build
+    from dse.arith import MultiplierSpec, build
     from dse.errors import ConfigError
 
     rng = random.Random(11)
@@ -494,6 +494,7 @@ def test_bench_candidates_match_reference_builder() -> None:
 
 def test_c42tree_matches_reference_builder(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 4:2-compressor tree shares the matrix and final adder code."""
+    # private: the fast rebuild is compared with the builder it replaces
     from dse.arith import _c42tree
 
     for width in (3, 4, 6, 8):
@@ -509,6 +510,7 @@ def test_c42tree_matches_reference_builder(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_cell_names_past_the_table_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """More cells per prefix than the name table holds fall back to formatting."""
+    # private: the fast rebuild is compared with the builder it replaces
     from dse.arith import _reduction
 
     monkeypatch.setattr(_reduction, "_NAMES_PER_PREFIX", 1)
@@ -521,6 +523,7 @@ def test_cell_names_past_the_table_match_reference(monkeypatch: pytest.MonkeyPat
 
 def test_cell_knob_nodes_match_dataclass_replace() -> None:
     """Knobs copy a node's fields instead of dataclasses.replace; same nodes."""
+    # private: the fast rebuild is compared with the builder it replaces
     from dse.arith._knobs import _with
 
     n = Node("fa", (("a0", "y"), ("b0", "y"), ("pp_0_1", "y")), 1, role="tree")

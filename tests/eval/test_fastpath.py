@@ -12,10 +12,12 @@ import random
 import numpy as np
 import pytest
 
-from dse.arith import CELL_TYPES, apply_knobs, generate, lower
-from dse.arith._graph import MultiplierGraph
-from dse.eval import _kernels, _power, _power_kernels, _sim, _techmap
-from dse.eval._library import CellLibrary
+from dse.arith import CELL_TYPES, MultiplierGraph, apply_knobs, generate, lower
+
+# private: the compiled kernels are compared with their references
+from dse.eval import CellLibrary, _kernels, _power, _power_kernels, _sim, _techmap
+
+# private: the compiled kernels are compared with their references
 from dse.eval._report import _trace_words
 
 needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba is not installed")
@@ -151,7 +153,9 @@ def test_power_figures_match_reference(
 @needs_numba
 @pytest.mark.parametrize("signed", [False, True])
 def test_fused_product_table_matches_simulate_and_read(signed: bool) -> None:
-    from dse.eval._report import product_table
+    from dse.eval import product_table
+
+    # private: the compiled kernels are compared with their references
     from dse.eval._sim import exhaustive_input_words, read_outputs, simulate_reference
 
     rng = random.Random(6)
@@ -258,8 +262,10 @@ def _metrics_every_pair(approx: np.ndarray, exact: np.ndarray, inv_abs: np.ndarr
 @needs_numba
 @pytest.mark.parametrize("signed", [False, True])
 def test_metrics_kernel_matches_every_pair_loop(signed: bool) -> None:
+    from dse.eval import product_table
+
+    # private: the compiled kernels are compared with their references
     from dse.eval._metrics import _inverse_magnitude, exact_table
-    from dse.eval._report import product_table
 
     exact = exact_table(6, 6, signed)
     inv = _inverse_magnitude(exact).ravel()
@@ -290,7 +296,10 @@ def _assert_metrics_match(fast: object, ref: object) -> None:
 def test_fused_table_and_metrics_match_reference(width: int, signed: bool) -> None:
     """The one-pass table + metrics kernel: the same table as the two-pass path, and
     the numpy reference's metrics (integer sums exact, relative ones to 1e-12)."""
+    # private: the compiled kernels are compared with their references
     from dse.eval._metrics import error_metrics_reference, exact_table
+
+    # private: the compiled kernels are compared with their references
     from dse.eval._report import _table_and_metrics, product_table
 
     rng = random.Random(width * 2 + signed)
@@ -311,7 +320,10 @@ def test_fused_table_and_metrics_match_reference(width: int, signed: bool) -> No
 
 @needs_numba
 def test_fused_metrics_on_bench_candidates() -> None:
+    # private: the compiled kernels are compared with their references
     from dse.eval._metrics import error_metrics_reference, exact_table
+
+    # private: the compiled kernels are compared with their references
     from dse.eval._report import _table_and_metrics, product_table
 
     for graph in _candidates(40, seed=21):

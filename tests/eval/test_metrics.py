@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from dse.errors import ConfigError
+
+# private: the metrics kernel is compared with its reference
 from dse.eval import _kernels, error_metrics, exact_table
 
 

@@ -14,11 +14,23 @@ import numpy as np
 import pytest
 
 from dse.errors import ConfigError
+from dse.eval import (
+    PowerEstimate,
+    estimate_power,
+    map_to_cells,
+    pack_operands,
+    simulate,
+    toggle_statistics,
+)
+
+# private: the Liberty tables and activity steps are checked on their own
 from dse.eval._liberty import LibertyLibrary, read_liberty
+
+# private: the Liberty tables and activity steps are checked on their own
 from dse.eval._library import CellLibrary, cell_table, liberty_md5
-from dse.eval._power import PowerEstimate, estimate_power, map_to_cells
-from dse.eval._sim import pack_operands, simulate, toggle_statistics
 from dse.netlist import liberty_function_table
+
+# private: the Liberty tables and activity steps are checked on their own
 from dse.netlist._netlist import Netlist, Op, _bit_eval
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,6 +308,7 @@ def test_internal_net_activity_matches_simulation(library: CellLibrary) -> None:
     a = rng.integers(0, 16, n, dtype=np.uint64)
     vals = simulate(nl, pack_operands(a, np.zeros(n, dtype=np.uint64), 4, 0))
     tr, p = toggle_statistics(vals, n)
+    # private: the Liberty tables and activity steps are checked on their own
     from dse.eval._power import _internal_activity
 
     m = map_to_cells(nl, library)

@@ -30,8 +30,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from dse.arith import from_spec, lower
-from dse.eval._power import estimate_power, map_to_cells
-from dse.eval._sim import pack_operands, simulate, toggle_statistics
+from dse.eval import estimate_power, map_to_cells, pack_operands, simulate, toggle_statistics
 from dse.netlist import read_verilog
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,6 +13,8 @@ from dse.eval import (
     simulate,
     toggle_statistics,
 )
+
+# private: the simulator is compared with its per-gate reference
 from dse.eval._sim import simulate_reference
 from dse.netlist import ARITY, NetlistBuilder, Op
 
@@ -35,6 +37,7 @@ def test_every_op_kernel_matches_reference():
     if _kernels.HAVE_NUMBA:
         assert np.array_equal(simulate(nl, words), ref)
     # and the reference matches the truth function of each op
+    # private: the simulator is compared with its per-gate reference
     from dse.netlist._netlist import _bit_eval
 
     for g in range(nl.n_gates):

@@ -14,10 +14,15 @@ import numpy as np
 import pytest
 
 from dse.errors import DataError
-from dse.eval import CellLibrary, map_to_cells
+from dse.eval import CellLibrary, exhaustive_input_words, map_to_cells, simulate
+
+# private: the mapper's matching tables are checked on their own
 from dse.eval._library import ROLES
+
+# private: the mapper's matching tables are checked on their own
 from dse.eval._power import CellMapping
-from dse.eval._sim import exhaustive_input_words, simulate
+
+# private: the mapper's matching tables are checked on their own
 from dse.eval._techmap import supergates
 from dse.netlist import Netlist, NetlistBuilder, Op
 
@@ -237,6 +242,8 @@ def test_every_gate_has_a_match_whatever_its_inputs(library: CellLibrary) -> Non
     # a gate's own inputs are always a cut: its function must have an implementation
     # for every way the inputs may repeat (after the leaves it ignores are dropped)
     from dse.netlist import ARITY
+
+    # private: the mapper's matching tables are checked on their own
     from dse.netlist._netlist import _bit_eval
 
     sg = supergates(library)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dse.arith import from_spec, lower
-from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
+from dse.eval import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import Netlist, Op, read_verilog_text
 
 ag = pytest.importorskip("ariths_gen")

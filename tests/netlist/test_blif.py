@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from dse.arith import from_spec, lower
-from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
-from dse.netlist import Netlist, read_verilog, write_blif
-from dse.netlist._cmodel import write_c
+from dse.eval import exhaustive_input_words, read_outputs, simulate
+from dse.netlist import Netlist, read_verilog, write_blif, write_c
 
 SPECS = [
     "dadda:8",

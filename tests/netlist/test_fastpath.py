@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dse.arith import CELL_TYPES, apply_knobs, generate, lower
-from dse.netlist import ARITY, NetlistBuilder, Op
+from dse.netlist import ARITY, Netlist, NetlistBuilder, Op
+
+# private: the compiled lowering is compared with the Python one
 from dse.netlist import _kernels as netlist_kernels
-from dse.netlist._netlist import Netlist
 
 needs_numba = pytest.mark.skipif(not netlist_kernels.HAVE_NUMBA, reason="numba is not installed")
 
@@ -109,6 +110,7 @@ def test_gates_over_equals_gate_calls(steps: list) -> None:
 
 
 def test_inlined_same_fanin_lowering_matches_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # private: the compiled lowering is compared with the Python one
     import dse.arith._cells as cells
 
     for graph in _graphs(30, seed=2):
@@ -120,6 +122,7 @@ def test_inlined_same_fanin_lowering_matches_calls(monkeypatch: pytest.MonkeyPat
 
 
 def test_truth_table_matches_bit_eval() -> None:
+    # private: the compiled lowering is compared with the Python one
     from dse.netlist._netlist import _TRUTH, _bit_eval
 
     for op in Op:
@@ -131,6 +134,7 @@ def test_truth_table_matches_bit_eval() -> None:
 def _more_graphs(n: int, seed: int) -> list:
     """Graphs that exercise every template: Booth, 4:2 trees, log multipliers, every
     approximate cell, tied-off outputs (folding) and signed constants."""
+    # private: the compiled lowering is compared with the Python one
     from dse.arith._catalogue import APPROXIMATE_CELLS
 
     rng = random.Random(seed)
@@ -155,6 +159,7 @@ def _more_graphs(n: int, seed: int) -> list:
 
 @needs_numba
 def test_compiled_lowering_matches_python() -> None:
+    # private: the compiled lowering is compared with the Python one
     from dse.arith._lower import _lower_compiled, _lower_python
 
     graphs = _more_graphs(40, seed=3)

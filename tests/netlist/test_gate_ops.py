@@ -16,7 +16,11 @@ import pytest
 
 from dse.errors import ConfigError, DataError, NetlistError
 from dse.eval import exhaustive_input_words, map_to_cells, simulate
+
+# private: a registered op must reach the reference simulator and the mapper
 from dse.eval._sim import simulate_reference
+
+# private: a registered op must reach the reference simulator and the mapper
 from dse.eval._techmap_cuts import _op_tt
 from dse.netlist import (
     ARITY,

@@ -9,7 +9,7 @@ import pytest
 
 from dse.arith import from_spec, lower
 from dse.errors import ToolNotFound
-from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
+from dse.eval import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import Netlist, write_verilog
 from dse.testing.iverilog import have_iverilog, iverilog_lut
 

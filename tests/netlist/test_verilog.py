@@ -10,7 +10,7 @@ import pytest
 
 from dse.arith import from_spec, lower
 from dse.errors import NetlistError, NetlistParseError
-from dse.eval._sim import exhaustive_input_words, read_outputs, simulate
+from dse.eval import exhaustive_input_words, read_outputs, simulate
 from dse.netlist import (
     Netlist,
     Op,

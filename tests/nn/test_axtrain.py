@@ -8,6 +8,8 @@ from dse.nn import (
     value_table,
     weight_encoding,
 )
+
+# private: the noise factors are checked against their formula
 from dse.nn._axtrain import noise_factors
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dse.errors import ConfigError, DataError
-from dse.nn._data import load_data
+from dse.nn import load_data
 
 
 def _write_cifar(root) -> None:

@@ -165,6 +165,7 @@ def test_bounded_backward_within_factor_residual() -> None:
     layer.eval()
     _, _, (gx_fast,), gw_fast = _run(layer, x, kernel="fast", grad_out=g)
     _, _, (gx_ref,), gw_ref = _run(layer, x, kernel="reference", grad_out=g)
+    # private: the separable factors are checked against the table they stand for
     from dse.nn._separable import grad_factors
 
     call = layer.last_call

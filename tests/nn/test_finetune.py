@@ -5,8 +5,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from dse.errors import ConfigError
-from dse.nn import AxMultiplier, truncated_lut
-from dse.nn._finetune import PreparedBaseline, finetune
+from dse.nn import AxMultiplier, PreparedBaseline, finetune, truncated_lut
 
 
 def _tiny_loaders():

@@ -5,9 +5,21 @@ import numpy as np
 import pytest
 import torch
 
-from dse.nn import AxConv1d, AxConv2d, AxLinear, AxMatmul, AxMultiplier, exact_lut, truncated_lut
+from dse.nn import (
+    AxConv1d,
+    AxConv2d,
+    AxLinear,
+    AxMatmul,
+    AxMultiplier,
+    Encoding,
+    exact_lut,
+    truncated_lut,
+)
+
+# private: the int8 digit split is checked against exact int32 sums
 from dse.nn._ops import ConvOp, LinearOp, MatmulOp, int_mm_available
-from dse.nn._quant import Encoding
+
+# private: the int8 digit split is checked against exact int32 sums
 from dse.nn._separable import INT32_EXACT, _fit_int8, _int8_digits, value_table
 
 needs_int_mm = pytest.mark.skipif(

@@ -5,16 +5,19 @@ from torch import nn
 
 from dse.errors import ConfigError
 from dse.nn import (
+    MODEL_NAMES,
     AxMatmul,
     AxMultiplier,
     Matmul,
     ax_layers,
+    build_model,
     collect_histograms,
     convert,
     truncated_lut,
 )
+
+# private: the histogram recorder is checked on its own
 from dse.nn._convert import _recording
-from dse.nn._models import MODEL_NAMES, build_model
 
 SHAPES = {
     "cnn1d": (1, 40),

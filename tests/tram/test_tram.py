@@ -139,7 +139,7 @@ def test_layer_theta_zero_is_exact_quantised_layer() -> None:
 
 
 def test_vit_attention_and_mlp_are_tram_layers() -> None:
-    from dse.nn._models import build_model
+    from dse.nn import build_model
 
     model = build_model("vit-tiny", (1, 8, 8), 10)
     names = [n for n, _ in tramify(model, 6)]
@@ -225,7 +225,7 @@ def test_errors() -> None:
 
 @pytest.mark.slow
 def test_run_tram_tiny_sweep() -> None:
-    from dse.nn._data import Dataset
+    from dse.nn import Dataset
     from dse.tram import run_tram
 
     g = torch.Generator().manual_seed(0)
