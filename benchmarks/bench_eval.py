@@ -28,7 +28,6 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
     os.environ.setdefault(var, "1")
 
 from dse.arith import CELL_TYPES, apply_knobs, generate, lower  # noqa: E402
-from dse.arith._registry import _ensure_plugins  # noqa: E402
 from dse.design import evaluate  # noqa: E402
 from dse.eval import product_table  # noqa: E402
 from dse.netlist import write_verilog  # noqa: E402
@@ -124,7 +123,6 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.candidates, args.runs = 40, 2
-    _ensure_plugins()
     candidates_per_second(20, seed=999)  # warm-up: JIT kernels, caches
     rates = [candidates_per_second(args.candidates, seed=s) for s in range(args.runs)]
     t12 = [time_12x12() for _ in range(1 if args.quick else 3)]
