@@ -24,7 +24,13 @@ from dse.search._config import StudyConfig, config_from_stored, load_study_confi
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._objectives import Evaluation, Evaluator
 from dse.search._progress import Mode, RunProgress
-from dse.search._space import Space, space_from_dict
+from dse.search._space import (
+    BaseConfig,
+    LibrarySpaceConfig,
+    Space,
+    StructureSpaceConfig,
+    space_from_dict,
+)
 from dse.search._storage import (
     DEFAULT_STORAGE,
     create_running_trial,
@@ -393,6 +399,28 @@ class StudySummary:
         return dict(self.__dict__)
 
 
+def product_width(space_data: Mapping[str, Any]) -> int:
+    """Bits of the product of the space's multipliers (``width_a + width_b``, signed or
+    not): the scale of the error metrics ``med``, ``wce``, ``mse`` and their kin."""
+    widths: LibrarySpaceConfig | BaseConfig = (
+        LibrarySpaceConfig.model_validate(space_data)
+        if space_data.get("kind", "structure") == "library"
+        else StructureSpaceConfig.model_validate(space_data).base
+    )
+    return widths.width + (widths.width_b or widths.width)
+
+
+def hypervolume_reference(study: Any, cfg: StudyConfig) -> tuple[Any, Any]:
+    """``(reference, scale)`` of the study's hypervolume (see :func:`reference_point`):
+    the exact design's figures for costs, fractions of the product range for errors."""
+    return reference_point(
+        cfg.parsed_objectives(),
+        study.user_attrs.get(EXACT_ATTR, {}),
+        cfg.hypervolume.reference,
+        product_width(cfg.space_data),
+    )
+
+
 def study_summary(study: Any) -> StudySummary:
     from optuna.trial import TrialState
 
@@ -414,10 +442,7 @@ def study_summary(study: Any) -> StudySummary:
     ]
     if cfg is not None:
         objectives = cfg.parsed_objectives()
-        wp = int(study.user_attrs.get(EXACT_ATTR, {}).get("width_p", 16))
-        ref, scale = reference_point(
-            objectives, study.user_attrs.get(EXACT_ATTR, {}), cfg.hypervolume.reference, wp
-        )
+        ref, scale = hypervolume_reference(study, cfg)
         hv = hypervolume([t.values for t in front], objectives, ref, scale)
     return StudySummary(
         name=study.study_name,
