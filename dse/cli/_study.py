@@ -234,8 +234,8 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
     import optuna
 
     from dse.search import study_summary
+    from dse.search._optuna_store import quiet_optuna as _quiet_optuna
     from dse.search._storage import DEFAULT_STORAGE, open_storage
-    from dse.search._study import _quiet_optuna
 
     _quiet_optuna()
     if name:

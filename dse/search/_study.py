@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,27 @@ from dse.search._backends._factory import make_backend_of
 from dse.search._config import StudyConfig, config_from_stored, load_study_config
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._objectives import Evaluation, Evaluator
+from dse.search._optuna_store import (
+    complete_trial,
+    completed_results,
+    count_trials,
+    create_running_trial,
+    fail_stale,
+    fail_trial,
+    quiet_optuna,
+    start_heartbeat,
+)
 from dse.search._progress import Mode, RunProgress
+from dse.search._records import (
+    CONFIG_ATTR,
+    EXACT_ATTR,
+    FORMAT_ATTR,
+    GENERATION,
+    SCHEMA,
+    StoredResult,
+    TrialIndex,
+    TrialRecord,
+)
 from dse.search._space import (
     BaseConfig,
     LibrarySpaceConfig,
@@ -31,15 +50,7 @@ from dse.search._space import (
     StructureSpaceConfig,
     space_from_dict,
 )
-from dse.search._storage import (
-    DEFAULT_STORAGE,
-    create_running_trial,
-    fail_stale,
-    finish_trial,
-    load_study,
-    open_storage,
-    redact,
-)
+from dse.search._storage import DEFAULT_STORAGE, load_study, open_storage, redact
 
 __all__ = [
     "StudySession",
@@ -54,17 +65,6 @@ __all__ = [
     "stored_config",
     "study_summary",
 ]
-
-CONFIG_ATTR = "dse:config"
-EXACT_ATTR = "dse:exact"
-FORMAT_VERSION = 1
-
-
-def _quiet_optuna() -> None:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def _storage_url(cli_url: str | None, cfg: StudyConfig | None) -> str:
@@ -147,6 +147,7 @@ class StudySession:
         self.worker_index = worker_index
         self.seed = cfg.seed
         self.on_progress = on_progress
+        self.index = TrialIndex()
         self.evaluator = _evaluator(cfg, space, lookup=self._lookup)
         self.recorded = 0
 
@@ -154,10 +155,9 @@ class StudySession:
     def counts(self) -> tuple[int, int]:
         from optuna.trial import TrialState
 
-        storage, sid = self.study._storage, self.study._study_id
         return (
-            storage.get_n_trials(sid, state=TrialState.COMPLETE),
-            storage.get_n_trials(sid, state=TrialState.RUNNING),
+            count_trials(self.study, TrialState.COMPLETE),
+            count_trials(self.study, TrialState.RUNNING),
         )
 
     def remaining(self) -> int:
@@ -185,15 +185,17 @@ class StudySession:
         return "done"
 
     # ----------------------------------------------------- evaluation
-    def _lookup(self, design_hash: str) -> Mapping[str, Any] | None:
-        from optuna.trial import TrialState
+    def refresh_index(self) -> TrialIndex:
+        """The index of recorded results, with the trials other processes recorded since."""
+        self.index.add_all(completed_results(self.study, self.index.knows))
+        return self.index
 
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("accuracy_source") == "backend":
-                continue  # trained by the back end itself (TRAM): not the study's fine-tune
-            if t.user_attrs.get("structural_hash") == design_hash and "accuracy" in t.user_attrs:
-                return {**t.user_attrs["accuracy"], "finetune": t.user_attrs.get("finetune", {})}
-        return None
+    def _lookup(self, design_hash: str) -> Mapping[str, Any] | None:
+        found = self.index.finetune(design_hash) or self.refresh_index().finetune(design_hash)
+        if found is None:
+            return None
+        result = found.record.result
+        return {**result["accuracy"], "finetune": result.get("finetune", {})}
 
     def evaluate_and_record(
         self,
@@ -204,40 +206,44 @@ class StudySession:
         system_attrs: dict[str, Any] | None = None,
         accuracy: Mapping[str, Any] | None = None,
     ) -> Evaluation:
-        from optuna.storages._heartbeat import get_heartbeat_thread
-        from optuna.trial import TrialState
-
-        attrs = {
-            "backend": backend,
-            "genome": genome.to_json(),
-            "genome_key": genome.key,
-            "worker": self.worker_index,
-            "worker_pid": os.getpid(),
-            "seed": self.seed,
-            **(user_attrs or {}),
-        }
-        if accuracy is not None:
-            attrs["accuracy_source"] = "backend"
+        extra = dict(user_attrs or {})
+        generation = extra.pop(GENERATION, None)
+        record = TrialRecord(
+            backend=backend,
+            genome=genome,
+            seed=self.seed,
+            worker=self.worker_index,
+            worker_pid=os.getpid(),
+            generation=generation,
+            accuracy_source="backend" if accuracy is not None else None,
+            extra=extra,
+        )
         trial = create_running_trial(
             self.study,
             self.space.to_params(genome),
             self.space.distributions(),
-            attrs,
+            record.header(),
             system_attrs,
         )
-        heartbeat = get_heartbeat_thread(trial._trial_id, self.study._storage)
-        heartbeat.start()
+        heartbeat = start_heartbeat(self.study, trial)
         try:
             evaluation = self.evaluator.evaluate(genome, accuracy=accuracy)
-            finish_trial(self.study, trial, evaluation)
+            complete_trial(
+                self.study, trial, evaluation.attrs, evaluation.constraints, evaluation.values
+            )
         except BaseException as exc:
             try:
-                trial.set_user_attr("error", str(exc)[:500])
-                self.study.tell(trial, state=TrialState.FAIL)
+                fail_trial(self.study, trial, str(exc)[:500])
             finally:
                 heartbeat.join()
             raise
         heartbeat.join()
+        record.result = dict(evaluation.attrs)
+        self.index.add(
+            StoredResult(
+                trial.number, record, tuple(evaluation.values), dict(evaluation.constraints)
+            )
+        )
         self.recorded += 1
         self.notify()
         return evaluation
@@ -269,7 +275,7 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     """Create the study in storage (or check that the stored one has the same configuration)."""
     import optuna
 
-    _quiet_optuna()
+    quiet_optuna()
     url = _storage_url(storage_url, cfg)
     space = _space_of(cfg)  # validates the space before anything is written
     backend = make_backend_of(cfg.stages, where=f"{cfg.source}: field backend")
@@ -292,7 +298,7 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     if old is None:
         study.set_metric_names([o.name for o in objectives])
         study.set_user_attr(CONFIG_ATTR, stored)
-        study.set_user_attr("dse:format", FORMAT_VERSION)
+        study.set_user_attr(FORMAT_ATTR, SCHEMA)
         study.set_user_attr("dse:backend", {"name": cfg.backend_name, **backend.settings()})
         _ensure_exact(study, _evaluator(cfg, space))
     else:
@@ -329,7 +335,7 @@ def open_session(
     """Rebuild a study's session from the storage alone (used by resume and by workers)."""
     import optuna
 
-    _quiet_optuna()
+    quiet_optuna()
     url = storage_url or DEFAULT_STORAGE
     # must_exist: resuming from a storage that is not there must not create an empty one
     try:
@@ -596,7 +602,7 @@ def _store_budget(study: Any, trials: int) -> None:
 
 def load_stored_study(name: str, storage: str | None = None) -> Any:
     """The Optuna study NAME (default storage when ``storage`` is None)."""
-    _quiet_optuna()
+    quiet_optuna()
     url = storage or DEFAULT_STORAGE
     try:  # read-only: a storage file that does not exist is not created
         opened = open_storage(url, heartbeat_interval=None, must_exist=True)

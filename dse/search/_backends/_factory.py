@@ -163,8 +163,5 @@ def make_backend_of(stages: Sequence[Any], *, where: str = "backend") -> Backend
         return make_backend(stages[0].name, stages[0].options, where=where)
     from dse.search._backends._pipeline import Pipeline
 
-    built = [
-        make_backend(s.name, s.options, where=f"{where}.{i}") for i, s in enumerate(stages)
-    ]
+    built = [make_backend(s.name, s.options, where=f"{where}.{i}") for i, s in enumerate(stages)]
     return Pipeline(built, [s.trials for s in stages], where=where)
-

@@ -106,9 +106,15 @@ class OptunaBackend(Backend):
 
     def run(self, session: Session) -> None:
         import optuna
-        from optuna.storages._heartbeat import get_heartbeat_thread
 
-        from dse.search._storage import fail_stale, finish_trial
+        from dse.search._optuna_store import (
+            complete_trial,
+            fail_stale,
+            fail_trial,
+            sampler_generation,
+            start_heartbeat,
+        )
+        from dse.search._records import TrialRecord
 
         study = session.study
         space = session.space
@@ -121,8 +127,7 @@ class OptunaBackend(Backend):
                 # heartbeats are run here by dse itself (below), not by Study.optimize
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 trial = study.ask()
-            heartbeat = get_heartbeat_thread(trial._trial_id, study._storage)
-            heartbeat.start()
+            heartbeat = start_heartbeat(study, trial)
             try:
                 trial.set_user_attr("worker_pid", os.getpid())
                 params: dict[str, Any] = {}
@@ -133,28 +138,22 @@ class OptunaBackend(Backend):
                         params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
                 genome = space.from_params(params)
                 evaluation = session.evaluator.evaluate(genome)
-                evaluation.attrs.update(
-                    {
-                        "backend": self.tag,
-                        "worker": session.worker_index,
-                        "genome": genome.to_json(),
-                        "genome_key": genome.key,
-                        "seed": session.seed,
-                    }
+                record = TrialRecord(
+                    backend=self.tag,
+                    genome=genome,
+                    seed=session.seed,
+                    worker=session.worker_index,
+                    generation=sampler_generation(study, trial),
                 )
-                sys_attrs = study._storage.get_trial(trial._trial_id).system_attrs
-                gen = sys_attrs.get(
-                    "NSGAIISampler:generation", sys_attrs.get("NSGAIIISampler:generation")
+                evaluation.attrs.update(record.header())
+                complete_trial(
+                    study, trial, evaluation.attrs, evaluation.constraints, evaluation.values
                 )
-                if gen is not None:
-                    evaluation.attrs["generation"] = int(gen)
-                finish_trial(study, trial, evaluation)
             except DseError as exc:
-                trial.set_user_attr("error", str(exc))
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                fail_trial(study, trial, str(exc))
                 raise
             except BaseException:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                fail_trial(study, trial, None)
                 raise
             finally:
                 heartbeat.join()

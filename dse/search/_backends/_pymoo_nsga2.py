@@ -39,6 +39,7 @@ from pymoo.core.sampling import Sampling
 from dse.errors import ConfigError, StudyStateError
 from dse.search._backends._base import Backend, Session
 from dse.search._genome import Gene, Genome
+from dse.search._records import CHECKPOINT_ATTR
 
 if TYPE_CHECKING:
     from dse.search._space import Space
@@ -51,8 +52,6 @@ __all__ = [
     "StructureMutation",
     "canonical",
 ]
-
-CHECKPOINT_ATTR = "dse:pymoo:checkpoint"
 
 
 def canonical(space: Space, genome: Genome) -> Genome:
@@ -278,7 +277,9 @@ class PymooNSGA2(Backend):
         elif isinstance(seed_from, (list, tuple)) and all(isinstance(x, str) for x in seed_from):
             sources = tuple(seed_from)
         else:
-            raise ConfigError(f"seed_from must be a back-end name or a list of them, got {seed_from!r}")
+            raise ConfigError(
+                f"seed_from must be a back-end name or a list of them, got {seed_from!r}"
+            )
         from dse.search._backends._factory import BACKENDS
 
         unknown = [x for x in sources if x not in BACKENDS]
@@ -373,7 +374,10 @@ class PymooNSGA2(Backend):
             seeds = _seeds(study, self.seed_from, ev, self.population_size - 1)
             alg = self._algorithm(space, n_obj, n_con, session.seed, seeds)
         self._attach(alg, space)
-        cache = _completed(study)
+        cache = {
+            r.record.genome.key: (list(r.values), dict(r.constraints))
+            for r in session.refresh_index().results()
+        }
         while not session.should_stop():
             pop = alg.ask()
             gen = int(alg.n_gen)
@@ -450,14 +454,3 @@ def _fg(
     f = np.asarray(ev.minimization_matrix(values), float)
     g = np.asarray([constraints[c.name] for c in ev.constraints], float) if n_con else np.zeros(1)
     return f, g
-
-
-def _completed(study: Any) -> dict[str, tuple[list[float], dict[str, float]]]:
-    from optuna.trial import TrialState
-
-    out: dict[str, tuple[list[float], dict[str, float]]] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        key = t.user_attrs.get("genome_key")
-        if key:
-            out[key] = (list(t.values), dict(t.constraints))
-    return out

@@ -81,17 +81,32 @@ class TramBackend(Backend):
         if schedule not in ("adaptive", "list"):
             raise ConfigError(f"schedule must be adaptive or list, got {schedule!r}")
         if lambdas is not None:
-            if not isinstance(lambdas, (list, tuple)) or not lambdas or any(
-                not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0
-                or not math.isfinite(v) for v in lambdas
+            if (
+                not isinstance(lambdas, (list, tuple))
+                or not lambdas
+                or any(
+                    not isinstance(v, (int, float))
+                    or isinstance(v, bool)
+                    or not v >= 0
+                    or not math.isfinite(v)
+                    for v in lambdas
+                )
             ):
-                raise ConfigError(f"lambdas must be a non-empty list of numbers >= 0, got {lambdas!r}")
+                raise ConfigError(
+                    f"lambdas must be a non-empty list of numbers >= 0, got {lambdas!r}"
+                )
             schedule = "list"
         elif schedule == "list":
             raise ConfigError("schedule 'list' needs lambdas")
         rng = list(lambda_range) if isinstance(lambda_range, (list, tuple)) else []
-        if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or not 0 < rng[0] < rng[1]:
-            raise ConfigError(f"lambda_range must be [lo, hi] with 0 < lo < hi, got {lambda_range!r}")
+        if (
+            len(rng) != 2
+            or not all(isinstance(v, (int, float)) for v in rng)
+            or not 0 < rng[0] < rng[1]
+        ):
+            raise ConfigError(
+                f"lambda_range must be [lo, hi] with 0 < lo < hi, got {lambda_range!r}"
+            )
         if not isinstance(n_designs, int) or n_designs < 2:
             raise ConfigError(f"n_designs must be an integer >= 2, got {n_designs!r}")
         if max_runs is not None and (not isinstance(max_runs, int) or max_runs < 1):
@@ -100,8 +115,11 @@ class TramBackend(Backend):
             raise ConfigError(f"power must be calibrated or ratio, got {power!r}")
         if moves not in ("auto", "published", "rich"):
             raise ConfigError(f"moves must be auto, published or rich, got {moves!r}")
-        for key, val, lo in (("phase1_steps", phase1_steps, 0), ("batch_size", batch_size, 1),
-                             ("calibration_samples", calibration_samples, 4)):
+        for key, val, lo in (
+            ("phase1_steps", phase1_steps, 0),
+            ("batch_size", batch_size, 1),
+            ("calibration_samples", calibration_samples, 4),
+        ):
             if not isinstance(val, int) or isinstance(val, bool) or val < lo:
                 raise ConfigError(f"{key} must be an integer >= {lo}, got {val!r}")
         for key, fval in (("phase1_lr", phase1_lr), ("theta_lr", theta_lr)):
@@ -156,11 +174,15 @@ class TramBackend(Backend):
                 f"{gen!r}{' signed' if space.signed else ''}"
             )
         if space.model.base.fixed:
-            raise ConfigError("backend tram: the space's base.fixed knobs rename the base cells; "
-                              "remove them for TRAM")
+            raise ConfigError(
+                "backend tram: the space's base.fixed knobs rename the base cells; "
+                "remove them for TRAM"
+            )
         if ev.accuracy is None or not ev.needs_accuracy:
-            raise ConfigError("backend tram: the study needs an accuracy objective or "
-                              "constraint and model:/data: (TRAM trains the network)")
+            raise ConfigError(
+                "backend tram: the study needs an accuracy objective or "
+                "constraint and model:/data: (TRAM trains the network)"
+            )
         prepared = ev.accuracy.prepared
         if prepared.data.dataset is None:
             raise ConfigError("backend tram: the data must be a dse.nn data set (not loaders)")
@@ -197,11 +219,14 @@ class TramBackend(Backend):
                         break
         missing = [g for g in space.group_names if g not in groups.values()]
         if missing:
-            raise ConfigError(f"backend tram: layer group {missing[0]!r} matches no layer of the "
-                              f"model (layers: {layer_names})")
+            raise ConfigError(
+                f"backend tram: layer group {missing[0]!r} matches no layer of the "
+                f"model (layers: {layer_names})"
+            )
         allowed = space.cell_options()
-        approx = any(o != "exact" and not o.startswith("zero.")
-                     for opts in allowed.values() for o in opts)
+        approx = any(
+            o != "exact" and not o.startswith("zero.") for opts in allowed.values() for o in opts
+        )
         moves = ("rich" if approx else "published") if self.moves == "auto" else self.moves
         steps = acc_model.steps
         if steps is None:
@@ -213,8 +238,11 @@ class TramBackend(Backend):
             exact if len(space.group_names) == 1 else {n: exact for n in groups}
         )
         acc_exact_q = prepared.exact_quantized_accuracy(exact_ref, acc_model.seed, **options)
-        seen = {t.user_attrs.get("genome_key") for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get("backend") == self.tag}
+        seen = {
+            t.user_attrs.get("genome_key")
+            for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("backend") == self.tag
+        }
 
         def record(design: Any) -> None:
             if session.should_stop():
@@ -224,8 +252,10 @@ class TramBackend(Backend):
             decoded = space.decode(genome)
             for g, graph in zip(space.group_names, decoded, strict=True):
                 if graph.structural_hash != design.graphs[g].structural_hash:
-                    raise ConfigError(f"backend tram: group {g!r}: the mapped design does not "
-                                      f"decode back from its genome (internal error)")
+                    raise ConfigError(
+                        f"backend tram: group {g!r}: the mapped design does not "
+                        f"decode back from its genome (internal error)"
+                    )
             if genome.key in seen:
                 return  # λ values that map to the same design are one point
             seen.add(genome.key)
@@ -235,18 +265,32 @@ class TramBackend(Backend):
                 "acc_exact_q": float(acc_exact_q),
                 "acc_axm_before": float(design.accuracy_before),
                 "acc_axm_after": float(design.accuracy[acc_model.grad]),
-                "finetune": {**acc_model.settings(), "steps_done": steps,
-                             "procedure": "tram phase 3 (after phase-1 joint training)"},
+                "finetune": {
+                    **acc_model.settings(),
+                    "steps_done": steps,
+                    "procedure": "tram phase 3 (after phase-1 joint training)",
+                },
                 "finetune_s": round(sum(design.phase3_seconds.values()), 3),
             }
             session.evaluate_and_record(
                 genome,
                 backend=self.tag,
                 user_attrs={
-                    "tram": {k: info[k] for k in (
-                        "lambda", "thetas", "analytic_power", "analytic_power_ratio",
-                        "analytic_power_calibrated", "gate_power", "accuracy_phase1",
-                        "mapping_seconds", "phase1_seconds", "phase3_seconds")},
+                    "tram": {
+                        k: info[k]
+                        for k in (
+                            "lambda",
+                            "thetas",
+                            "analytic_power",
+                            "analytic_power_ratio",
+                            "analytic_power_calibrated",
+                            "gate_power",
+                            "accuracy_phase1",
+                            "mapping_seconds",
+                            "phase1_seconds",
+                            "phase3_seconds",
+                        )
+                    },
                     "tram_moves": moves,
                 },
                 system_attrs={},
