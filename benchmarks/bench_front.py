@@ -36,8 +36,7 @@ def main() -> None:
 
     from optuna.trial import TrialState
 
-    from dse.search import load_study_config, run, study_summary
-    from dse.search._study import load_stored_study
+    from dse.search import load_stored_study, load_study_config, run, study_summary
 
     cfg = load_study_config(REPO / "studies" / "front.yaml")
     cfg.name = args.name or f"front-{int(time.time())}"

@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--analyse-only", action="store_true")
     args = ap.parse_args()
 
-    from dse.search._study import load_stored_study
+    from dse.search import load_stored_study
 
     cfgs = _configs(args.timeout)
     if not args.analyse_only:

@@ -218,7 +218,7 @@ def resume_command(
 
 
 def _load(name: str, storage: str | None) -> Any:
-    from dse.search._study import load_stored_study
+    from dse.search import load_stored_study
 
     return load_stored_study(name, storage)
 
@@ -257,13 +257,13 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
 
 
 def _stored_config(study: Any) -> Any:
-    from dse.search._study import stored_config
+    from dse.search import stored_config
 
     return stored_config(study)
 
 
 def pareto_rows(study: Any) -> list[dict[str, Any]]:
-    from dse.search._study import pareto_rows as rows
+    from dse.search import pareto_rows as rows
 
     return rows(study)
 
@@ -358,7 +358,7 @@ def export_study(
     from dse.eval import product_table
     from dse.netlist._lower import lower
     from dse.search import Genome
-    from dse.search._study import _space_of
+    from dse.search._summary import space_of as _space_of
 
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")

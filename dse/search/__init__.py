@@ -3,13 +3,22 @@
 Search spaces (``search_spaces/*.yaml``) define a genome shared by every back end;
 the staged objective evaluates hardware first and fine-tunes only candidates that
 can still be feasible; back ends (pymoo NSGA-II with structure-aware operators,
-Optuna samplers) propose genomes; every evaluation is an Optuna trial in the study's
-storage, which also holds the study's configuration and the back end's state so a
-study resumes from the storage alone.
+Optuna samplers, TRAM) propose genomes and a study's session evaluates and records
+them; every evaluation is an Optuna trial in the study's storage, which also holds
+the study's configuration and the back end's state so a study resumes from the
+storage alone.
 """
 
 from dse.search._accuracy import AccuracyModel
-from dse.search._backends import BACKENDS, Backend, Session, make_backend
+from dse.search._backends import (
+    BACKENDS,
+    Backend,
+    DrivingBackend,
+    Proposal,
+    Result,
+    Session,
+    make_backend,
+)
 from dse.search._config import StudyConfig, load_study_config, study_config_from_dict
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._genome import Gene, Genome
@@ -24,6 +33,8 @@ from dse.search._objectives import (
     parse_objective,
 )
 from dse.search._plot import plot_study, study_figure, study_plotly
+from dse.search._records import TrialRecord
+from dse.search._session import StudySession
 from dse.search._space import (
     LibraryMultiplier,
     LibrarySpace,
@@ -33,17 +44,15 @@ from dse.search._space import (
     space_from_dict,
 )
 from dse.search._storage import DEFAULT_STORAGE, open_storage
-from dse.search._study import (
-    StudySession,
+from dse.search._study import create_study, open_session, resume, run
+from dse.search._summary import (
     StudySummary,
-    create_study,
+    hypervolume_reference,
     load_stored_study,
-    open_session,
     pareto_rows,
     pareto_rows_of,
-    resume,
-    run,
     stored_config,
+    study_design,
     study_summary,
 )
 
@@ -54,6 +63,7 @@ __all__ = [
     "AccuracyModel",
     "Backend",
     "Constraint",
+    "DrivingBackend",
     "Evaluation",
     "Evaluator",
     "Gene",
@@ -62,14 +72,18 @@ __all__ = [
     "LibrarySpace",
     "Metric",
     "Objective",
+    "Proposal",
+    "Result",
     "Session",
     "Space",
     "StructureSpace",
     "StudyConfig",
     "StudySession",
     "StudySummary",
+    "TrialRecord",
     "create_study",
     "hypervolume",
+    "hypervolume_reference",
     "load_space",
     "load_stored_study",
     "load_study_config",
@@ -88,6 +102,7 @@ __all__ = [
     "space_from_dict",
     "stored_config",
     "study_config_from_dict",
+    "study_design",
     "study_figure",
     "study_plotly",
     "study_summary",

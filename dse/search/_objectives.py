@@ -16,7 +16,6 @@ Constraints are handled as constraints, not penalties: each is a value ``c`` wit
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from collections import OrderedDict
@@ -45,7 +44,6 @@ __all__ = [
 ]
 
 Stage = Literal["hardware", "accuracy"]
-_TEST_DELAY = float(os.environ.get("DSE_TEST_EVAL_DELAY", "0") or 0)
 Direction = Literal["minimize", "maximize"]
 
 
@@ -372,8 +370,6 @@ class Evaluator:
         with the structure, records its phase-3 accuracies this way.
         """
         t0 = time.perf_counter()
-        if _TEST_DELAY:  # testing hook: widen the window in which a worker can be killed mid-trial
-            time.sleep(_TEST_DELAY)
         design = self.space.decode(genome)
         design_hash = self.space.design_hash(design)
         reports = [self.hardware(m) for m in design]

@@ -241,7 +241,8 @@ def _view(study: Any, full: bool) -> _View:
     from optuna.trial import TrialState
 
     from dse.search._front import pareto_trials
-    from dse.search._study import EXACT_ATTR, stored_config
+    from dse.search._records import EXACT_ATTR
+    from dse.search._summary import stored_config
 
     cfg = stored_config(study)
     objectives = cfg.parsed_objectives()

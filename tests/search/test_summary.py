@@ -8,6 +8,7 @@ import pytest
 
 from dse.search import (
     hypervolume,
+    hypervolume_reference,
     load_stored_study,
     pareto_trials,
     reference_point,
@@ -39,8 +40,6 @@ def test_med_reference_of_a_6x6_study_uses_its_12_bit_product(
     url = f"sqlite:///{tmp_path / 's.db'}"
     summary = run(cfg, storage=url)
     study = load_stored_study(unique_name, url)
-    from dse.search._study import hypervolume_reference
-
     ref, scale = hypervolume_reference(study, stored_config(study))
     # med's reference is 5 % of the 6x6 product range 2**12, not of an 8x8's 2**16
     assert scale[1] == pytest.approx(0.05 * 2**12) == 204.8

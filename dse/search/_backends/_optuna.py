@@ -1,8 +1,9 @@
 """Optuna samplers over the shared genome: NSGA-II, NSGA-III, TPE, GP, random.
 
-Each worker process asks the study for a trial, suggests every gene as an Optuna
-parameter (categorical for choices, int otherwise), decodes and evaluates the genome,
-and tells. Sampler state lives in the storage (e.g. ``NSGAIISampler:generation``),
+Each worker process's session asks the back end for a genome: the back end asks the
+study for a trial and suggests every gene as an Optuna parameter (categorical for
+choices, int otherwise); the session evaluates the genome and completes the trial
+(``study.tell``, which is where the sampler learns). Sampler state lives in the storage (e.g. ``NSGAIISampler:generation``),
 so ``dse resume`` rebuilds the same sampler from the stored options and seed and
 continues the same generation count. Constraints reach the samplers through
 ``trial.set_constraint`` (Optuna 5); NSGA-II/III rank by constrained domination
@@ -13,12 +14,11 @@ after feasible ones (MOTPE: Ozaki et al., GECCO 2020), GP uses constrained logEH
 from __future__ import annotations
 
 import inspect
-import os
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.errors import ConfigError, DseError
-from dse.search._backends._base import Backend, Session
+from dse.errors import ConfigError
+from dse.search._backends._base import Backend, Proposal, Session
 
 if TYPE_CHECKING:
     import optuna
@@ -104,57 +104,28 @@ class OptunaBackend(Backend):
             sampler: optuna.samplers.BaseSampler = cls(seed=seed, **self.options)
         return sampler
 
-    def run(self, session: Session) -> None:
+    def ask(self, session: Session, n: int) -> list[Proposal]:
+        """One trial from the sampler (its parameters are the genome): an Optuna sampler
+        learns from every completed trial before it proposes the next."""
         import optuna
 
-        from dse.search._optuna_store import (
-            complete_trial,
-            fail_stale,
-            fail_trial,
-            sampler_generation,
-            start_heartbeat,
-        )
-        from dse.search._records import TrialRecord
+        from dse.search._optuna_store import sampler_generation
 
         study = session.study
-        space = session.space
-        while not session.should_stop():
-            fail_stale(study)
-            if session.should_stop():
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                # heartbeats are run here by dse itself (below), not by Study.optimize
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            heartbeat = start_heartbeat(study, trial)
-            try:
-                trial.set_user_attr("worker_pid", os.getpid())
-                params: dict[str, Any] = {}
-                for gene in space.genes:
-                    if gene.kind == "choice":
-                        params[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
-                    else:
-                        params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
-                genome = space.from_params(params)
-                evaluation = session.evaluator.evaluate(genome)
-                record = TrialRecord(
-                    backend=self.tag,
-                    genome=genome,
-                    seed=session.seed,
-                    worker=session.worker_index,
-                    generation=sampler_generation(study, trial),
-                )
-                evaluation.attrs.update(record.header())
-                complete_trial(
-                    study, trial, evaluation.attrs, evaluation.constraints, evaluation.values
-                )
-            except DseError as exc:
-                fail_trial(study, trial, str(exc))
-                raise
-            except BaseException:
-                fail_trial(study, trial, None)
-                raise
-            finally:
-                heartbeat.join()
-            session.notify()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # heartbeats are run by the session itself, not by Study.optimize
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
+        try:
+            params: dict[str, Any] = {}
+            for gene in session.space.genes:
+                if gene.kind == "choice":
+                    params[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
+                else:
+                    params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
+            genome = session.space.from_params(params)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        return [Proposal(genome, generation=sampler_generation(study, trial), trial=trial)]
