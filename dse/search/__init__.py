@@ -18,6 +18,7 @@ from dse.search._backends import (
     Result,
     Session,
     make_backend,
+    register_backend,
 )
 from dse.search._config import StudyConfig, load_study_config, study_config_from_dict
 from dse.search._front import hypervolume, pareto_trials, reference_point
@@ -97,6 +98,7 @@ __all__ = [
     "parse_objective",
     "plot_study",
     "reference_point",
+    "register_backend",
     "resume",
     "run",
     "space_from_dict",

@@ -28,9 +28,9 @@ from dse.search._records import WORKER_PID, StoredResult, TrialIndex, TrialRecor
 
 if TYPE_CHECKING:
     from dse.search._backends import Session
-    from dse.search._parallel import SessionOpener
     from dse.search._config import StudyConfig
     from dse.search._genome import Genome
+    from dse.search._parallel import SessionOpener
     from dse.search._space import Space
 
 __all__ = ["EvaluationHook", "StudySession", "evaluator_of"]

@@ -50,3 +50,20 @@ def test_med_reference_of_a_6x6_study_uses_its_12_bit_product(
     assert summary.hypervolume == expected
     wrong = reference_point(objectives, study.user_attrs["dse:exact"], {}, 16)
     assert expected != hypervolume(front, objectives, *wrong)
+
+
+def test_study_design_decodes_a_stored_trial(tmp_path: Path, make_study, unique_name: str) -> None:
+    from dse.search import load_space, study_design
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    run(make_study(unique_name, backend="random", options="{}", trials=3), storage=url)
+    study = load_stored_study(unique_name, url)
+    space = load_space(tmp_path / "mul4u.yaml")
+    for t in study.get_trials():
+        designs = study_design(unique_name, t.number, storage=url)
+        assert len(designs) == 1
+        assert space.design_hash(designs) == t.user_attrs["structural_hash"]
+    from dse.errors import StudyStateError
+
+    with pytest.raises(StudyStateError, match="has no trial 3"):
+        study_design(study, 3)

@@ -311,13 +311,11 @@ class PymooNSGA2(Backend):
             raise ConfigError(
                 f"seed_from must be a back-end name or a list of them, got {seed_from!r}"
             )
-        from dse.search._backends._factory import BACKENDS
+        from dse.search._backends._factory import BACKENDS, unknown_backend
 
         unknown = [x for x in sources if x not in BACKENDS]
         if unknown:
-            raise ConfigError(
-                f"seed_from: unknown back end {unknown[0]!r}; known: {', '.join(BACKENDS)}"
-            )
+            raise ConfigError(f"seed_from: {unknown_backend(unknown[0])}")
         self.seed_from = sources
         self.population_size = population_size
         self.crossover_prob = float(crossover_prob)
