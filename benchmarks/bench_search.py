@@ -97,7 +97,7 @@ def run_hv(key: str, evals: int, seed: int) -> tuple[float, float]:
 
 
 def _memory():
-    from dse.search._storage import open_storage
+    from dse.search import open_storage
 
     return open_storage("memory:")
 

@@ -233,9 +233,8 @@ def status_command(name: str | None, storage: str | None, fmt: str) -> None:
     """Progress of study NAME, or of every study in the storage."""
     import optuna
 
-    from dse.search import study_summary
+    from dse.search import DEFAULT_STORAGE, open_storage, study_summary
     from dse.search._optuna_store import quiet_optuna as _quiet_optuna
-    from dse.search._storage import DEFAULT_STORAGE, open_storage
 
     _quiet_optuna()
     if name:

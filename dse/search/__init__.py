@@ -35,7 +35,6 @@ from dse.search._objectives import (
 )
 from dse.search._plot import plot_study, study_figure, study_plotly
 from dse.search._records import TrialRecord
-from dse.search._session import StudySession
 from dse.search._space import (
     LibraryMultiplier,
     LibrarySpace,
@@ -45,7 +44,7 @@ from dse.search._space import (
     space_from_dict,
 )
 from dse.search._storage import DEFAULT_STORAGE, open_storage
-from dse.search._study import create_study, open_session, resume, run
+from dse.search._study import open_session, resume, run
 from dse.search._summary import (
     StudySummary,
     hypervolume_reference,
@@ -79,10 +78,8 @@ __all__ = [
     "Space",
     "StructureSpace",
     "StudyConfig",
-    "StudySession",
     "StudySummary",
     "TrialRecord",
-    "create_study",
     "hypervolume",
     "hypervolume_reference",
     "load_space",

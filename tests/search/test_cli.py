@@ -87,7 +87,7 @@ def test_threads_option_reaches_the_fine_tune_adapter(
     import os
 
     from dse.errors import ConfigError
-    from dse.search._accuracy import AccuracyModel
+    from dse.search import AccuracyModel
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DSE_TORCH_THREADS", raising=False)
