@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from dse.errors import ConfigError
+from dse.search._records import ACCURACY, FINETUNE, HW, STRUCTURAL_HASH
 
 if TYPE_CHECKING:
     from dse.search._accuracy import AccuracyModel
@@ -376,8 +377,8 @@ class Evaluator:
         metrics = self._aggregate(reports)
         metrics["rel_power"] = metrics["power_uw"] / self.exact_power()
         attrs: dict[str, Any] = {
-            "structural_hash": design_hash,
-            "hw": {k: _round(v) for k, v in metrics.items()},
+            STRUCTURAL_HASH: design_hash,
+            HW: {k: _round(v) for k, v in metrics.items()},
         }
         if len(design) > 1:
             attrs["hw_groups"] = {
@@ -412,8 +413,8 @@ class Evaluator:
                     acc, hit = self._accuracy(design, design_hash, reports)
                 metrics["accuracy"] = 100.0 * acc["acc_axm_after"]
                 metrics["accuracy_drop"] = 100.0 * (acc["acc_exact_q"] - acc["acc_axm_after"])
-                attrs["accuracy"] = {k: v for k, v in acc.items() if k != "finetune"}
-                attrs["finetune"] = acc.get("finetune", {})
+                attrs[ACCURACY] = {k: v for k, v in acc.items() if k != "finetune"}
+                attrs[FINETUNE] = acc.get("finetune", {})
                 attrs["finetune_cache_hit"] = hit
                 attrs["accuracy_drop"] = _round(metrics["accuracy_drop"])
         constraints = {c.name: c.value(metrics[c.metric.name]) for c in self.constraints}

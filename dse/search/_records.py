@@ -39,7 +39,9 @@ __all__ = [
     "SCHEMA",
     "SEED",
     "STRUCTURAL_HASH",
+    "TRAM",
     "TRAM_DONE_ATTR",
+    "TRAM_MOVES",
     "WORKER",
     "WORKER_PID",
     "StoredResult",
@@ -75,6 +77,8 @@ SEED = "seed"
 GENERATION = "generation"
 ACCURACY_SOURCE = "accuracy_source"  # "backend": trained by the back end (TRAM), not reusable
 RETRY_OF = "retry_of"  # a re-queued trial's original number
+TRAM = "tram"  # TRAM's λ, θ and phase figures of the design
+TRAM_MOVES = "tram_moves"  # the move set TRAM mapped with
 ERROR = "error"  # why a FAIL trial failed
 # written by the evaluator
 STRUCTURAL_HASH = "structural_hash"
@@ -89,6 +93,7 @@ SAMPLER_GENERATION = "NSGAIISampler:generation"
 SAMPLER3_GENERATION = "NSGAIIISampler:generation"
 
 _RECORD_KEYS = (BACKEND, GENOME, GENOME_KEY, WORKER, WORKER_PID, SEED, GENERATION, ACCURACY_SOURCE)
+_EXTRA_KEYS = (RETRY_OF, TRAM, TRAM_MOVES)
 
 
 @dataclass
@@ -150,15 +155,9 @@ class TrialRecord:
             worker_pid=None if pid is None else int(pid),
             generation=None if gen is None else int(gen),
             accuracy_source=attrs.get(ACCURACY_SOURCE),
-            extra={
-                k: v
-                for k, v in attrs.items()
-                if k not in _RECORD_KEYS and k in (RETRY_OF, "tram", "tram_moves")
-            },
+            extra={k: v for k, v in attrs.items() if k in _EXTRA_KEYS},
             result={
-                k: v
-                for k, v in attrs.items()
-                if k not in _RECORD_KEYS and k not in (RETRY_OF, "tram", "tram_moves")
+                k: v for k, v in attrs.items() if k not in _RECORD_KEYS and k not in _EXTRA_KEYS
             },
         )
 

@@ -24,7 +24,14 @@ from dse.search._optuna_store import (
     fail_trial,
     start_heartbeat,
 )
-from dse.search._records import WORKER_PID, StoredResult, TrialIndex, TrialRecord
+from dse.search._records import (
+    ACCURACY,
+    FINETUNE,
+    WORKER_PID,
+    StoredResult,
+    TrialIndex,
+    TrialRecord,
+)
 
 if TYPE_CHECKING:
     from dse.search._backends import Session
@@ -215,7 +222,7 @@ class StudySession:
         if found is None:
             return None
         result = found.record.result
-        return {**result["accuracy"], "finetune": result.get("finetune", {})}
+        return {**result[ACCURACY], "finetune": result.get(FINETUNE, {})}
 
     def record(self, proposal: Proposal, *, backend: str) -> Evaluation:
         """Evaluate one proposal as a RUNNING trial with a heartbeat and complete it

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from dse.errors import ConfigError
 from dse.search._backends._base import DrivingBackend, Proposal, Session
-from dse.search._records import TRAM_DONE_ATTR
+from dse.search._records import TRAM, TRAM_DONE_ATTR, TRAM_MOVES
 
 __all__ = ["TramBackend"]
 
@@ -284,7 +284,7 @@ class TramBackend(DrivingBackend):
                 Proposal(
                     genome,
                     attrs={
-                        "tram": {
+                        TRAM: {
                             k: info[k]
                             for k in (
                                 "lambda",
@@ -299,7 +299,7 @@ class TramBackend(DrivingBackend):
                                 "phase3_seconds",
                             )
                         },
-                        "tram_moves": moves,
+                        TRAM_MOVES: moves,
                     },
                     accuracy=accuracy,
                 ),
