@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dse.errors import StudyStateError
+from dse.search._backends import Proposal, Result
 
 if TYPE_CHECKING:
-    from dse.search._backends import Proposal, Result
     from dse.search._session import StudySession
 
 __all__ = ["SessionOpener", "evaluate_in_workers", "run_worker_processes"]
@@ -36,8 +36,6 @@ _SESSIONS: dict[tuple[str, str], Any] = {}
 
 
 def _task(opener: SessionOpener, proposal: Proposal, backend: str) -> Result:
-    from dse.search._backends import Result
-
     key = (opener.url, opener.name)
     if key not in _SESSIONS:  # one session per worker process, reused by its tasks
         _SESSIONS[key] = opener()

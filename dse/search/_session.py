@@ -24,6 +24,7 @@ from dse.search._optuna_store import (
     fail_trial,
     start_heartbeat,
 )
+from dse.search._parallel import evaluate_in_workers
 from dse.search._records import (
     ACCURACY,
     FINETUNE,
@@ -199,8 +200,6 @@ class StudySession:
                 ev = self.record(p, backend=backend)
                 out.append(Result(p.genome, tuple(ev.values), dict(ev.constraints)))
             return out
-        from dse.search._parallel import evaluate_in_workers
-
         results = []
         for res in evaluate_in_workers(self.opener, proposals, backend, self.workers):
             results.append(res)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dse.errors import ConfigError
 from dse.search._backends._base import Backend, Proposal, Session
+from dse.search._optuna_store import sampler_generation
 
 if TYPE_CHECKING:
     import optuna
@@ -108,8 +109,6 @@ class OptunaBackend(Backend):
         """One trial from the sampler (its parameters are the genome): an Optuna sampler
         learns from every completed trial before it proposes the next."""
         import optuna
-
-        from dse.search._optuna_store import sampler_generation
 
         study = session.study
         with warnings.catch_warnings():
