@@ -127,7 +127,7 @@ def main() -> None:
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
     speed_evals = args.speed_evals or (100 if args.quick else 400)
 
-    from dse.search._study import _quiet_optuna
+    from dse.search._optuna_store import quiet_optuna as _quiet_optuna
 
     _quiet_optuna()
     results: dict[str, list[float]] = {k: [] for k in BACKENDS}

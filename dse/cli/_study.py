@@ -106,9 +106,6 @@ def _session(
     note_first_compile()
     if threads is None and workers == 1:
         threads = _free_cores()
-    if threads is not None:
-        # read by the accuracy adapter when torch is first used; inherited by workers
-        os.environ["DSE_TORCH_THREADS"] = str(threads)
     if progress is None:  # a bar on a terminal, plain lines in a log or a pipe
         mode = "bar" if sys.stderr.isatty() else "lines"
     else:
@@ -119,6 +116,7 @@ def _session(
         trials=trials,
         timeout=timeout,
         workers=workers,
+        threads=threads,
         progress=mode,
     )
     _print_summary(summary, storage)
@@ -232,21 +230,9 @@ def _load(name: str, storage: str | None) -> Any:
 )
 def status_command(name: str | None, storage: str | None, fmt: str) -> None:
     """Progress of study NAME, or of every study in the storage."""
-    import optuna
+    from dse.search import study_summaries, study_summary
 
-    from dse.search import DEFAULT_STORAGE, open_storage, study_summary
-    from dse.search._study import _quiet_optuna
-
-    _quiet_optuna()
-    if name:
-        summaries = [study_summary(_load(name, storage))]
-    else:
-        # read-only: a missing storage file is an error, not a new empty database
-        st = open_storage(storage or DEFAULT_STORAGE, heartbeat_interval=None, must_exist=True)
-        summaries = [
-            study_summary(optuna.load_study(study_name=s.study_name, storage=st))
-            for s in optuna.get_all_study_summaries(st)
-        ]
+    summaries = [study_summary(_load(name, storage))] if name else study_summaries(storage)
     if fmt == "json":
         click.echo(json.dumps([s.to_dict() for s in summaries], indent=1))
         return

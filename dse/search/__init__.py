@@ -3,13 +3,23 @@
 Search spaces (``search_spaces/*.yaml``) define a genome shared by every back end;
 the staged objective evaluates hardware first and fine-tunes only candidates that
 can still be feasible; back ends (pymoo NSGA-II with structure-aware operators,
-Optuna samplers) propose genomes; every evaluation is an Optuna trial in the study's
-storage, which also holds the study's configuration and the back end's state so a
-study resumes from the storage alone.
+Optuna samplers, TRAM) propose genomes and a study's session evaluates and records
+them; every evaluation is an Optuna trial in the study's storage, which also holds
+the study's configuration and the back end's state so a study resumes from the
+storage alone.
 """
 
 from dse.search._accuracy import AccuracyModel
-from dse.search._backends import BACKENDS, Backend, Session, make_backend
+from dse.search._backends import (
+    BACKENDS,
+    Backend,
+    DrivingBackend,
+    Proposal,
+    Result,
+    Session,
+    make_backend,
+    register_backend,
+)
 from dse.search._config import StudyConfig, load_study_config, study_config_from_dict
 from dse.search._export_study import export_study
 from dse.search._front import hypervolume, pareto_trials, reference_point
@@ -26,21 +36,21 @@ from dse.search._objectives import (
     parse_objective,
 )
 from dse.search._plot import plot_study, study_figure, study_plotly
+from dse.search._records import TrialRecord
 from dse.search._space import Space
 from dse.search._space_load import load_space, space_from_dict
 from dse.search._storage import DEFAULT_STORAGE, open_storage
 from dse.search._structure_space import StructureSpace
-from dse.search._study import (
-    StudySession,
+from dse.search._study import open_session, resume, run
+from dse.search._summary import (
     StudySummary,
-    create_study,
+    hypervolume_reference,
     load_stored_study,
-    open_session,
     pareto_rows,
     pareto_rows_of,
-    resume,
-    run,
     stored_config,
+    study_design,
+    study_summaries,
     study_summary,
 )
 
@@ -51,6 +61,7 @@ __all__ = [
     "AccuracyModel",
     "Backend",
     "Constraint",
+    "DrivingBackend",
     "Evaluation",
     "Evaluator",
     "Gene",
@@ -58,15 +69,17 @@ __all__ = [
     "LibrarySpace",
     "Metric",
     "Objective",
+    "Proposal",
+    "Result",
     "Session",
     "Space",
     "StructureSpace",
     "StudyConfig",
-    "StudySession",
     "StudySummary",
-    "create_study",
+    "TrialRecord",
     "export_study",
     "hypervolume",
+    "hypervolume_reference",
     "load_space",
     "load_stored_study",
     "load_study_config",
@@ -80,12 +93,15 @@ __all__ = [
     "parse_objective",
     "plot_study",
     "reference_point",
+    "register_backend",
     "resume",
     "run",
     "space_from_dict",
     "stored_config",
     "study_config_from_dict",
+    "study_design",
     "study_figure",
     "study_plotly",
+    "study_summaries",
     "study_summary",
 ]

@@ -11,7 +11,6 @@ imported only when a study actually asks for accuracy.
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +34,8 @@ class AccuracyModel:
         seed: seeds the baseline, the calibration and the fine-tune.
         baseline_epochs: float-baseline training epochs (``None``: dse.nn's default).
         options: further layer options for ``dse.nn.convert`` (``act_bits``, ...).
+        threads: torch threads of this process (set when the baseline is first
+            loaded; ``None`` keeps torch's default).
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class AccuracyModel:
         seed: int = 0,
         baseline_epochs: int | None = None,
         options: Mapping[str, Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         if not isinstance(model, str) or not model:
             raise ConfigError(f"model must be a model name, got {model!r}")
@@ -65,6 +67,11 @@ class AccuracyModel:
             raise ConfigError(
                 f"finetune.axtrain must be one of none, passive, active, both, got {axtrain!r}"
             )
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+        self.threads = threads
         self.model_name = model
         self.data_spec = data
         self.epochs = float(epochs)
@@ -97,20 +104,10 @@ class AccuracyModel:
     def prepared(self) -> Any:
         """dse.nn's prepared baseline (trained once, cached on disk by dse.nn)."""
         if self._prepared is None:
-            threads = os.environ.get("DSE_TORCH_THREADS")
-            if threads is None and os.environ.get("DSE_SEARCH_WORKER") == "1":
-                # several worker processes share the cores: one torch thread each
-                # (more threads spin-wait on a loaded machine)
-                threads = "1"
-            if threads is not None:
+            if self.threads is not None:
                 import torch
 
-                try:
-                    torch.set_num_threads(max(1, int(threads)))
-                except ValueError:
-                    raise ConfigError(
-                        f"DSE_TORCH_THREADS must be a positive integer, got {threads!r}"
-                    ) from None
+                torch.set_num_threads(self.threads)
             try:
                 from dse.nn._finetune import PreparedBaseline
             except ImportError as exc:

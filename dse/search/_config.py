@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dse.errors import ConfigError
+from dse.search._backends._factory import BACKENDS, unknown_backend
 from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
 from dse.search._space_config import format_validation_error, read_yaml
 
@@ -45,7 +46,7 @@ class PowerConfig(_Strict):
 
 
 class BackendConfig(_Strict):
-    name: Literal["nsga2", "optuna-nsga2", "optuna-nsga3", "tpe", "gp", "random", "tram"] = "nsga2"
+    name: str = Field("nsga2", description="a registered back end (dse.search.register_backend)")
     options: dict[str, Any] = Field(default_factory=dict)
     trials: int | None = Field(
         None, ge=1, description="this stage's share of the budget (stages of a pipeline only)"
@@ -171,6 +172,10 @@ def study_config_from_dict(
     if cfg.power.distribution == "network" and not (cfg.model and cfg.data):
         raise ConfigError(f"{where}: field power.distribution: 'network' needs model: and data:")
     stages = cfg.stages
+    for i, b in enumerate(stages):  # names from the back-end registry
+        if b.name not in BACKENDS:
+            loc = f"backend.{i}.name" if isinstance(cfg.backend, list) else "backend.name"
+            raise ConfigError(f"{where}: field {loc}: {unknown_backend(b.name)}")
     if isinstance(cfg.backend, list):
         if not stages:
             raise ConfigError(f"{where}: field backend: give at least one back end")

@@ -11,8 +11,9 @@ from typing import Any
 from dse.design import as_design
 from dse.errors import ConfigError, StudyStateError
 from dse.export import ExportFormat, export_designs, export_format
+from dse.search._front import pareto_trials
 from dse.search._genome import Genome
-from dse.search._space_load import space_from_dict
+from dse.search._summary import load_stored_study, space_of, stored_config
 
 __all__ = ["export_study"]
 
@@ -36,20 +37,12 @@ def export_study(
     Returns:
         The bundle folders.
     """
-    from dse.search._front import pareto_trials
-    from dse.search._study import load_stored_study, stored_config
-
     if (trial is None) == (not pareto):
         raise ConfigError("export_study: give exactly one of trial=N or pareto=True")
     forms = [export_format(f) for f in (*formats, "npy")]
     study = load_stored_study(name, storage)
     cfg = stored_config(study)
-    space = space_from_dict(
-        cfg.space_data,
-        where=f"{cfg.source or 'study'} (space)",
-        name=str(cfg.space_data.get("name", "space")),
-        root=Path(cfg.space_root) if cfg.space_root else None,
-    )
+    space = space_of(cfg)
     if pareto:
         trials = list(pareto_trials(study))
     else:

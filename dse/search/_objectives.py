@@ -16,7 +16,6 @@ Constraints are handled as constraints, not penalties: each is a value ``c`` wit
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from dse.errors import ConfigError
+from dse.search._records import ACCURACY, FINETUNE, HW, STRUCTURAL_HASH
 
 if TYPE_CHECKING:
     from dse.design import Design
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 Stage = Literal["hardware", "accuracy"]
-_TEST_DELAY = float(os.environ.get("DSE_TEST_EVAL_DELAY", "0") or 0)
 Direction = Literal["minimize", "maximize"]
 
 
@@ -377,16 +376,14 @@ class Evaluator:
         with the structure, records its phase-3 accuracies this way.
         """
         t0 = time.perf_counter()
-        if _TEST_DELAY:  # testing hook: widen the window in which a worker can be killed mid-trial
-            time.sleep(_TEST_DELAY)
         design = self.space.decode(genome)
         design_hash = self.space.design_hash(design)
         reports = [self.hardware(m) for m in design]
         metrics = self._aggregate(reports)
         metrics["rel_power"] = metrics["power_uw"] / self.exact_power()
         attrs: dict[str, Any] = {
-            "structural_hash": design_hash,
-            "hw": {k: _round(v) for k, v in metrics.items()},
+            STRUCTURAL_HASH: design_hash,
+            HW: {k: _round(v) for k, v in metrics.items()},
         }
         if len(design) > 1:
             attrs["hw_groups"] = {
@@ -421,8 +418,8 @@ class Evaluator:
                     acc, hit = self._accuracy(design, design_hash, reports)
                 metrics["accuracy"] = 100.0 * acc["acc_axm_after"]
                 metrics["accuracy_drop"] = 100.0 * (acc["acc_exact_q"] - acc["acc_axm_after"])
-                attrs["accuracy"] = {k: v for k, v in acc.items() if k != "finetune"}
-                attrs["finetune"] = acc.get("finetune", {})
+                attrs[ACCURACY] = {k: v for k, v in acc.items() if k != "finetune"}
+                attrs[FINETUNE] = acc.get("finetune", {})
                 attrs["finetune_cache_hit"] = hit
                 attrs["accuracy_drop"] = _round(metrics["accuracy_drop"])
         constraints = {c.name: c.value(metrics[c.metric.name]) for c in self.constraints}

@@ -1,4 +1,4 @@
-"""Storage: the one factory from a URL string to an Optuna storage, and trial recording.
+"""Storage: the one factory from a URL string to an Optuna storage.
 
 * no URL: ``sqlite:///dse-studies.db`` in the working directory (embedded, nothing to
   start);
@@ -12,37 +12,23 @@
   trials itself).
 
 Every evaluation is one trial: params (the genome as Optuna parameters), values,
-constraints (``trial.set_constraint``), user attrs (genome, structural hash, hardware
-figures, accuracies, fine-tune settings, seed, back end).
+constraints, user attrs (a :class:`~dse.search._records.TrialRecord`); the trials are
+written by :mod:`dse.search._optuna_store`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import math
 import re
-import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dse.errors import ConfigError, StudyStateError
+from dse.search._optuna_store import StaleTrialRequeue
 
 if TYPE_CHECKING:
     import optuna
 
-    from dse.search._objectives import Evaluation
-
-__all__ = [
-    "DEFAULT_STORAGE",
-    "StaleTrialRequeue",
-    "create_running_trial",
-    "fail_stale",
-    "finish_trial",
-    "open_storage",
-    "redact",
-]
+__all__ = ["DEFAULT_STORAGE", "load_study", "open_storage", "redact"]
 
 DEFAULT_STORAGE = "sqlite:///dse-studies.db"
 _MEMORY: dict[str, Any] = {}
@@ -55,34 +41,6 @@ def redact(url: str) -> str:
 
 def _is_journal(url: str) -> bool:
     return url.startswith("journal:") or url.endswith((".log", ".journal"))
-
-
-class StaleTrialRequeue:
-    """Heartbeat-stale callback: re-enqueue the failed trial's parameters (WAITING).
-
-    Like :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`, but only for back
-    ends that pop WAITING trials (the Optuna samplers). The pymoo back end re-proposes
-    the lost candidate itself from its checkpoint, so it is not queued twice.
-    """
-
-    def __init__(self, max_retry: int = 3) -> None:
-        self.max_retry = max_retry
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        import optuna
-
-        if str(trial.user_attrs.get("backend", "")).startswith("pymoo"):
-            return
-        history = [*trial.system_attrs.get("dse:retry_history", []), trial.number]
-        if len(history) > self.max_retry:
-            return
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        # keep the retry history on the queued trial
-        waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
-        if waiting:
-            study._storage.set_trial_system_attr(
-                waiting[-1]._trial_id, "dse:retry_history", history
-            )
 
 
 def open_storage(
@@ -251,164 +209,6 @@ def _sqlite_pragmas(storage: Any) -> None:
 
     event.listen(storage.engine, "connect", on_connect)
     storage.engine.dispose()
-
-
-def create_running_trial(
-    study: optuna.Study,
-    params: Mapping[str, Any],
-    distributions: Mapping[str, Any],
-    user_attrs: Mapping[str, Any] | None = None,
-    system_attrs: Mapping[str, Any] | None = None,
-) -> optuna.trial.Trial:
-    """A new RUNNING trial with fixed parameters, created in one storage call.
-
-    Race-free across processes (unlike enqueue + ask, which pops *any* waiting trial).
-    """
-    import optuna
-    from optuna.trial import FrozenTrial, TrialState
-
-    template = FrozenTrial(
-        number=-1,
-        state=TrialState.RUNNING,
-        value=None,
-        datetime_start=datetime.datetime.now(),
-        datetime_complete=None,
-        params=dict(params),
-        distributions=dict(distributions),
-        user_attrs=dict(user_attrs or {}),
-        system_attrs=dict(system_attrs or {}),
-        intermediate_values={},
-        trial_id=-1,
-    )
-    backend = getattr(study._storage, "_backend", study._storage)
-    fast = _bulk_params_supported(backend)
-    if fast:  # the params in one INSERT batch, not a compatibility query per parameter
-        template.params, template.distributions = {}, {}
-    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
-    if fast:
-        _bulk_params(backend, trial_id, params, distributions)
-    return optuna.trial.Trial(study, trial_id)
-
-
-def _bulk_params_supported(backend: Any) -> bool:
-    try:
-        from optuna.storages._rdb import models  # noqa: F401
-        from optuna.storages._rdb.storage import RDBStorage
-    except ImportError:  # pragma: no cover - optuna internals moved
-        return False
-    return isinstance(backend, RDBStorage)
-
-
-def _bulk_params(
-    backend: Any, trial_id: int, params: Mapping[str, Any], distributions: Mapping[str, Any]
-) -> None:
-    """Insert a trial's parameters at once. The distributions are those of the study's
-    space (checked by the space fingerprint), so Optuna's per-parameter compatibility
-    query against earlier trials is not needed."""
-    from optuna.distributions import distribution_to_json
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    with _create_scoped_session(backend.scoped_session, True) as session:
-        session.add_all(
-            [
-                models.TrialParamModel(
-                    trial_id=trial_id,
-                    param_name=name,
-                    param_value=distributions[name].to_internal_repr(value),
-                    distribution_json=distribution_to_json(distributions[name]),
-                )
-                for name, value in params.items()
-            ]
-        )
-
-
-def finish_trial(study: optuna.Study, trial: optuna.trial.Trial, evaluation: Evaluation) -> None:
-    """Write an evaluation's attrs and constraints into a RUNNING trial and complete it.
-
-    On an RDB storage the attributes and constraints go in one transaction (instead of
-    one commit each); ``study.tell`` then completes the trial (sampler hooks included).
-    """
-    user = {k: _jsonable(v) for k, v in evaluation.attrs.items()}
-    constraints = {f"constraints:{k}": float(v) for k, v in evaluation.constraints.items()}
-    if not _batch_attrs(study, trial._trial_id, user, constraints):
-        for key, value in user.items():
-            trial.set_user_attr(key, value)
-        for key, value in evaluation.constraints.items():
-            trial.set_constraint(key, float(value))
-    values = [float(v) if math.isfinite(v) else 1e12 for v in evaluation.values]
-    study.tell(trial, values)
-
-
-def _batch_attrs(
-    study: Any, trial_id: int, user: Mapping[str, Any], system: Mapping[str, Any]
-) -> bool:
-    try:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import RDBStorage, _create_scoped_session
-    except ImportError:  # pragma: no cover - optuna internals moved
-        return False
-    backend = getattr(study._storage, "_backend", study._storage)
-    if not isinstance(backend, RDBStorage) or not hasattr(
-        backend, "_set_trial_attr_without_commit"
-    ):
-        return False
-    with _create_scoped_session(backend.scoped_session, True) as session:
-        for key, value in user.items():
-            backend._set_trial_attr_without_commit(
-                session, models.TrialUserAttributeModel, trial_id, key, value
-            )
-        for key, value in system.items():
-            backend._set_trial_attr_without_commit(
-                session, models.TrialSystemAttributeModel, trial_id, key, value
-            )
-    return True
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-def fail_stale(study: optuna.Study, *, wait: bool = False, all_running: bool = False) -> list[int]:
-    """Mark trials of dead workers FAIL; returns their numbers.
-
-    With heartbeats (RDB storages) a RUNNING trial is stale once its heartbeat is older
-    than the grace period; ``wait=True`` waits up to one grace period for the trials of
-    a just-killed worker to become stale. Without heartbeats (journal files) only
-    ``all_running=True`` fails them (used by ``dse resume``, which assumes no other
-    worker is running).
-    """
-    import optuna
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-    from optuna.trial import TrialState
-
-    storage = study._storage
-    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    if is_heartbeat_enabled(storage):
-        rdb: Any = getattr(storage, "_backend", storage)
-        grace = rdb.grace_period or 2 * rdb.heartbeat_interval
-        deadline = time.monotonic() + (grace + rdb.heartbeat_interval + 1 if wait else 0)
-        while True:
-            optuna.storages.fail_stale_trials(study)
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if not running or time.monotonic() >= deadline:
-                break
-            time.sleep(0.5)
-    elif all_running:
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-                storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-            study._storage.set_trial_system_attr(t._trial_id, "dse:failed_by", "resume")
-    after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    return sorted(after - before)
 
 
 def load_study(name: str, storage: Any, *, url: str = "") -> optuna.Study:

@@ -1,65 +1,30 @@
-"""Studies: create or load one in storage, run its back end, report on it.
+"""Studies: create or load one in storage, run it, continue it.
 
 The study's validated configuration (space embedded), the back end's settings and
-state, and the exact design's figures are stored in the Optuna study itself (user
-attrs ``dse:config``, ``dse:exact``, ``dse:pymoo:checkpoint``; sampler state in trial
-system attrs), so :func:`resume` rebuilds the same back end from the storage alone.
+state, and the exact design's figures are stored in the Optuna study itself (see
+:mod:`dse.search._records`), so :func:`resume` rebuilds the same back end from the
+storage alone. The run loop itself is the session's (:mod:`dse.search._session`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import time
-import warnings
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dse.errors import ConfigError, StudyStateError
-from dse.search._backends import Backend
 from dse.search._backends._factory import make_backend_of
 from dse.search._config import StudyConfig, config_from_stored, load_study_config
-from dse.search._front import hypervolume, pareto_trials, reference_point
-from dse.search._objectives import Evaluation, Evaluator
+from dse.search._objectives import Evaluator
+from dse.search._optuna_store import fail_stale, quiet_optuna
+from dse.search._parallel import run_worker_processes
 from dse.search._progress import Mode, RunProgress
-from dse.search._space import Space
-from dse.search._space_load import space_from_dict
-from dse.search._storage import (
-    DEFAULT_STORAGE,
-    create_running_trial,
-    fail_stale,
-    finish_trial,
-    load_study,
-    open_storage,
-    redact,
-)
+from dse.search._records import BACKEND_ATTR, CONFIG_ATTR, EXACT_ATTR, FORMAT_ATTR, SCHEMA
+from dse.search._session import EvaluationHook, StudySession, evaluator_of
+from dse.search._storage import DEFAULT_STORAGE, load_study, open_storage, redact
+from dse.search._summary import StudySummary, space_of, study_summary
 
-__all__ = [
-    "StudySession",
-    "StudySummary",
-    "create_study",
-    "load_stored_study",
-    "open_session",
-    "pareto_rows",
-    "pareto_rows_of",
-    "resume",
-    "run",
-    "stored_config",
-    "study_summary",
-]
-
-CONFIG_ATTR = "dse:config"
-EXACT_ATTR = "dse:exact"
-FORMAT_VERSION = 1
-
-
-def _quiet_optuna() -> None:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+__all__ = ["create_study", "open_session", "resume", "run"]
 
 
 def _storage_url(cli_url: str | None, cfg: StudyConfig | None) -> str:
@@ -68,178 +33,6 @@ def _storage_url(cli_url: str | None, cfg: StudyConfig | None) -> str:
         or (cfg.storage.url if cfg is not None and cfg.storage.url else None)
         or DEFAULT_STORAGE
     )
-
-
-def _space_of(cfg: StudyConfig) -> Space:
-    return space_from_dict(
-        cfg.space_data,
-        where=f"{cfg.source or 'study'} (space)",
-        name=str(cfg.space_data.get("name", "space")),
-        root=Path(cfg.space_root) if cfg.space_root else None,
-    )
-
-
-def _evaluator(
-    cfg: StudyConfig, space: Space, lookup: Callable[[str], Mapping[str, Any] | None] | None = None
-) -> Evaluator:
-    accuracy = None
-    if cfg.model and cfg.data:
-        from dse.search._accuracy import AccuracyModel
-
-        ft = cfg.finetune
-        accuracy = AccuracyModel(
-            cfg.model,
-            cfg.data,
-            epochs=ft.epochs,
-            steps=ft.steps,
-            grad=ft.grad,
-            axtrain=ft.axtrain,
-            lr=ft.lr,
-            seed=cfg.seed,
-            baseline_epochs=ft.baseline_epochs,
-            options=ft.options,
-        )
-    return Evaluator(
-        space,
-        cfg.parsed_objectives(),
-        cfg.parsed_constraints(),
-        accuracy=accuracy,
-        power_distribution=cfg.power.distribution,
-        trace_vectors=cfg.power.trace_vectors,
-        clock_period_ns=cfg.power.clock_period_ns,
-        seed=cfg.seed,
-        lookup=lookup,
-    )
-
-
-class StudySession:
-    """One process's view of a running study (implements the back ends' ``Session``)."""
-
-    def __init__(
-        self,
-        study: Any,
-        cfg: StudyConfig,
-        space: Space,
-        backend: Backend,
-        *,
-        storage_url: str,
-        trials: int | None,
-        timeout: float | None,
-        workers: int = 1,
-        worker_index: int = 0,
-        on_progress: Callable[[StudySession], None] | None = None,
-    ) -> None:
-        self.study = study
-        self.cfg = cfg
-        self.space = space
-        self.backend = backend
-        self.storage_url = storage_url
-        self.study_name = study.study_name
-        self.trials = trials
-        self.timeout = timeout
-        self.deadline = time.monotonic() + timeout if timeout else None
-        self.workers = workers
-        self.worker_index = worker_index
-        self.seed = cfg.seed
-        self.on_progress = on_progress
-        self.evaluator = _evaluator(cfg, space, lookup=self._lookup)
-        self.recorded = 0
-
-    # --------------------------------------------------------- budget
-    def counts(self) -> tuple[int, int]:
-        from optuna.trial import TrialState
-
-        storage, sid = self.study._storage, self.study._study_id
-        return (
-            storage.get_n_trials(sid, state=TrialState.COMPLETE),
-            storage.get_n_trials(sid, state=TrialState.RUNNING),
-        )
-
-    def remaining(self) -> int:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            return 0
-        if self.trials is None:
-            return 1 << 40
-        done, running = self.counts()
-        return max(0, self.trials - done - running)
-
-    def should_stop(self) -> bool:
-        return self.remaining() <= 0
-
-    def time_up(self) -> bool:
-        """Whether the time limit has passed (checked between evaluations)."""
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
-    def stop_reason(self) -> str:
-        """Why the run ended: ``trials`` (budget met), ``timeout`` (time limit) or
-        ``done`` (the back end finished on its own, e.g. a TRAM-only study)."""
-        if self.trials is not None and self.counts()[0] >= self.trials:
-            return "trials"
-        if self.time_up():
-            return "timeout"
-        return "done"
-
-    # ----------------------------------------------------- evaluation
-    def _lookup(self, design_hash: str) -> Mapping[str, Any] | None:
-        from optuna.trial import TrialState
-
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("accuracy_source") == "backend":
-                continue  # trained by the back end itself (TRAM): not the study's fine-tune
-            if t.user_attrs.get("structural_hash") == design_hash and "accuracy" in t.user_attrs:
-                return {**t.user_attrs["accuracy"], "finetune": t.user_attrs.get("finetune", {})}
-        return None
-
-    def evaluate_and_record(
-        self,
-        genome: Any,
-        *,
-        backend: str,
-        user_attrs: dict[str, Any] | None = None,
-        system_attrs: dict[str, Any] | None = None,
-        accuracy: Mapping[str, Any] | None = None,
-    ) -> Evaluation:
-        from optuna.storages._heartbeat import get_heartbeat_thread
-        from optuna.trial import TrialState
-
-        attrs = {
-            "backend": backend,
-            "genome": genome.to_json(),
-            "genome_key": genome.key,
-            "worker": self.worker_index,
-            "worker_pid": os.getpid(),
-            "seed": self.seed,
-            **(user_attrs or {}),
-        }
-        if accuracy is not None:
-            attrs["accuracy_source"] = "backend"
-        trial = create_running_trial(
-            self.study,
-            self.space.to_params(genome),
-            self.space.distributions(),
-            attrs,
-            system_attrs,
-        )
-        heartbeat = get_heartbeat_thread(trial._trial_id, self.study._storage)
-        heartbeat.start()
-        try:
-            evaluation = self.evaluator.evaluate(genome, accuracy=accuracy)
-            finish_trial(self.study, trial, evaluation)
-        except BaseException as exc:
-            try:
-                trial.set_user_attr("error", str(exc)[:500])
-                self.study.tell(trial, state=TrialState.FAIL)
-            finally:
-                heartbeat.join()
-            raise
-        heartbeat.join()
-        self.recorded += 1
-        self.notify()
-        return evaluation
-
-    def notify(self) -> None:
-        if self.on_progress is not None:
-            self.on_progress(self)
 
 
 def _ensure_exact(study: Any, session_eval: Evaluator) -> None:
@@ -264,9 +57,9 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     """Create the study in storage (or check that the stored one has the same configuration)."""
     import optuna
 
-    _quiet_optuna()
+    quiet_optuna()
     url = _storage_url(storage_url, cfg)
-    space = _space_of(cfg)  # validates the space before anything is written
+    space = space_of(cfg)  # validates the space before anything is written
     backend = make_backend_of(cfg.stages, where=f"{cfg.source}: field backend")
     objectives = cfg.parsed_objectives()
     storage = open_storage(
@@ -287,9 +80,9 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     if old is None:
         study.set_metric_names([o.name for o in objectives])
         study.set_user_attr(CONFIG_ATTR, stored)
-        study.set_user_attr("dse:format", FORMAT_VERSION)
-        study.set_user_attr("dse:backend", {"name": cfg.backend_name, **backend.settings()})
-        _ensure_exact(study, _evaluator(cfg, space))
+        study.set_user_attr(FORMAT_ATTR, SCHEMA)
+        study.set_user_attr(BACKEND_ATTR, {"name": cfg.backend_name, **backend.settings()})
+        _ensure_exact(study, evaluator_of(cfg, space))
     else:
         keys = (
             "space_data",
@@ -311,6 +104,32 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
     return study, url
 
 
+@dataclass(frozen=True)
+class _Opener:
+    """Opens the study's session in a worker process (pickled into it): the run's
+    budget and evaluation hook, one torch thread unless the run chose a number."""
+
+    name: str
+    url: str
+    trials: int | None
+    timeout: float | None
+    threads: int | None
+    on_evaluate: EvaluationHook | None
+
+    def __call__(self, *, worker_index: int = 0) -> StudySession:
+        return open_session(
+            self.name,
+            self.url,
+            trials=self.trials,
+            timeout=self.timeout,
+            worker_index=worker_index,
+            # several worker processes share the cores: one torch thread each by
+            # default (more threads spin-wait on a loaded machine)
+            threads=self.threads if self.threads is not None else 1,
+            on_evaluate=self.on_evaluate,
+        )
+
+
 def open_session(
     name: str,
     storage_url: str | None,
@@ -319,12 +138,18 @@ def open_session(
     timeout: float | None = None,
     workers: int = 1,
     worker_index: int = 0,
-    on_progress: Callable[[StudySession], None] | None = None,
+    threads: int | None = None,
+    on_evaluate: EvaluationHook | None = None,
 ) -> StudySession:
-    """Rebuild a study's session from the storage alone (used by resume and by workers)."""
+    """Rebuild a study's session from the storage alone (used by resume and by workers).
+
+    ``threads``: torch threads of this process's fine-tunes (``None``: torch's default);
+    ``on_evaluate``: called with each genome before it is evaluated, in whichever
+    process evaluates it.
+    """
     import optuna
 
-    _quiet_optuna()
+    quiet_optuna()
     url = storage_url or DEFAULT_STORAGE
     # must_exist: resuming from a storage that is not there must not create an empty one
     try:
@@ -346,8 +171,9 @@ def open_session(
     backend = make_backend_of(cfg.stages)
     sampler = backend.sampler(cfg.seed + worker_index)
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    space = _space_of(cfg)
+    space = space_of(cfg)
     budget = trials if trials is not None else cfg.budget.trials
+    limit = timeout if timeout is not None else cfg.budget.timeout
     return StudySession(
         study,
         cfg,
@@ -355,83 +181,12 @@ def open_session(
         backend,
         storage_url=url,
         trials=budget,
-        timeout=timeout if timeout is not None else cfg.budget.timeout,
+        timeout=limit,
         workers=workers,
         worker_index=worker_index,
-        on_progress=on_progress,
-    )
-
-
-def _worker_main(
-    name: str, url: str, trials: int | None, timeout: float | None, index: int
-) -> None:
-    os.environ["DSE_SEARCH_WORKER"] = "1"
-    session = open_session(name, url, trials=trials, timeout=timeout, workers=1, worker_index=index)
-    session.backend.run(session)
-
-
-@dataclass
-class StudySummary:
-    """What ``dse status`` prints for one study."""
-
-    name: str
-    backend: str
-    complete: int
-    running: int
-    failed: int
-    waiting: int
-    feasible: int
-    budget: int | None
-    front_size: int
-    hypervolume: float | None
-    generation: int | None
-    # why the run that produced this summary ended (``trials``, ``timeout``, ``done``);
-    # None for a summary read from the storage (``dse status``)
-    stop_reason: str | None = None
-    timeout: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def study_summary(study: Any) -> StudySummary:
-    from optuna.trial import TrialState
-
-    cfg = (
-        config_from_stored(study.user_attrs[CONFIG_ATTR])
-        if CONFIG_ATTR in study.user_attrs
-        else None
-    )
-    trials = study.get_trials(deepcopy=False)
-    by = {s: sum(1 for t in trials if t.state == s) for s in TrialState}
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    feasible = sum(1 for t in complete if all(v <= 0 for v in t.constraints.values()))
-    front = pareto_trials(study) if complete else []
-    hv = None
-    gens = [
-        t.user_attrs.get("generation")
-        for t in complete
-        if t.user_attrs.get("generation") is not None
-    ]
-    if cfg is not None:
-        objectives = cfg.parsed_objectives()
-        wp = int(study.user_attrs.get(EXACT_ATTR, {}).get("width_p", 16))
-        ref, scale = reference_point(
-            objectives, study.user_attrs.get(EXACT_ATTR, {}), cfg.hypervolume.reference, wp
-        )
-        hv = hypervolume([t.values for t in front], objectives, ref, scale)
-    return StudySummary(
-        name=study.study_name,
-        backend=cfg.backend_name if cfg else "?",
-        complete=by[TrialState.COMPLETE],
-        running=by[TrialState.RUNNING],
-        failed=by[TrialState.FAIL],
-        waiting=by[TrialState.WAITING],
-        feasible=feasible,
-        budget=cfg.budget.trials if cfg else None,
-        front_size=len(front),
-        hypervolume=hv,
-        generation=max(gens) if gens else None,
+        threads=threads,
+        on_evaluate=on_evaluate,
+        opener=_Opener(name, url, budget, limit, threads, on_evaluate),
     )
 
 
@@ -445,7 +200,7 @@ def _progress_mode(progress: bool | str) -> Mode:
     return progress  # type: ignore[return-value]
 
 
-def _execute(session: StudySession, workers: int, progress: bool | str) -> StudySummary:
+def _execute(session: StudySession, progress: bool | str) -> StudySummary:
     reporter = RunProgress(
         lambda: study_summary(session.study),
         total=session.trials,
@@ -456,37 +211,11 @@ def _execute(session: StudySession, workers: int, progress: bool | str) -> Study
     fail_stale(session.study)
     reporter.begin()
     try:
-        if workers <= 1 or session.backend.generational:
-            session.workers = workers
-            session.backend.run(session)
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            procs = [
-                ctx.Process(
-                    target=_worker_main,
-                    args=(
-                        session.study_name,
-                        session.storage_url,
-                        session.trials,
-                        session.timeout,
-                        k,
-                    ),
-                    daemon=False,
-                )
-                for k in range(workers)
-            ]
-            for p in procs:
-                p.start()
-            try:
-                while any(p.is_alive() for p in procs):
-                    time.sleep(0.5)
-                    reporter.update()
-            finally:
-                for p in procs:
-                    p.join()
-            bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
-            if bad:
-                os.environ.setdefault("DSE_WORKER_EXITCODES", ",".join(map(str, bad)))
+        if session.workers <= 1 or session.backend.generational:
+            session.optimize()
+        else:  # independent processes, each asking the back end for one genome at a time
+            assert session.opener is not None
+            run_worker_processes(session.opener, session.workers, reporter.update)
     finally:
         reporter.end()
     summary = study_summary(session.study)
@@ -502,15 +231,19 @@ def run(
     trials: int | None = None,
     timeout: float | None = None,
     workers: int = 1,
+    threads: int | None = None,
     progress: bool | str = False,
+    on_evaluate: EvaluationHook | None = None,
 ) -> StudySummary:
     """Create (or continue) a study from its file and run it to its budget.
 
-    ``progress``: ``bar`` (or True), ``lines`` (plain lines on stderr) or ``off`` (or
-    False). The summary's ``stop_reason`` says which limit ended the run.
+    ``threads``: torch threads of the fine-tunes (``None``: torch's default in this
+    process, one per worker process); ``progress``: ``bar`` (or True), ``lines``
+    (plain lines on stderr) or ``off`` (or False); ``on_evaluate``: called with each
+    genome before it is evaluated (pickled into worker processes). The summary's
+    ``stop_reason`` says which limit ended the run.
     """
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    _check_run_options(workers, threads)
     cfg = study_file if isinstance(study_file, StudyConfig) else load_study_config(study_file)
     if (
         cfg.budget.trials is None
@@ -522,8 +255,16 @@ def run(
             f"{cfg.source}: field budget: give budget.trials or budget.timeout (or --trials / --timeout)"
         )
     study, url = create_study(cfg, storage)
-    session = open_session(study.study_name, url, trials=trials, timeout=timeout, workers=workers)
-    return _execute(session, workers, progress)
+    session = open_session(
+        study.study_name,
+        url,
+        trials=trials,
+        timeout=timeout,
+        workers=workers,
+        threads=threads,
+        on_evaluate=on_evaluate,
+    )
+    return _execute(session, progress)
 
 
 def resume(
@@ -533,17 +274,27 @@ def resume(
     trials: int | None = None,
     timeout: float | None = None,
     workers: int = 1,
+    threads: int | None = None,
     progress: bool | str = False,
+    on_evaluate: EvaluationHook | None = None,
 ) -> StudySummary:
     """Continue a stored study: same back end, settings, constraints, seed and generation.
 
     Trials left RUNNING by a killed worker are marked FAIL first (after their heartbeat
     goes stale; for journal storages at once), and the lost candidates are evaluated again.
-    A new ``trials`` budget is stored: ``dse status`` and later resumes use it.
+    A new ``trials`` budget is stored: ``dse status`` and later resumes use it. The other
+    options are those of :func:`run`.
     """
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
-    session = open_session(name, storage, trials=trials, timeout=timeout, workers=workers)
+    _check_run_options(workers, threads)
+    session = open_session(
+        name,
+        storage,
+        trials=trials,
+        timeout=timeout,
+        workers=workers,
+        threads=threads,
+        on_evaluate=on_evaluate,
+    )
     if trials is not None:
         _store_budget(session.study, trials)
     from optuna.trial import TrialState
@@ -557,7 +308,16 @@ def resume(
             f"lapse before they are marked failed and evaluated again"
         ):
             fail_stale(session.study, wait=True, all_running=True)
-    return _execute(session, workers, progress)
+    return _execute(session, progress)
+
+
+def _check_run_options(workers: int, threads: int | None) -> None:
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigError(f"--threads must be an integer >= 1, got {threads!r}")
 
 
 def _store_budget(study: Any, trials: int) -> None:
@@ -568,49 +328,3 @@ def _store_budget(study: Any, trials: int) -> None:
         budget["trials"] = int(trials)
         stored["budget"] = budget
         study.set_user_attr(CONFIG_ATTR, stored)
-
-
-def load_stored_study(name: str, storage: str | None = None) -> Any:
-    """The Optuna study NAME (default storage when ``storage`` is None)."""
-    _quiet_optuna()
-    url = storage or DEFAULT_STORAGE
-    try:  # read-only: a storage file that does not exist is not created
-        opened = open_storage(url, heartbeat_interval=None, must_exist=True)
-    except StudyStateError as exc:
-        raise StudyStateError(f"no study {name!r}: {exc}") from None
-    return load_study(name, opened, url=url)
-
-
-def stored_config(study: Any) -> StudyConfig:
-    """The configuration a study was created with (from its storage)."""
-    if CONFIG_ATTR not in study.user_attrs:
-        raise StudyStateError(
-            f"study {study.study_name!r} was not created by dse (no {CONFIG_ATTR!r})"
-        )
-    return config_from_stored(study.user_attrs[CONFIG_ATTR])
-
-
-def pareto_rows(study: Any) -> list[dict[str, Any]]:
-    """One dict per Pareto point: ``trial``, ``backend``, ``structural_hash`` and each
-    objective under its own name (plus power/rel_power/area/nmed when not objectives)."""
-    cfg = stored_config(study)
-    names = [o.name for o in cfg.parsed_objectives()]
-    rows = []
-    for t in pareto_trials(study):
-        row: dict[str, Any] = {
-            "trial": t.number,
-            "backend": t.user_attrs.get("backend", ""),
-            "structural_hash": t.user_attrs.get("structural_hash", ""),
-        }
-        row.update({n: float(v) for n, v in zip(names, t.values, strict=True)})
-        hw = t.user_attrs.get("hw", {})
-        for extra in ("power_uw", "rel_power", "area_um2", "nmed"):
-            if extra not in row and extra in hw:
-                row[extra] = hw[extra]
-        rows.append(row)
-    return rows
-
-
-def pareto_rows_of(name: str, storage: str | None = None) -> list[dict[str, Any]]:
-    """:func:`pareto_rows` of the study NAME in ``storage``."""
-    return pareto_rows(load_stored_study(name, storage))

@@ -56,8 +56,9 @@ def test_canonical_repair_and_structural_duplicates(small_space) -> None:
     t2 = small_space.exact_genome().replace({names.index("truncate"): 2})
     t2p = t2.replace({names.index("prune.0.0"): 1})
     assert t2p != t2 and canonical(small_space, t2p) == t2
-    dedup = StructuralDuplicateElimination()
-    dedup.hash_fn = lambda g: small_space.design_hash(small_space.decode(g))
+    dedup = StructuralDuplicateElimination(
+        key=lambda g: small_space.design_hash(small_space.decode(g))
+    )
 
     class Ind:
         def __init__(self, g: Genome) -> None:

@@ -82,19 +82,24 @@ def test_cli_errors_are_one_line(tmp_path: Path, make_study, capsys) -> None:
 def test_threads_option_reaches_the_fine_tune_adapter(
     tmp_path: Path, make_study, unique_name: str, capsys, monkeypatch
 ) -> None:
-    """``--threads`` is handed to the accuracy adapter (and to worker processes) through
-    the environment; a bad value there is a one-line error."""
-    import os
+    """``--threads`` runs the study; the accuracy adapter takes its torch thread count
+    as an option, and a bad value is a one-line error."""
 
+    import dse.search
     from dse.errors import ConfigError
-    from dse.search._accuracy import AccuracyModel
+    from dse.search import AccuracyModel
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DSE_TORCH_THREADS", raising=False)
+    seen: dict[str, object] = {}
+    real_run = dse.search.run
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(dse.search, "run", spy)
     p = make_study(unique_name, trials=4)
     out = _run(capsys, ["run", str(p), "--no-progress", "--threads", "1"])
-    assert "4/4 complete" in out and os.environ["DSE_TORCH_THREADS"] == "1"
-    monkeypatch.setenv("DSE_TORCH_THREADS", "many")
-    pytest.importorskip("torch")
-    with pytest.raises(ConfigError, match="DSE_TORCH_THREADS"):
-        _ = AccuracyModel("cnn1d", "mnist1d").prepared
+    assert "4/4 complete" in out and seen["threads"] == 1
+    with pytest.raises(ConfigError, match="threads must be an integer >= 1, got 0"):
+        AccuracyModel("cnn1d", "mnist1d", threads=0)

@@ -260,7 +260,7 @@ def test_read_only_commands_still_read_an_existing_storage(stored: tuple[str, st
     ],
 )
 def test_unknown_storage_scheme_is_not_called_unreachable(url: str, message: str) -> None:
-    from dse.search._storage import open_storage
+    from dse.search import open_storage
 
     with pytest.raises(ConfigError, match=message):
         open_storage(url, where="--storage")
@@ -269,7 +269,7 @@ def test_unknown_storage_scheme_is_not_called_unreachable(url: str, message: str
 def test_a_missing_driver_says_what_to_install(monkeypatch) -> None:
     import importlib.util
 
-    from dse.search._storage import open_storage
+    from dse.search import open_storage
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

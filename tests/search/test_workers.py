@@ -1,7 +1,8 @@
 """Many workers on one storage; kill -9 of a worker, then ``dse resume`` (SQLite and PostgreSQL).
 
-Hardware-only objectives on a 4x4 space keep these fast. ``DSE_TEST_EVAL_DELAY``
-slows each evaluation in the child processes so a worker can be killed mid-trial.
+Hardware-only objectives on a 4x4 space keep these fast. An evaluation hook
+(``_slow.Delay``) slows each evaluation in the child processes so a worker can be
+killed mid-trial.
 """
 
 from __future__ import annotations
@@ -73,20 +74,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _start(study_file: Path, url: str, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DSE_TEST_EVAL_DELAY": "0.25", "PYTHONPATH": str(REPO)}
+    """``run`` in a process of its own, each evaluation delayed by 0.25 s."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
+    program = (
+        "import sys; from _slow import Delay; from dse.search import run; "
+        "run(sys.argv[1], storage=sys.argv[2], workers=int(sys.argv[3]), on_evaluate=Delay(0.25))"
+    )
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dse",
-            "run",
-            str(study_file),
-            "--storage",
-            url,
-            "--workers",
-            str(workers),
-            "--no-progress",
-        ],
+        [sys.executable, "-c", program, str(study_file), url, str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -190,3 +185,19 @@ def test_kill_9_then_resume(storage_url: str, make_study, unique_name: str, back
         assert retried and all(retried[0].params[k] == v for k, v in killed.params.items())
         gens = {t.system_attrs.get("NSGAIISampler:generation") for t in complete} - {None}
         assert max(gens) >= 2
+
+
+def test_a_crashed_worker_is_an_error_naming_it(
+    tmp_path: Path, make_study, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dse.errors import StudyStateError
+
+    # the hook is imported from the tests' folder, here and in the worker processes
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    from _slow import Exit
+
+    p = make_study(unique_name, backend="random", options="{}", trials=8)
+    with pytest.raises(
+        StudyStateError, match=r"^worker \d \(pid \d+\) of study .* exited with code 3"
+    ):
+        run(p, storage=f"sqlite:///{tmp_path / 's.db'}", workers=2, on_evaluate=Exit(3))

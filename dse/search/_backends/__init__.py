@@ -1,6 +1,15 @@
-"""Back ends: what proposes the next genomes. One factory turns a config name into one."""
+"""Back ends: what proposes the next genomes. One registry turns a config name into one."""
 
-from dse.search._backends._base import Backend, Session
-from dse.search._backends._factory import BACKENDS, make_backend
+from dse.search._backends._base import Backend, DrivingBackend, Proposal, Result, Session
+from dse.search._backends._factory import BACKENDS, make_backend, register_backend
 
-__all__ = ["BACKENDS", "Backend", "Session", "make_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "DrivingBackend",
+    "Proposal",
+    "Result",
+    "Session",
+    "make_backend",
+    "register_backend",
+]

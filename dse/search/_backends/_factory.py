@@ -1,4 +1,9 @@
-"""The one place where a back-end name from a study file becomes an object.
+"""The back-end registry: the one place where a back-end name from a study file
+becomes an object.
+
+A back end is one registration, :func:`register_backend` (the built-in ones below
+register the same way); the study file's ``backend.name`` is checked against the
+registry, and :func:`make_backend` builds the back end with its options.
 
 Options are checked here, for every back end alike, before the back end is built: an
 option must be a keyword parameter of the back end's constructor (or, for the Optuna
@@ -14,45 +19,91 @@ import difflib
 import importlib
 import inspect
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dse.errors import ConfigError
 from dse.search._backends._base import Backend
 
-__all__ = ["BACKENDS", "BackendEntry", "make_backend", "make_backend_of", "options_of"]
+__all__ = [
+    "BACKENDS",
+    "BackendEntry",
+    "make_backend",
+    "make_backend_of",
+    "options_of",
+    "register_backend",
+    "unknown_backend",
+]
 
 
 @dataclass(frozen=True)
 class BackendEntry:
-    """A back end by module and class (imported when first built), with the leading
-    constructor arguments dse supplies itself (the Optuna sampler kind)."""
+    """A back end's factory: a class (or a function returning a back end) given
+    directly, or by module and name (imported when first built, so pymoo, optuna or
+    torch stay unloaded until a study uses them), with the leading constructor
+    arguments dse supplies itself (the Optuna sampler kind).
 
-    module: str
-    cls_name: str
+    The factory's keyword parameters are the back end's options (see
+    :func:`options_of`)."""
+
+    module: str = ""
+    cls_name: str = ""
     args: tuple[Any, ...] = ()
+    factory: Callable[..., Backend] | None = None
 
-    def load(self) -> type[Backend]:
-        """The back-end class (imports its module: pymoo, optuna or torch stay unloaded
-        until a study uses them)."""
-        cls: type[Backend] = getattr(importlib.import_module(self.module), self.cls_name)
+    def load(self) -> Callable[..., Backend]:
+        """The factory (imports its module when given by name)."""
+        if self.factory is not None:
+            return self.factory
+        cls: Callable[..., Backend] = getattr(importlib.import_module(self.module), self.cls_name)
         return cls
 
     def __call__(self, **options: Any) -> Backend:
         return self.load()(*self.args, **options)
 
 
-#: Back-end names accepted in ``backend.name``.
-BACKENDS: dict[str, BackendEntry] = {
-    "nsga2": BackendEntry("dse.search._backends._pymoo_nsga2", "PymooNSGA2"),
-    "optuna-nsga2": BackendEntry("dse.search._backends._optuna", "OptunaBackend", ("nsga2",)),
-    "optuna-nsga3": BackendEntry("dse.search._backends._optuna", "OptunaBackend", ("nsga3",)),
-    "tpe": BackendEntry("dse.search._backends._optuna", "OptunaBackend", ("tpe",)),
-    "gp": BackendEntry("dse.search._backends._optuna", "OptunaBackend", ("gp",)),
-    "random": BackendEntry("dse.search._backends._optuna", "OptunaBackend", ("random",)),
-    "tram": BackendEntry("dse.search._backends._tram", "TramBackend"),
-}
+#: The registry: back-end names accepted in ``backend.name``, in registration order.
+BACKENDS: dict[str, BackendEntry] = {}
+
+
+def register_backend(
+    name: str, factory: Callable[..., Backend] | BackendEntry, *, replace: bool = False
+) -> None:
+    """Make ``name`` a back end a study file may name (``backend: {name: NAME}``).
+
+    ``factory``: a :class:`~dse.search.Backend` subclass, a function returning one, or
+    a :class:`BackendEntry`; its keyword parameters are the back end's options, checked
+    against the study file's ``backend.options`` before it is called. A name already
+    registered is an error unless ``replace``.
+    """
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise ConfigError(f"a back-end name must be a non-empty word, got {name!r}")
+    if name in BACKENDS and not replace:
+        raise ConfigError(f"back end {name!r} is already registered")
+    entry = factory if isinstance(factory, BackendEntry) else BackendEntry(factory=factory)
+    if not callable(entry.factory) and not (entry.module and entry.cls_name):
+        raise ConfigError(f"back end {name!r}: the factory must be callable, got {factory!r}")
+    BACKENDS[name] = entry
+
+
+def unknown_backend(name: Any) -> str:
+    """The message for a back-end name that is not registered: the known names and the
+    closest one."""
+    close = difflib.get_close_matches(str(name), list(BACKENDS), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown back end {name!r}; known: {', '.join(BACKENDS)}{hint}"
+
+
+_PYMOO = "dse.search._backends._pymoo_nsga2"
+_OPTUNA = "dse.search._backends._optuna"
+register_backend("nsga2", BackendEntry(_PYMOO, "PymooNSGA2"))
+register_backend("optuna-nsga2", BackendEntry(_OPTUNA, "OptunaBackend", ("nsga2",)))
+register_backend("optuna-nsga3", BackendEntry(_OPTUNA, "OptunaBackend", ("nsga3",)))
+register_backend("tpe", BackendEntry(_OPTUNA, "OptunaBackend", ("tpe",)))
+register_backend("gp", BackendEntry(_OPTUNA, "OptunaBackend", ("gp",)))
+register_backend("random", BackendEntry(_OPTUNA, "OptunaBackend", ("random",)))
+register_backend("tram", BackendEntry("dse.search._backends._tram", "TramBackend"))
 
 _KEYWORD = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -144,7 +195,7 @@ def make_backend(
 ) -> Backend:
     """Build a back end by name with its options (errors name the option)."""
     if name not in BACKENDS:
-        raise ConfigError(f"{where}.name: unknown back end {name!r}; known: {', '.join(BACKENDS)}")
+        raise ConfigError(f"{where}.name: {unknown_backend(name)}")
     opts = dict(options or {})
     try:
         _check_options(name, BACKENDS[name], opts)

@@ -1,8 +1,9 @@
 """Optuna samplers over the shared genome: NSGA-II, NSGA-III, TPE, GP, random.
 
-Each worker process asks the study for a trial, suggests every gene as an Optuna
-parameter (categorical for choices, int otherwise), decodes and evaluates the genome,
-and tells. Sampler state lives in the storage (e.g. ``NSGAIISampler:generation``),
+Each worker process's session asks the back end for a genome: the back end asks the
+study for a trial and suggests every gene as an Optuna parameter (categorical for
+choices, int otherwise); the session evaluates the genome and completes the trial
+(``study.tell``, which is where the sampler learns). Sampler state lives in the storage (e.g. ``NSGAIISampler:generation``),
 so ``dse resume`` rebuilds the same sampler from the stored options and seed and
 continues the same generation count. Constraints reach the samplers through
 ``trial.set_constraint`` (Optuna 5); NSGA-II/III rank by constrained domination
@@ -13,12 +14,12 @@ after feasible ones (MOTPE: Ozaki et al., GECCO 2020), GP uses constrained logEH
 from __future__ import annotations
 
 import inspect
-import os
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.errors import ConfigError, DseError
-from dse.search._backends._base import Backend, Session
+from dse.errors import ConfigError
+from dse.search._backends._base import Backend, Proposal, Session
+from dse.search._optuna_store import sampler_generation
 
 if TYPE_CHECKING:
     import optuna
@@ -104,58 +105,26 @@ class OptunaBackend(Backend):
             sampler: optuna.samplers.BaseSampler = cls(seed=seed, **self.options)
         return sampler
 
-    def run(self, session: Session) -> None:
+    def ask(self, session: Session, n: int) -> list[Proposal]:
+        """One trial from the sampler (its parameters are the genome): an Optuna sampler
+        learns from every completed trial before it proposes the next."""
         import optuna
-        from optuna.storages._heartbeat import get_heartbeat_thread
-
-        from dse.search._storage import fail_stale, finish_trial
 
         study = session.study
-        space = session.space
-        while not session.should_stop():
-            fail_stale(study)
-            if session.should_stop():
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                # heartbeats are run here by dse itself (below), not by Study.optimize
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            heartbeat = get_heartbeat_thread(trial._trial_id, study._storage)
-            heartbeat.start()
-            try:
-                trial.set_user_attr("worker_pid", os.getpid())
-                params: dict[str, Any] = {}
-                for gene in space.genes:
-                    if gene.kind == "choice":
-                        params[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
-                    else:
-                        params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
-                genome = space.from_params(params)
-                evaluation = session.evaluator.evaluate(genome)
-                evaluation.attrs.update(
-                    {
-                        "backend": self.tag,
-                        "worker": session.worker_index,
-                        "genome": genome.to_json(),
-                        "genome_key": genome.key,
-                        "seed": session.seed,
-                    }
-                )
-                sys_attrs = study._storage.get_trial(trial._trial_id).system_attrs
-                gen = sys_attrs.get(
-                    "NSGAIISampler:generation", sys_attrs.get("NSGAIIISampler:generation")
-                )
-                if gen is not None:
-                    evaluation.attrs["generation"] = int(gen)
-                finish_trial(study, trial, evaluation)
-            except DseError as exc:
-                trial.set_user_attr("error", str(exc))
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                raise
-            except BaseException:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                raise
-            finally:
-                heartbeat.join()
-            session.notify()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # heartbeats are run by the session itself, not by Study.optimize
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
+        try:
+            params: dict[str, Any] = {}
+            for gene in session.space.genes:
+                if gene.kind == "choice":
+                    params[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
+                else:
+                    params[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
+            genome = session.space.from_params(params)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        return [Proposal(genome, generation=sampler_generation(study, trial), trial=trial)]

@@ -14,14 +14,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from dse.errors import ConfigError
-from dse.search._backends._base import Backend, Session
+from dse.search._backends._base import Backend, DrivingBackend, Session
+from dse.search._records import BACKEND, stage_done_attr
 
 __all__ = ["Pipeline"]
-
-
-def tag_of(backend: Backend) -> str:
-    """The ``backend`` user attr the back end writes on its trials."""
-    return str(getattr(backend, "tag", backend.name))
 
 
 class _StageSession:
@@ -43,7 +39,7 @@ class _StageSession:
             for t in self._session.study.get_trials(
                 deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
             )
-            if t.user_attrs.get("backend") == self._tag
+            if t.user_attrs.get(BACKEND) == self._tag
         )
 
     def remaining(self) -> int:
@@ -62,13 +58,12 @@ class _StageSession:
         return self._trials is not None and self.stage_count() >= self._trials
 
 
-class Pipeline(Backend):
+class Pipeline(DrivingBackend):
     """Back ends run in order in one study (see the module docstring)."""
 
     name: ClassVar[str] = "pipeline"
     # stages run in the main process; a generational stage (NSGA-II) still evaluates its
     # populations with the study's worker processes
-    generational: ClassVar[bool] = True
 
     def __init__(
         self, stages: Sequence[Backend], trials: Sequence[int | None], *, where: str = "backend"
@@ -79,7 +74,7 @@ class Pipeline(Backend):
         if len(samplers) > 1:
             raise ConfigError(
                 f"{where}: at most one Optuna-sampler back end per pipeline "
-                f"(got {', '.join(tag_of(s) for s in samplers)})"
+                f"(got {', '.join(s.tag for s in samplers)})"
             )
         self.stages = list(stages)
         self.trials = list(trials)
@@ -99,15 +94,15 @@ class Pipeline(Backend):
             ]
         }
 
-    def run(self, session: Session) -> None:
+    def drive(self, session: Session) -> None:
         study = session.study
         for k, (stage, trials) in enumerate(zip(self.stages, self.trials, strict=True)):
-            attr = f"dse:stage:{k}:done"
+            attr = stage_done_attr(k)
             if study.user_attrs.get(attr):
                 continue
-            sub = _StageSession(session, tag_of(stage), trials)
+            sub = _StageSession(session, stage.tag, trials)
             if not sub.should_stop():
-                stage.run(sub)
+                session.optimize(stage, view=sub)
             if session.should_stop() and not sub.stage_budget_met():
                 return  # the study's budget or time ran out inside this stage
             study.set_user_attr(attr, True)

@@ -15,44 +15,48 @@ the population and the selection; dse supplies
   equal genomes);
 * duplicate elimination by the decoded structure's hash.
 
-Evaluation happens in dse (ask → evaluate, in parallel with joblib → tell). Every
-evaluation is an Optuna trial; the algorithm is checkpointed into the study (user
-attr ``dse:pymoo:checkpoint``) after every ``tell``, so a resumed study continues
-the generation count. The study is also the evaluation cache: a genome already
-recorded is never evaluated again.
+The study's session runs the loop (ask → evaluate, in parallel with joblib → tell);
+every evaluation is an Optuna trial. The algorithm is checkpointed into the study
+(user attr ``dse:pymoo:checkpoint``) after every ``tell``, so a resumed study
+continues the generation count. The study is also the evaluation cache: a genome
+already recorded is never evaluated again.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import pickle
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pymoo.core.crossover import Crossover
 from pymoo.core.duplicate import DuplicateElimination
 from pymoo.core.mutation import Mutation
+from pymoo.core.repair import Repair
 from pymoo.core.sampling import Sampling
 
 from dse.errors import ConfigError, StudyStateError
-from dse.search._backends._base import Backend, Session
+from dse.search._backends._base import Backend, Proposal, Result, Session
 from dse.search._genome import Gene, Genome
+from dse.search._records import CHECKPOINT_ATTR, SAMPLER_GENERATION
 
 if TYPE_CHECKING:
     from dse.search._space import Space
 
 __all__ = [
+    "CanonicalRepair",
     "ColumnRangeCrossover",
     "GenomeSampling",
     "PymooNSGA2",
     "StructuralDuplicateElimination",
+    "StructuralHash",
     "StructureMutation",
     "canonical",
 ]
-
-CHECKPOINT_ATTR = "dse:pymoo:checkpoint"
 
 
 def canonical(space: Space, genome: Genome) -> Genome:
@@ -75,6 +79,36 @@ def canonical(space: Space, genome: Genome) -> Genome:
             ):
                 changes[i] = space.default_value(i)
     return genome.replace(changes) if changes else genome
+
+
+class CanonicalRepair(Repair):
+    """pymoo repair to :func:`canonical` genomes (``genome`` repairs one)."""
+
+    def __init__(self, space: Space) -> None:
+        super().__init__()
+        self.space = space
+
+    def genome(self, genome: Genome) -> Genome:
+        return canonical(self.space, genome)
+
+    def _do(self, problem: Any, X: np.ndarray, **kwargs: Any) -> np.ndarray:
+        Y = np.full_like(X, None, dtype=object)
+        for k in range(len(X)):
+            Y[k, 0] = self.genome(X[k, 0])
+        return Y
+
+
+class StructuralHash:
+    """A genome's decoded structural hash (remembered per genome)."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self._hashes: dict[str, str] = {}
+
+    def __call__(self, genome: Genome) -> str:
+        if genome.key not in self._hashes:
+            self._hashes[genome.key] = self.space.design_hash(self.space.decode(genome))
+        return self._hashes[genome.key]
 
 
 class GenomeSampling(Sampling):
@@ -122,11 +156,19 @@ class GenomeSampling(Sampling):
 class ColumnRangeCrossover(Crossover):
     """Two parents → two children exchanging the genes of a random column range."""
 
-    def __init__(self, genes: Sequence[Gene], width_p: int, prob: float = 0.9) -> None:
+    def __init__(
+        self,
+        genes: Sequence[Gene],
+        width_p: int,
+        prob: float = 0.9,
+        canonicalize: CanonicalRepair | None = None,
+    ) -> None:
         super().__init__(n_parents=2, n_offsprings=2, prob=prob)
         self.genes = tuple(genes)
         self.width_p = width_p
-        self.repair_fn: Any = None
+        # applied to each child here, not as pymoo's operator repair (which would also
+        # change the parents copied through by matings that do not cross)
+        self.canonicalize = canonicalize
 
     def _do(
         self,
@@ -148,14 +190,10 @@ class ColumnRangeCrossover(Crossover):
                 if swap:
                     ca[i], cb[i] = b[i], a[i]
             Y[0, k, 0], Y[1, k, 0] = Genome.of(ca), Genome.of(cb)
-            if self.repair_fn is not None:
-                Y[0, k, 0], Y[1, k, 0] = self.repair_fn(Y[0, k, 0]), self.repair_fn(Y[1, k, 0])
+            if self.canonicalize is not None:
+                Y[0, k, 0] = self.canonicalize.genome(Y[0, k, 0])
+                Y[1, k, 0] = self.canonicalize.genome(Y[1, k, 0])
         return Y
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["repair_fn"] = None
-        return state
 
 
 class StructureMutation(Mutation):
@@ -164,11 +202,13 @@ class StructureMutation(Mutation):
     Each gene mutates with probability ``rate / n_genes`` (at least one gene per child).
     """
 
-    def __init__(self, genes: Sequence[Gene], rate: float = 1.0) -> None:
+    def __init__(
+        self, genes: Sequence[Gene], rate: float = 1.0, canonicalize: CanonicalRepair | None = None
+    ) -> None:
         super().__init__(prob=1.0)
         self.genes = tuple(genes)
         self.rate = rate
-        self.repair_fn: Any = None
+        self.canonicalize = canonicalize
 
     def _do(
         self,
@@ -199,25 +239,20 @@ class StructureMutation(Mutation):
                     v = int(rng.choice([c for c in range(g.low, g.high + 1) if c != v]))
                 vals[i] = v
             Y[k, 0] = Genome.of(vals)
-            if self.repair_fn is not None:
-                Y[k, 0] = self.repair_fn(Y[k, 0])
+            if self.canonicalize is not None:
+                Y[k, 0] = self.canonicalize.genome(Y[k, 0])
         return Y
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["repair_fn"] = None
-        return state
 
 
 class StructuralDuplicateElimination(DuplicateElimination):
     """Duplicates are genomes that decode to the same structure (structural hash)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: Callable[[Genome], str] | None = None) -> None:
         super().__init__()
-        self.hash_fn: Any = None
+        self.key = key
 
     def _key(self, genome: Genome) -> str:
-        return self.hash_fn(genome) if self.hash_fn is not None else genome.key
+        return self.key(genome) if self.key is not None else genome.key
 
     def _do(self, pop: Any, other: Any, is_duplicate: np.ndarray) -> np.ndarray:
         seen = set() if other is None else {self._key(ind.X[0]) for ind in other}
@@ -226,11 +261,6 @@ class StructuralDuplicateElimination(DuplicateElimination):
             is_duplicate[i] = k in seen
             seen.add(k)
         return is_duplicate
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["hash_fn"] = None
-        return state
 
 
 class PymooNSGA2(Backend):
@@ -281,20 +311,21 @@ class PymooNSGA2(Backend):
             raise ConfigError(
                 f"seed_from must be a back-end name or a list of them, got {seed_from!r}"
             )
-        from dse.search._backends._factory import BACKENDS
+        from dse.search._backends._factory import BACKENDS, unknown_backend
 
         unknown = [x for x in sources if x not in BACKENDS]
         if unknown:
-            raise ConfigError(
-                f"seed_from: unknown back end {unknown[0]!r}; known: {', '.join(BACKENDS)}"
-            )
+            raise ConfigError(f"seed_from: {unknown_backend(unknown[0])}")
         self.seed_from = sources
         self.population_size = population_size
         self.crossover_prob = float(crossover_prob)
         self.mutation_rate = float(mutation_rate)
         self.init_density = dens
+        self._state: _Run | None = None
 
-    tag = "pymoo.nsga2"
+    @property
+    def tag(self) -> str:
+        return "pymoo.nsga2"
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -307,125 +338,206 @@ class PymooNSGA2(Backend):
 
     # ------------------------------------------------------------ algorithm
     def _algorithm(
-        self, space: Space, n_obj: int, n_constr: int, seed: int, seeds: Sequence[Genome] = ()
+        self,
+        space: Space,
+        n_obj: int,
+        n_constr: int,
+        seed: int,
+        tools: _Tools,
+        seeds: Sequence[Genome] = (),
     ) -> Any:
         from pymoo.algorithms.moo.nsga2 import NSGA2
         from pymoo.core.problem import Problem
+        from pymoo.core.termination import NoTermination
 
         defaults = [space.default_value(i) for i in range(len(space.genes))]
         width_p = space.width_a + space.width_b
         alg = NSGA2(
             pop_size=self.population_size,
             sampling=GenomeSampling(space.genes, defaults, self.init_density, seeds),
-            crossover=ColumnRangeCrossover(space.genes, width_p, prob=self.crossover_prob),
-            mutation=StructureMutation(space.genes, rate=self.mutation_rate),
-            eliminate_duplicates=StructuralDuplicateElimination(),
+            crossover=ColumnRangeCrossover(
+                space.genes, width_p, prob=self.crossover_prob, canonicalize=tools.repair
+            ),
+            mutation=StructureMutation(
+                space.genes, rate=self.mutation_rate, canonicalize=tools.repair
+            ),
+            eliminate_duplicates=StructuralDuplicateElimination(key=tools.structural_hash),
         )
         problem = Problem(n_var=1, n_obj=n_obj, n_ieq_constr=max(1, n_constr), vtype=object)
-        from pymoo.core.termination import NoTermination
-
         alg.setup(problem, termination=NoTermination(), seed=seed)
         return alg
 
-    def _attach(self, alg: Any, space: Space) -> None:
-        hashes: dict[str, str] = {}
-
-        def structural(genome: Genome) -> str:
-            if genome.key not in hashes:
-                hashes[genome.key] = space.design_hash(space.decode(genome))
-            return hashes[genome.key]
-
-        def repair(genome: Genome) -> Genome:
-            return canonical(space, genome)
-
-        alg.mating.crossover.repair_fn = repair
-        alg.mating.mutation.repair_fn = repair
-        alg.mating.eliminate_duplicates.hash_fn = structural
-        alg.eliminate_duplicates.hash_fn = structural
-
     @staticmethod
-    def save(study: Any, alg: Any) -> None:
-        blob = base64.b64encode(zlib.compress(pickle.dumps(alg), 6)).decode()
+    def save(study: Any, alg: Any, tools: _Tools) -> None:
+        """Checkpoint the algorithm into the study (the repair and the hash, which hold
+        the space, are stored as references to the session's own)."""
+        buf = io.BytesIO()
+        _Pickler(buf, tools).dump(alg)
+        blob = base64.b64encode(zlib.compress(buf.getvalue(), 6)).decode()
         study.set_user_attr(CHECKPOINT_ATTR, {"generation": int(alg.n_gen), "data": blob})
 
     @staticmethod
-    def load(study: Any) -> Any | None:
+    def load(study: Any, tools: _Tools) -> Any | None:
         ck = study.user_attrs.get(CHECKPOINT_ATTR)
         if not ck:
             return None
         try:
-            return pickle.loads(zlib.decompress(base64.b64decode(ck["data"])))
+            data = zlib.decompress(base64.b64decode(ck["data"]))
+            alg = _Unpickler(io.BytesIO(data), tools).load()
         except Exception as exc:  # a corrupt attr must not silently restart the search
             raise StudyStateError(
                 f"the NSGA-II checkpoint in the study cannot be read: {exc}"
             ) from None
+        _upgrade(alg, tools)
+        return alg
 
-    # ----------------------------------------------------------------- run
-    def run(self, session: Session) -> None:
+    # ------------------------------------------------------------ ask/tell
+    def _run(self, session: Session) -> _Run:
+        """This session's algorithm and evaluation cache (read from the study once)."""
+        if self._state is not None and self._state.session is session:
+            return self._state
+        space, ev = session.space, session.evaluator
+        tools = _Tools(CanonicalRepair(space), StructuralHash(space))
+        alg = self.load(session.study, tools)
+        if alg is None:
+            seeds = _seeds(session, self.seed_from, ev, self.population_size - 1)
+            alg = self._algorithm(
+                space, len(ev.objectives), len(ev.constraints), session.seed, tools, seeds
+            )
+        cache = {
+            r.record.genome.key: (list(r.values), dict(r.constraints))
+            for r in session.refresh_index().results()
+            if r.record.genome.values
+        }
+        self._state = _Run(session, alg, tools, cache)
+        return self._state
+
+    def ask(self, session: Session, n: int) -> list[Proposal]:
+        """The next generation's genomes not yet recorded (each once), at most ``n``.
+        A generation recorded entirely already is told at once."""
+        run = self._run(session)
+        if run.over:
+            return []
+        while True:
+            pop = run.alg.ask()
+            gen = int(run.alg.n_gen)
+            genomes = [ind.X[0] for ind in pop]
+            # the same genome twice in a generation is evaluated once
+            unique: dict[str, Genome] = {}
+            for g in genomes:
+                if g.key not in run.cache:
+                    unique.setdefault(g.key, g)
+            batch = list(unique.values())
+            run.pending = _Generation(pop, genomes, truncated=len(batch) > n)
+            if batch:
+                return [
+                    Proposal(g, generation=gen, system_attrs={SAMPLER_GENERATION: gen - 1})
+                    for g in batch[:n]
+                ]
+            self._tell_generation(session, run)
+
+    def tell(
+        self, session: Session, proposals: Sequence[Proposal], results: Sequence[Result]
+    ) -> None:
+        run = self._run(session)
+        pending = run.pending
+        assert pending is not None
+        for res in results:
+            run.cache[res.genome.key] = (list(res.values), dict(res.constraints))
+        if pending.truncated or any(g.key not in run.cache for g in pending.genomes):
+            # budget or time met inside a generation: the checkpoint stays at the last tell
+            run.over = True
+            return
+        self._tell_generation(session, run)
+
+    def _tell_generation(self, session: Session, run: _Run) -> None:
         from pymoo.core.evaluator import Evaluator as PymooEvaluator
         from pymoo.problems.static import StaticProblem
 
-        from dse.search._backends._workers import evaluate_population
-
-        study, space, ev = session.study, session.space, session.evaluator
-        n_obj = len(ev.objectives)
-        n_con = len(ev.constraints)
-        alg = self.load(study)
-        if alg is None:
-            seeds = _seeds(study, self.seed_from, ev, self.population_size - 1)
-            alg = self._algorithm(space, n_obj, n_con, session.seed, seeds)
-        self._attach(alg, space)
-        cache = _completed(study)
-        while not session.should_stop():
-            pop = alg.ask()
-            gen = int(alg.n_gen)
-            genomes = [ind.X[0] for ind in pop]
-            F = np.zeros((len(pop), n_obj))
-            G = np.zeros((len(pop), max(1, n_con)))
-            todo = []
-            for i, g in enumerate(genomes):
-                if g.key in cache:
-                    F[i], G[i] = _fg(cache[g.key], ev, n_con)
-                else:
-                    todo.append(i)
-            # dedupe within the batch (the same genome twice is evaluated once)
-            unique: dict[str, int] = {}
-            for i in todo:
-                unique.setdefault(genomes[i].key, i)
-            batch = list(unique.values())
-            allowed = session.remaining()
-            truncated = len(batch) > allowed
-            batch = batch[:allowed]
-            results = evaluate_population(
-                session, [genomes[i] for i in batch], generation=gen, backend=self.tag
-            )
-            # results may cover only a prefix of the batch: the time limit passed
-            for i, res in zip(batch, results, strict=False):
-                cache[genomes[i].key] = res
-            if truncated or any(genomes[i].key not in cache for i in todo):
-                break  # budget or time met inside a generation: the checkpoint stays at the last tell
-            for i in todo:
-                F[i], G[i] = _fg(cache[genomes[i].key], ev, n_con)
-            PymooEvaluator().eval(StaticProblem(alg.problem, F=F, G=G), pop)
-            alg.tell(infills=pop)
-            self.save(study, alg)
+        pending = run.pending
+        assert pending is not None
+        ev = session.evaluator
+        n_obj, n_con = len(ev.objectives), len(ev.constraints)
+        F = np.zeros((len(pending.pop), n_obj))
+        G = np.zeros((len(pending.pop), max(1, n_con)))
+        for i, g in enumerate(pending.genomes):
+            F[i], G[i] = _fg(run.cache[g.key], ev, n_con)
+        PymooEvaluator().eval(StaticProblem(run.alg.problem, F=F, G=G), pending.pop)
+        run.alg.tell(infills=pending.pop)
+        run.pending = None
+        self.save(session.study, run.alg, run.tools)
 
 
-def _seeds(study: Any, sources: Sequence[str], ev: Any, limit: int) -> list[Genome]:
+@dataclass
+class _Tools:
+    """The operators' helpers that hold the space (the session's, never pickled)."""
+
+    repair: CanonicalRepair
+    structural_hash: StructuralHash
+
+
+@dataclass
+class _Generation:
+    pop: Any
+    genomes: list[Genome]
+    truncated: bool
+
+
+@dataclass
+class _Run:
+    session: Any
+    alg: Any
+    tools: _Tools
+    cache: dict[str, tuple[list[float], dict[str, float]]] = field(default_factory=dict)
+    pending: _Generation | None = None
+    over: bool = False
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, tools: _Tools) -> None:
+        super().__init__(file)
+        self._refs = {id(tools.repair): "repair", id(tools.structural_hash): "structural_hash"}
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._refs.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, tools: _Tools) -> None:
+        super().__init__(file)
+        self._refs = {"repair": tools.repair, "structural_hash": tools.structural_hash}
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._refs[str(pid)]
+
+
+def _upgrade(alg: Any, tools: _Tools) -> None:
+    """Give a checkpoint of the first stored layout (operators without their repair and
+    hash, which were set after loading) the session's repair and hash."""
+    for op in (alg.mating.crossover, alg.mating.mutation):
+        if "repair_fn" in op.__dict__:
+            del op.__dict__["repair_fn"]
+            op.canonicalize = tools.repair
+    for dedup in (alg.mating.eliminate_duplicates, alg.eliminate_duplicates):
+        if "hash_fn" in dedup.__dict__:
+            del dedup.__dict__["hash_fn"]
+            dedup.key = tools.structural_hash
+
+
+def _seeds(session: Session, sources: Sequence[str], ev: Any, limit: int) -> list[Genome]:
     """Genomes recorded by the back ends ``sources``, best first (feasible before
     infeasible, then by non-domination rank of the minimisation objectives)."""
     if not sources or limit <= 0:
         return []
-    from optuna.trial import TrialState
     from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
     def from_source(tag: str) -> bool:
         return any(tag == s or tag.endswith("." + s) for s in sources)
 
     trials = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if from_source(str(t.user_attrs.get("backend", ""))) and t.user_attrs.get("genome")
+        r
+        for r in session.refresh_index().results()
+        if from_source(r.record.backend) and r.record.genome.values
     ]
     if not trials:
         return []
@@ -438,7 +550,7 @@ def _seeds(study: Any, sources: Sequence[str], ev: Any, limit: int) -> list[Geno
     out: list[Genome] = []
     keys: set[str] = set()
     for i in order:
-        g = Genome.from_json(trials[i].user_attrs["genome"])
+        g = trials[i].record.genome
         if g.key not in keys:
             keys.add(g.key)
             out.append(g)
@@ -452,14 +564,3 @@ def _fg(
     f = np.asarray(ev.minimization_matrix(values), float)
     g = np.asarray([constraints[c.name] for c in ev.constraints], float) if n_con else np.zeros(1)
     return f, g
-
-
-def _completed(study: Any) -> dict[str, tuple[list[float], dict[str, float]]]:
-    from optuna.trial import TrialState
-
-    out: dict[str, tuple[list[float], dict[str, float]]] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        key = t.user_attrs.get("genome_key")
-        if key:
-            out[key] = (list(t.values), dict(t.constraints))
-    return out

@@ -31,15 +31,19 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from dse.errors import ConfigError
-from dse.search._backends._base import Backend, Session
+from dse.search._backends._base import DrivingBackend, Proposal, Session
+from dse.search._records import TRAM, TRAM_DONE_ATTR, TRAM_MOVES
 
 __all__ = ["TramBackend"]
 
-_DONE_ATTR = "dse:tram:done"
 
-
-class TramBackend(Backend):
+class TramBackend(DrivingBackend):
     """TRAM's λ sweep (phases 1-3) recording each mapped design as a trial.
+
+    The one back end that drives its own search: phase 1 trains the weights and every
+    layer group's θ together, and each λ's design is mapped out of that joint state, so
+    the sweep cannot be split into independent ask and tell steps. It still records
+    each design through the session (:meth:`Session.record`).
 
     Options:
         schedule: ``adaptive`` (λ chosen to fill the front) or ``list`` (give ``lambdas``).
@@ -56,7 +60,11 @@ class TramBackend(Backend):
     """
 
     name: ClassVar[str] = "tram"
-    tag = "tram"
+
+    @property
+    def tag(self) -> str:
+        return "tram"
+
     # one sweep in the study's main process: layers are trained together, so the sweep
     # does not split over worker processes
     generational: ClassVar[bool] = True
@@ -188,12 +196,12 @@ class TramBackend(Backend):
             raise ConfigError("backend tram: the data must be a dse.nn data set (not loaders)")
         return space, prepared
 
-    def run(self, session: Session) -> None:
+    def drive(self, session: Session) -> None:
         from dse.nn import AxMultiplier
         from dse.tram import run_tram
 
         study = session.study
-        if study.user_attrs.get(_DONE_ATTR):
+        if study.user_attrs.get(TRAM_DONE_ATTR):
             return
         space, prepared = self._check(session)
         acc_model = session.evaluator.accuracy
@@ -239,9 +247,9 @@ class TramBackend(Backend):
         )
         acc_exact_q = prepared.exact_quantized_accuracy(exact_ref, acc_model.seed, **options)
         seen = {
-            t.user_attrs.get("genome_key")
-            for t in study.get_trials(deepcopy=False)
-            if t.user_attrs.get("backend") == self.tag
+            r.record.genome.key
+            for r in session.refresh_index().results()
+            if r.record.backend == self.tag
         }
 
         def record(design: Any) -> None:
@@ -272,29 +280,30 @@ class TramBackend(Backend):
                 },
                 "finetune_s": round(sum(design.phase3_seconds.values()), 3),
             }
-            session.evaluate_and_record(
-                genome,
-                backend=self.tag,
-                user_attrs={
-                    "tram": {
-                        k: info[k]
-                        for k in (
-                            "lambda",
-                            "thetas",
-                            "analytic_power",
-                            "analytic_power_ratio",
-                            "analytic_power_calibrated",
-                            "gate_power",
-                            "accuracy_phase1",
-                            "mapping_seconds",
-                            "phase1_seconds",
-                            "phase3_seconds",
-                        )
+            session.record(
+                Proposal(
+                    genome,
+                    attrs={
+                        TRAM: {
+                            k: info[k]
+                            for k in (
+                                "lambda",
+                                "thetas",
+                                "analytic_power",
+                                "analytic_power_ratio",
+                                "analytic_power_calibrated",
+                                "gate_power",
+                                "accuracy_phase1",
+                                "mapping_seconds",
+                                "phase1_seconds",
+                                "phase3_seconds",
+                            )
+                        },
+                        TRAM_MOVES: moves,
                     },
-                    "tram_moves": moves,
-                },
-                system_attrs={},
-                accuracy=accuracy,
+                    accuracy=accuracy,
+                ),
+                backend=self.tag,
             )
 
         run_tram(
@@ -326,4 +335,4 @@ class TramBackend(Backend):
             should_stop=session.should_stop,
         )
         if not session.should_stop():
-            study.set_user_attr(_DONE_ATTR, True)
+            study.set_user_attr(TRAM_DONE_ATTR, True)

@@ -62,7 +62,7 @@ _ROI_MARGIN = 1.2
 _ROI_BOUND_MARGIN = 1.1
 _USEFUL_DROP = 10.0  # dse.search._front's default hypervolume reference for accuracy_drop
 
-# trial values dse stores for a non-finite figure (dse.search._storage.finish_trial)
+# trial values dse stores for a non-finite figure (dse.search._optuna_store.complete_trial)
 _NOT_FINITE = 1e12
 
 
@@ -167,7 +167,8 @@ def _view(study: Any, full: bool) -> _View:
     from optuna.trial import TrialState
 
     from dse.search._front import pareto_trials
-    from dse.search._study import EXACT_ATTR, stored_config
+    from dse.search._records import EXACT_ATTR
+    from dse.search._summary import stored_config
 
     cfg = stored_config(study)
     objectives = cfg.parsed_objectives()

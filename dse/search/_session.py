@@ -1,0 +1,279 @@
+"""The session: one process's view of a running study, and the one run loop.
+
+As :meth:`optuna.study.Study.optimize` does for Optuna's samplers, the session runs
+every back end: it asks for genomes, evaluates them (in worker processes when asked),
+records each as a trial (heartbeat, attributes, failure handling) and tells the back
+end the results, until the trial budget or the time limit is met.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dse.search._backends import Backend, DrivingBackend, Proposal, Result
+from dse.search._objectives import Evaluation, Evaluator
+from dse.search._optuna_store import (
+    complete_trial,
+    completed_results,
+    count_trials,
+    create_running_trial,
+    fail_stale,
+    fail_trial,
+    start_heartbeat,
+)
+from dse.search._parallel import evaluate_in_workers
+from dse.search._records import (
+    ACCURACY,
+    FINETUNE,
+    WORKER_PID,
+    StoredResult,
+    TrialIndex,
+    TrialRecord,
+)
+
+if TYPE_CHECKING:
+    from dse.search._backends import Session
+    from dse.search._config import StudyConfig
+    from dse.search._genome import Genome
+    from dse.search._parallel import SessionOpener
+    from dse.search._space import Space
+
+__all__ = ["EvaluationHook", "StudySession", "evaluator_of"]
+
+#: Called with each genome just before it is evaluated, in the process that evaluates
+#: it (a worker process too, so it must pickle): an observer, or a test's delay.
+EvaluationHook = Callable[["Genome"], None]
+
+
+def evaluator_of(
+    cfg: StudyConfig,
+    space: Space,
+    lookup: Callable[[str], Mapping[str, Any] | None] | None = None,
+    threads: int | None = None,
+) -> Evaluator:
+    """The staged evaluator of a study's configuration (``threads``: torch threads of
+    the fine-tunes; ``None`` keeps torch's default)."""
+    accuracy = None
+    if cfg.model and cfg.data:
+        from dse.search._accuracy import AccuracyModel
+
+        ft = cfg.finetune
+        accuracy = AccuracyModel(
+            cfg.model,
+            cfg.data,
+            epochs=ft.epochs,
+            steps=ft.steps,
+            grad=ft.grad,
+            axtrain=ft.axtrain,
+            lr=ft.lr,
+            seed=cfg.seed,
+            baseline_epochs=ft.baseline_epochs,
+            options=ft.options,
+            threads=threads,
+        )
+    return Evaluator(
+        space,
+        cfg.parsed_objectives(),
+        cfg.parsed_constraints(),
+        accuracy=accuracy,
+        power_distribution=cfg.power.distribution,
+        trace_vectors=cfg.power.trace_vectors,
+        clock_period_ns=cfg.power.clock_period_ns,
+        seed=cfg.seed,
+        lookup=lookup,
+    )
+
+
+class StudySession:
+    """One process's view of a running study (implements the back ends' ``Session``).
+
+    ``opener``: rebuilds this session in another process (for the worker processes
+    that evaluate a population); ``threads``: torch threads of the fine-tunes;
+    ``on_evaluate``: see :data:`EvaluationHook`.
+    """
+
+    def __init__(
+        self,
+        study: Any,
+        cfg: StudyConfig,
+        space: Space,
+        backend: Backend,
+        *,
+        storage_url: str,
+        trials: int | None,
+        timeout: float | None,
+        workers: int = 1,
+        worker_index: int = 0,
+        threads: int | None = None,
+        on_evaluate: EvaluationHook | None = None,
+        opener: SessionOpener | None = None,
+        on_progress: Callable[[StudySession], None] | None = None,
+    ) -> None:
+        self.study = study
+        self.cfg = cfg
+        self.space = space
+        self.backend = backend
+        self.storage_url = storage_url
+        self.study_name = study.study_name
+        self.trials = trials
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.workers = workers
+        self.worker_index = worker_index
+        self.threads = threads
+        self.seed = cfg.seed
+        self.on_evaluate = on_evaluate
+        self.opener = opener
+        self.on_progress = on_progress
+        self.index = TrialIndex()
+        self.evaluator = evaluator_of(cfg, space, lookup=self._lookup, threads=threads)
+
+    # --------------------------------------------------------- budget
+    def counts(self) -> tuple[int, int]:
+        """COMPLETE and RUNNING trials in the study."""
+        from optuna.trial import TrialState
+
+        return (
+            count_trials(self.study, TrialState.COMPLETE),
+            count_trials(self.study, TrialState.RUNNING),
+        )
+
+    def remaining(self) -> int:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return 0
+        if self.trials is None:
+            return 1 << 40
+        done, running = self.counts()
+        return max(0, self.trials - done - running)
+
+    def should_stop(self) -> bool:
+        return self.remaining() <= 0
+
+    def time_up(self) -> bool:
+        """Whether the time limit has passed (checked between evaluations)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def stop_reason(self) -> str:
+        """Why the run ended: ``trials`` (budget met), ``timeout`` (time limit) or
+        ``done`` (the back end finished on its own, e.g. a TRAM-only study)."""
+        if self.trials is not None and self.counts()[0] >= self.trials:
+            return "trials"
+        if self.time_up():
+            return "timeout"
+        return "done"
+
+    # ------------------------------------------------------------ loop
+    def optimize(self, backend: Backend | None = None, view: Session | None = None) -> None:
+        """Run ``backend`` (the study's by default) until it proposes nothing more, or
+        until the budget (``view``'s, a pipeline stage's, when given) or time is up."""
+        backend = backend or self.backend
+        ctx: Session = view if view is not None else self
+        if isinstance(backend, DrivingBackend):
+            backend.drive(ctx)
+            return
+        while not ctx.should_stop():
+            fail_stale(self.study)
+            n = ctx.remaining()
+            if n <= 0:
+                break
+            proposals = list(backend.ask(ctx, n))
+            if not proposals:
+                break
+            results = self.evaluate(proposals, backend=backend.tag)
+            backend.tell(ctx, proposals, results)
+            if len(results) < len(proposals):
+                break  # the time limit passed inside the batch
+
+    def evaluate(self, proposals: Sequence[Proposal], *, backend: str) -> list[Result]:
+        """Record ``proposals`` (with ``workers`` processes for a population); the results
+        of a prefix of them when the time limit passes between two evaluations."""
+        if self.workers <= 1 or len(proposals) == 1 or self.opener is None:
+            out = []
+            for k, p in enumerate(proposals):
+                # the time limit holds between evaluations, not only between batches (an
+                # asked-for batch's first proposal may hold a trial already opened)
+                if k and self.time_up():
+                    break
+                ev = self.record(p, backend=backend)
+                out.append(Result(p.genome, tuple(ev.values), dict(ev.constraints)))
+            return out
+        results = []
+        for res in evaluate_in_workers(self.opener, proposals, backend, self.workers):
+            results.append(res)
+            self.notify()
+            if self.time_up():
+                # leaving the generator cancels the tasks not yet started; those already
+                # running finish and record their trials, which a resume reads back
+                break
+        return results
+
+    # ----------------------------------------------------- recording
+    def refresh_index(self) -> TrialIndex:
+        """The index of recorded results, with the trials other processes recorded since."""
+        self.index.add_all(completed_results(self.study, self.index.knows))
+        return self.index
+
+    def _lookup(self, design_hash: str) -> Mapping[str, Any] | None:
+        found = self.index.finetune(design_hash) or self.refresh_index().finetune(design_hash)
+        if found is None:
+            return None
+        result = found.record.result
+        return {**result[ACCURACY], "finetune": result.get(FINETUNE, {})}
+
+    def record(self, proposal: Proposal, *, backend: str) -> Evaluation:
+        """Evaluate one proposal as a RUNNING trial with a heartbeat and complete it
+        (or mark it FAIL with the error, and raise)."""
+        genome = proposal.genome
+        record = TrialRecord(
+            backend=backend,
+            genome=genome,
+            seed=self.seed,
+            worker=self.worker_index,
+            worker_pid=os.getpid(),
+            generation=proposal.generation,
+            accuracy_source="backend" if proposal.accuracy is not None else None,
+            extra=dict(proposal.attrs),
+        )
+        opened = proposal.trial is not None
+        if opened:  # the sampler's trial: its attributes are written when it completes
+            trial = proposal.trial
+        else:
+            trial = create_running_trial(
+                self.study,
+                self.space.to_params(genome),
+                self.space.distributions(),
+                record.header(),
+                proposal.system_attrs,
+            )
+        heartbeat = start_heartbeat(self.study, trial)
+        try:
+            if opened:
+                trial.set_user_attr(WORKER_PID, record.worker_pid)
+            if self.on_evaluate is not None:
+                self.on_evaluate(genome)
+            evaluation = self.evaluator.evaluate(genome, accuracy=proposal.accuracy)
+            attrs = {**evaluation.attrs, **record.header()} if opened else evaluation.attrs
+            complete_trial(self.study, trial, attrs, evaluation.constraints, evaluation.values)
+        except BaseException as exc:
+            try:
+                fail_trial(self.study, trial, str(exc)[:500])
+            finally:
+                heartbeat.join()
+            raise
+        heartbeat.join()
+        record.result = dict(evaluation.attrs)
+        self.index.add(
+            StoredResult(
+                trial.number, record, tuple(evaluation.values), dict(evaluation.constraints)
+            )
+        )
+        self.notify()
+        return evaluation
+
+    def notify(self) -> None:
+        """Progress hook, called after each recorded evaluation."""
+        if self.on_progress is not None:
+            self.on_progress(self)
