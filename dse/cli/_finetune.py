@@ -118,10 +118,9 @@ def _optimizer_factory(
 )
 @click.option(
     "--grad",
-    type=click.Choice(("ste", "lut2d", "lut1d")),
     default="ste",
     show_default=True,
-    help="Gradient estimator.",
+    help="Gradient estimator: ste, lut2d, lut1d or one registered with dse.nn.register_gradient.",
 )
 @click.option(
     "--axtrain",
@@ -208,8 +207,10 @@ def finetune_command(
     make_opt = _optimizer_factory(optimizer, lr, momentum, weight_decay, log_bits, log_error, seed)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dse.nn import PreparedBaseline, load_data
+    from dse.nn import PreparedBaseline, gradient_names, load_data
 
+    if grad not in gradient_names():
+        raise ConfigError(f"--grad must be one of {', '.join(gradient_names())}, got {grad!r}")
     mult = _load_multiplier(multiplier, signed)
     options: dict[str, Any] = {}
     if act_bits is not None:

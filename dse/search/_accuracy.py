@@ -28,7 +28,8 @@ class AccuracyModel:
         model: a model name of dse.nn (e.g. ``cnn1d``, the embedded default).
         data: a data spec of dse.nn (e.g. ``mnist1d``).
         epochs / steps: fine-tune budget per candidate (``steps`` wins when given).
-        grad: gradient estimator (``ste``, ``lut2d``, ``lut1d``).
+        grad: gradient estimator, a name in :func:`dse.nn.gradient_names` (``ste``,
+            ``lut2d``, ``lut1d`` and any registered with :func:`dse.nn.register_gradient`).
         axtrain: AxTrain mode (``none``, ``passive``, ``active``, ``both``).
         lr: fine-tune learning rate.
         seed: seeds the baseline, the calibration and the fine-tune.
@@ -61,8 +62,12 @@ class AccuracyModel:
             raise ConfigError(f"finetune.epochs must be >= 0, got {epochs!r}")
         if steps is not None and (not isinstance(steps, int) or steps < 0):
             raise ConfigError(f"finetune.steps must be an integer >= 0, got {steps!r}")
-        if grad not in ("ste", "lut2d", "lut1d"):
-            raise ConfigError(f"finetune.grad must be one of ste, lut2d, lut1d, got {grad!r}")
+        from dse.nn import gradient_names  # the registry: estimators added from outside count
+
+        if grad not in gradient_names():
+            raise ConfigError(
+                f"finetune.grad must be one of {', '.join(gradient_names())}, got {grad!r}"
+            )
         if axtrain not in ("none", "passive", "active", "both"):
             raise ConfigError(
                 f"finetune.axtrain must be one of none, passive, active, both, got {axtrain!r}"
@@ -109,7 +114,7 @@ class AccuracyModel:
 
                 torch.set_num_threads(self.threads)
             try:
-                from dse.nn._finetune import PreparedBaseline
+                from dse.nn import PreparedBaseline
             except ImportError as exc:
                 raise ConfigError(f"accuracy objectives need dse.nn (torch): {exc}") from None
             try:

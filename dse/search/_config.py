@@ -32,7 +32,7 @@ class _Strict(BaseModel):
 class FinetuneConfig(_Strict):
     epochs: float = Field(1.0, ge=0)
     steps: int | None = Field(None, ge=0)
-    grad: Literal["ste", "lut2d", "lut1d"] = "ste"
+    grad: str = "ste"  # checked against dse.nn's estimator registry when a fine-tune is set up
     axtrain: Literal["none", "passive", "active", "both"] = "none"
     lr: float = Field(3e-4, gt=0)
     baseline_epochs: int | None = Field(None, ge=1)

@@ -129,3 +129,23 @@ def test_finetune_with_logdomain_optimizer(tmp_path) -> None:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["optimizer"] == "logdomain" and out["steps"] > 0
     assert 0 <= out["acc_axm_after"] <= 1
+
+
+def test_unknown_gradient_estimator_is_one_line(capsys) -> None:
+    code, err = _main(["--multiplier", "dadda:8", "--grad", "lut3d"], capsys)
+    assert code == 2 and err == "error: --grad must be one of ste, lut2d, lut1d, got 'lut3d'\n"
+
+
+def test_a_registered_estimator_is_a_study_option() -> None:
+    """The search's accuracy model reads the estimator registry, not a fixed list."""
+    from dse.errors import ConfigError
+    from dse.nn import GRADIENTS, register_gradient
+    from dse.search import AccuracyModel
+
+    with pytest.raises(ConfigError, match=r"finetune.grad must be one of ste, lut2d, lut1d, got"):
+        AccuracyModel("cnn1d", "mnist1d", grad="toy")
+    register_gradient("toy", GRADIENTS["ste"])
+    try:
+        assert AccuracyModel("cnn1d", "mnist1d", grad="toy").grad == "toy"
+    finally:
+        del GRADIENTS["toy"]
