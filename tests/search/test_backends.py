@@ -9,6 +9,8 @@ import pytest
 
 from dse.errors import ConfigError
 from dse.search import Genome, make_backend, pareto_rows_of, run
+
+# private: the NSGA-II operators are checked on their own
 from dse.search._backends._pymoo_nsga2 import (
     ColumnRangeCrossover,
     StructuralDuplicateElimination,

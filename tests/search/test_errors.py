@@ -339,7 +339,7 @@ def test_a_misspelt_required_field_is_reported_as_unknown_first(
     ],
 )
 def test_unknown_nested_keys_suggest_the_closest(make_study, edit, message: str) -> None:
-    from dse.search._config import load_study_config
+    from dse.search import load_study_config
 
     p = make_study("nested")
     p.write_text(p.read_text().replace(*edit))
@@ -391,6 +391,7 @@ def _study_with_space(folder: Path, space: str) -> Path:
 def test_a_space_name_resolves_from_the_shipped_spaces_anywhere(
     tmp_path: Path, monkeypatch
 ) -> None:
+    # private: the shipped-space lookup is checked on its own
     from dse.search._config import load_study_config, shipped_space_dirs
 
     assert REPO / "search_spaces" in shipped_space_dirs()
@@ -406,7 +407,7 @@ def test_a_space_name_resolves_from_the_installed_data_files(tmp_path: Path, mon
     data-files); that folder is searched too."""
     import sysconfig
 
-    from dse.search._config import load_study_config
+    from dse.search import load_study_config
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
@@ -426,7 +427,7 @@ def test_a_space_name_resolves_from_the_installed_data_files(tmp_path: Path, mon
 
 
 def test_a_relative_space_path_is_read_from_the_study_folder(tmp_path: Path, monkeypatch) -> None:
-    from dse.search._config import load_study_config
+    from dse.search import load_study_config
 
     (tmp_path / "spaces").mkdir()
     (tmp_path / "spaces" / "mine.yaml").write_text("base: {generator: dadda, width: 4}\n")
@@ -436,7 +437,7 @@ def test_a_relative_space_path_is_read_from_the_study_folder(tmp_path: Path, mon
 
 
 def test_a_missing_space_is_one_line_naming_the_places(tmp_path: Path, monkeypatch) -> None:
-    from dse.search._config import load_study_config
+    from dse.search import load_study_config
 
     monkeypatch.chdir(tmp_path)
     _study_with_space(tmp_path / "studies", "mul8u_ppx")

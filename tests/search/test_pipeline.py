@@ -10,8 +10,7 @@ import optuna
 import pytest
 
 from dse.errors import ConfigError
-from dse.search import load_space, load_study_config, resume, run
-from dse.search._backends._factory import make_backend
+from dse.search import load_space, load_study_config, make_backend, resume, run
 
 from .conftest import SPACES, write_study
 
@@ -60,8 +59,10 @@ def test_pipeline_resume_continues_the_running_stage(tmp_path: Path, unique_name
 
 
 def test_seeded_sampling_puts_seeds_after_the_exact_design(pp_space) -> None:
+    from dse.search import Genome
+
+    # private: the NSGA-II sampling operator is checked on its own
     from dse.search._backends._pymoo_nsga2 import GenomeSampling
-    from dse.search._genome import Genome
 
     defaults = [pp_space.default_value(i) for i in range(len(pp_space.genes))]
     seeds = [pp_space.random_genome(np.random.default_rng(k), 0.2) for k in range(3)]
@@ -206,7 +207,7 @@ def test_tram_then_nsga2_per_layer_groups_end_to_end(tmp_path: Path, unique_name
 
 
 def test_backend_shorthand_and_error_locations() -> None:
-    from dse.search._config import study_config_from_dict
+    from dse.search import study_config_from_dict
 
     base = {
         "space": {"base": {"generator": "dadda", "width": 4}, "knobs": {"truncate": {"high": 3}}},

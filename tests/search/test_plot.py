@@ -269,6 +269,8 @@ def test_one_and_three_objectives(tmp_path: Path, capsys) -> None:
 
 def test_labels_and_backend_names_cover_everything() -> None:
     from dse.search import BACKENDS, METRICS, make_backend
+
+    # private: the plot's label tables are checked on their own
     from dse.search._plot import AXIS_LABELS, BACKEND_TAGS, backend_label
 
     assert set(AXIS_LABELS) == set(METRICS)

@@ -8,6 +8,8 @@ from pathlib import Path
 import optuna
 
 from dse.search import TrialRecord, run
+
+# private: the trial index is checked on its own
 from dse.search._records import StoredResult, TrialIndex
 
 

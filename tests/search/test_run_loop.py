@@ -19,7 +19,7 @@ def _cli(args: list[str]) -> int:
 
 
 def _slow_evaluations(monkeypatch: pytest.MonkeyPatch, delay: float) -> None:
-    from dse.search._objectives import Evaluator
+    from dse.search import Evaluator
 
     original = Evaluator.evaluate
 
@@ -94,6 +94,7 @@ def test_progress_lines_when_not_a_terminal(make_study, unique_name, tmp_path, c
 
 
 def test_progress_eta_uses_this_runs_rate_and_the_time_limit():
+    # private: the progress line and status-line helpers are checked on their own
     from dse.search._progress import RunProgress, format_duration
 
     p = RunProgress(lambda: None, total=100, deadline=None, mode="off")
@@ -107,6 +108,7 @@ def test_progress_eta_uses_this_runs_rate_and_the_time_limit():
 
 
 def test_status_steps_print_on_stderr_under_the_cli(capsys):
+    # private: the progress line and status-line helpers are checked on their own
     from dse._status import step, to_stderr
 
     to_stderr()
