@@ -1,7 +1,7 @@
 """Gate-level evaluation: simulation, product tables, error metrics, power/area/delay."""
 
 from dse.eval._liberty import read_liberty, read_liberty_cells
-from dse.eval._library import CellLibrary
+from dse.eval._library import CellLibrary, liberty_md5
 from dse.eval._metrics import (
     ErrorMetrics,
     PeerMetrics,
@@ -40,6 +40,7 @@ __all__ = [
     "evaluate_netlist",
     "exact_table",
     "exhaustive_input_words",
+    "liberty_md5",
     "map_to_cells",
     "operand_trace",
     "operand_values",

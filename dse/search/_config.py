@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dse.errors import ConfigError
+from dse.errors import ConfigError, DseError
 from dse.search._backends._factory import BACKENDS, unknown_backend
 from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
 from dse.search._space_config import format_validation_error, read_yaml
@@ -43,6 +43,11 @@ class PowerConfig(_Strict):
     distribution: Literal["uniform", "network"] = "uniform"
     trace_vectors: int = Field(8192, gt=0, multiple_of=64)
     clock_period_ns: float = Field(1.0, gt=0)
+    liberty: str | None = Field(
+        None, description="a Liberty file (.lib, .lib.gz) to cost designs with; default NanGate 45"
+    )
+    # filled in when the study file is read: the file's md5, so a resume notices a change
+    liberty_md5: str | None = None
 
 
 class BackendConfig(_Strict):
@@ -125,7 +130,10 @@ class StudyConfig(_Strict):
 
     def stored(self) -> dict[str, Any]:
         """The JSON form kept in the study's storage."""
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if data["power"]["liberty"] is None:  # studies on the default library store as before
+            del data["power"]["liberty"], data["power"]["liberty_md5"]
+        return data
 
 
 def study_config_from_dict(
@@ -169,6 +177,8 @@ def study_config_from_dict(
             f"{where}: field {field}: {needs_acc[0]!r} is not computable without a network; "
             f"give model: and data: (e.g. model: cnn1d, data: mnist1d)"
         )
+    if cfg.power.liberty is not None:
+        _resolve_liberty(cfg, root or Path.cwd(), where)
     if cfg.power.distribution == "network" and not (cfg.model and cfg.data):
         raise ConfigError(f"{where}: field power.distribution: 'network' needs model: and data:")
     stages = cfg.stages
@@ -266,6 +276,24 @@ def _resolve_space(ref: str, root: Path, where: str) -> Path:
         f"{where}: field space: no search space {ref!r} ({file_name} is in none of: "
         f"{', '.join(looked)})"
     )
+
+
+def _resolve_liberty(cfg: StudyConfig, root: Path, where: str) -> None:
+    """``power.liberty`` as an absolute path (relative paths from the study's folder),
+    read once here so a bad file is reported before any work, with its md5."""
+    from dse.eval import CellLibrary, liberty_md5
+
+    assert cfg.power.liberty is not None
+    path = Path(cfg.power.liberty).expanduser()
+    path = path if path.is_absolute() else (root / path)
+    if not path.is_file():
+        raise ConfigError(f"{where}: field power.liberty: no such file {path}")
+    try:
+        CellLibrary.from_liberty(path)
+    except DseError as exc:
+        raise ConfigError(f"{where}: field power.liberty: {exc}") from None
+    cfg.power.liberty = str(path.resolve())
+    cfg.power.liberty_md5 = liberty_md5(path)
 
 
 def load_study_config(path: str | Path) -> StudyConfig:

@@ -30,7 +30,7 @@ from dse.search._records import ACCURACY, FINETUNE, HW, STRUCTURAL_HASH
 
 if TYPE_CHECKING:
     from dse.design import Design
-    from dse.eval import HardwareReport
+    from dse.eval import CellLibrary, HardwareReport
     from dse.search._accuracy import AccuracyModel
     from dse.search._genome import Genome
     from dse.search._space import Space
@@ -265,6 +265,7 @@ class Evaluator:
         seed: int = 0,
         lookup: Callable[[str], Mapping[str, Any] | None] | None = None,
         cache_size: int = 4096,
+        library: CellLibrary | None = None,
     ) -> None:
         if not objectives:
             raise ConfigError("objectives: give at least one objective")
@@ -297,6 +298,7 @@ class Evaluator:
         self.trace_vectors = int(trace_vectors)
         self.clock_period_ns = float(clock_period_ns)
         self.seed = int(seed)
+        self.library = library
         self.lookup = lookup
         self._hw: OrderedDict[str, HardwareReport] = OrderedDict()
         self._acc: dict[str, dict[str, Any]] = {}
@@ -343,6 +345,7 @@ class Evaluator:
             trace_vectors=self.trace_vectors,
             seed=self.seed,
             clock_period_ns=self.clock_period_ns,
+            library=self.library,
         )
         self._hw[key] = rep
         if len(self._hw) > self._cache_size:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dse.errors import StudyStateError
 from dse.search._backends import Backend, DrivingBackend, Proposal, Result
 from dse.search._objectives import Evaluation, Evaluator
 from dse.search._optuna_store import (
@@ -35,6 +37,7 @@ from dse.search._records import (
 )
 
 if TYPE_CHECKING:
+    from dse.eval import CellLibrary
     from dse.search._backends import Session
     from dse.search._config import StudyConfig
     from dse.search._genome import Genome
@@ -79,12 +82,32 @@ def evaluator_of(
         cfg.parsed_objectives(),
         cfg.parsed_constraints(),
         accuracy=accuracy,
+        library=_cell_library(cfg),
         power_distribution=cfg.power.distribution,
         trace_vectors=cfg.power.trace_vectors,
         clock_period_ns=cfg.power.clock_period_ns,
         seed=cfg.seed,
         lookup=lookup,
     )
+
+
+def _cell_library(cfg: StudyConfig) -> CellLibrary | None:
+    """The study's ``power.liberty`` library (``None``: the default NanGate 45 table);
+    a file changed since the study started is an error, not silently other figures."""
+    path = cfg.power.liberty
+    if path is None:
+        return None
+    from dse.eval import CellLibrary, liberty_md5
+
+    where = f"{cfg.source or 'study'}: field power.liberty"
+    if not Path(path).is_file():
+        raise StudyStateError(f"{where}: {path} is not there any more")
+    if cfg.power.liberty_md5 is not None and liberty_md5(path) != cfg.power.liberty_md5:
+        raise StudyStateError(
+            f"{where}: {path} changed since the study started (md5 {cfg.power.liberty_md5}); "
+            f"its designs were costed with the old file"
+        )
+    return CellLibrary.from_liberty(path)
 
 
 class StudySession:
