@@ -344,7 +344,7 @@ def _lower(
     cap: int,
     grp_sig_of: np.ndarray,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``dse.netlist.lower``'s loop over a graph in node-table form.
+    """``dse.arith.lower``'s loop over a graph in node-table form.
 
     Nodes come in topological order: ``node_code`` ``-1``/``-3`` for operand-``a``/``b``
     bits, ``-2`` for product bits, else the index of the cell kind's gate template (the

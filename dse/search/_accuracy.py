@@ -128,7 +128,7 @@ class AccuracyModel:
     def _multiplier(self, item: Any, report: Any, name: str) -> Any:
         from dse.nn import AxMultiplier
 
-        lut = report["lut"] if isinstance(report, Mapping) else getattr(report, "lut", None)
+        lut = getattr(report, "lut", None)
         if lut is None:
             raise ConfigError(
                 f"{name}: no product table to fine-tune with (evaluate with keep_lut=True)"
