@@ -48,6 +48,35 @@ class _GeneratorOption(click.Option):
         return super().get_help_record(ctx)
 
 
+#: Value forms of the knobs dse ships, shown in ``--knob``'s help; a registered knob
+#: without an entry is listed by name.
+_KNOB_EXAMPLES = {
+    "truncate": "truncate=4",
+    "prune": "prune=0:0;1:0",
+    "bam": "bam=2:6",
+    "loa": "loa=4",
+    "compensate": "compensate=1",
+    "zero": "zero=NODE.PORT",
+    "approx": "approx=NODE:KIND",
+}
+
+
+class _KnobOption(click.Option):
+    """``--knob``, whose help lists every registered knob (read only when help is shown,
+    as for ``--gen``), with the value form of the built-in ones."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from dse.arith import KNOBS, LIST_KNOBS
+
+        forms = ", ".join(_KNOB_EXAMPLES.get(name, name) for name in KNOBS)
+        lists = ", ".join(name for name in KNOBS if name in LIST_KNOBS)
+        self.help = (
+            f"approximation knob, repeatable: {forms}; the list knobs ({lists}) given twice "
+            f"join their lists, the others take one value"
+        )
+        return super().get_help_record(ctx)
+
+
 def generator_options(fn: F) -> F:
     """``--gen/--width/--width-b/--signed/--adder/--knob``, shared by eval and export."""
     options = [
@@ -82,9 +111,9 @@ def generator_options(fn: F) -> F:
             "knobs",
             multiple=True,
             metavar="NAME=VALUE",
-            help="approximation knob, repeatable: truncate=4, prune=0:0;1:0, bam=2:6, loa=4, "
-            "compensate=1, zero=NODE.PORT, approx=NODE:KIND; the list knobs (prune, zero, "
-            "approx) given twice join their lists, the others take one value",
+            cls=_KnobOption,
+            help="approximation knob, repeatable (every registered one is listed when help "
+            "is shown)",
         ),
     ]
     for opt in reversed(options):
