@@ -3,8 +3,9 @@
 Truncating columns, pruning partial products and tying compressor outputs to 0 all
 remove non-negative weight from an unsigned matrix, so their error is one-sided and
 its mean is far from 0. A constant added to the matrix centres it, which lowers the
-mean error distance (MED/NMED) and the mean relative error at no cost in the tree
-beyond a few constant-1 bits, which lowering folds into the cells that read them:
+mean error distance (MED/NMED) and the mean relative error for the price of a few
+constant-1 bits, which lowering folds into the cells that read them (a full adder with
+a constant-1 input becomes an XNOR and an OR):
 
 * M. J. Schulte, E. E. Swartzlander, "Truncated multiplication with correction
   constant", VLSI Signal Processing VI, 1993 — one constant, the expected value of
