@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +14,7 @@ from dse.arith import (
     MultiplierGraph,
     add_column_bias,
     apply_knobs,
+    build,
     cut_carry_chain,
     from_spec,
     generate,
@@ -100,10 +103,6 @@ def test_a_cut_loses_at_most_the_carry_it_cuts(
 def test_ripple_and_kogge_stone_cut_alike(graph: MultiplierGraph) -> None:
     spec = graph.info["spec"]
     other = "kogge-stone" if spec.adder == "ripple" else "ripple"
-    from dataclasses import replace
-
-    from dse.arith import build
-
     twin = build(replace(spec, adder=other), graph.info["generator"])
     assert np.array_equal(lut(graph), lut(twin))
 
