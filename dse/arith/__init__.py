@@ -15,8 +15,10 @@ Knobs are registered :class:`Knob` objects (:data:`KNOBS`, :func:`register_knob`
 :func:`lower` turns a graph into a :class:`~dse.netlist.Netlist`.
 """
 
+from dse.arith._bias import add_column_bias
 from dse.arith._catalogue import approximate_kinds
 from dse.arith._cells import CELL_TYPES, CellType, cell_type, register_cell_type
+from dse.arith._cut import cut_carry_chain
 from dse.arith._generators import (
     ADDERS,
     ENCODINGS,
@@ -76,6 +78,7 @@ __all__ = [
     "RangeConfig",
     "Signal",
     "SpaceEntry",
+    "add_column_bias",
     "apply_knob",
     "apply_knobs",
     "approximate_kinds",
@@ -83,6 +86,7 @@ __all__ = [
     "build",
     "cell_type",
     "check_range",
+    "cut_carry_chain",
     "from_spec",
     "generate",
     "lower",
@@ -99,6 +103,7 @@ __all__ = [
 ]
 
 # The approximate-cell catalogue, the 4:2-compressor tree and the logarithmic family
-# register their cells and generators when imported; importing them here makes every
-# registered name available wherever dse.arith is.
+# register their cells and generators when imported, the bias and cut knobs (imported
+# above) theirs; importing them here makes every registered name available wherever
+# dse.arith is.
 from dse.arith import _c42tree, _catalogue, _logarithmic  # noqa: F401

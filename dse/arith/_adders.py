@@ -1,10 +1,12 @@
 """The final carry-propagate adder of a multiplier: ripple-carry or Kogge-Stone parallel
 prefix (P. M. Kogge, H. S. Stone, IEEE Trans. Computers C-22(8), 1973), optionally with
-a lower-part-OR low part (LOA; H. R. Mahdiani et al., IEEE TCAS-I 57(4), 2010)."""
+a lower-part-OR low part (LOA; H. R. Mahdiani et al., IEEE TCAS-I 57(4), 2010) and
+carry-chain cuts (segmented adders; see :mod:`dse.arith._cut`)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dse.arith._graph import GraphBuilder, Node, Signal, node_factory
@@ -33,6 +35,7 @@ class _AdderNames:
             for k in ("fa", "ha")
         }
         self.pg = [f"pg_c{c}_0" for c in cols]
+        self.cut_gen = [f"cut_gen_c{c}_0" for c in cols]
         self.sum = [f"sum_c{c}_0" for c in cols]
         # prefix positions: at most one per column plus the carry-in
         dists = [1 << k for k in range(width_p.bit_length() + 1)]
@@ -82,11 +85,18 @@ def _final_adder(
             cell = add(names.loa_and[c], node_factory("and2", "cpa")((ins[0], ins[1]), None))
             carry = (cell, "y")
     start = len(result)
+    cuts = dict(spec.cuts)
+    if carry is not None and cuts.get(start) == "zero":
+        # a cut where the LOA part ends drops its carry ("gen" speculates the same
+        # AND of the column below that the LOA carry already is)
+        carry = None
     if spec.adder == "ripple":
         make_fa, make_ha = node_factory("fa", "cpa"), node_factory("ha", "cpa")
         fa_names, ha_names = names.cpa["fa"], names.cpa["ha"]
         for c in range(start, width_p):
             ins = cols.get(c, empty)
+            if cuts and c > start and c in cuts:
+                carry = _cut_carry(cuts[c], cols.get(c - 1, empty), names.cut_gen[c], add)
             if carry is not None:
                 ins = [*ins, carry]
                 carry = None
@@ -119,7 +129,9 @@ def _final_adder(
         x = ins[0] if ins else zsig
         y = ins[1] if len(ins) > 1 else zsig
         add(names.pg[c], make_pg((x, y), c))
-    cells, tail = _kogge_stone_network(width_p, low, carry)
+    # cuts act on carries between columns the prefix network spans
+    ks_cuts = tuple((c, m) for c, m in spec.cuts if c > low)
+    cells, tail = _kogge_stone_network(width_p, low, carry, ks_cuts)
     if not nodes.keys().isdisjoint(cells) or (counter and any(n[:-2] in counter for n in cells)):
         raise GraphError(f"node names of the Kogge-Stone adder ({', '.join(cells)}) added twice")
     nodes.update(cells)
@@ -127,16 +139,34 @@ def _final_adder(
     return result
 
 
+def _cut_carry(
+    mode: str, below: list[Signal], name: str, add: Callable[[str, Node], str]
+) -> Signal | None:
+    """The carry a ripple adder passes into a cut column: none, or the generate
+    (AND) of the column below's two bits, read before that column's carry-in."""
+    if mode == "zero" or len(below) < 2:
+        return None
+    return (add(name, node_factory("and2", "cpa")((below[0], below[1]), None)), "y")
+
+
 @functools.lru_cache(maxsize=256)
 def _kogge_stone_network(
-    width_p: int, low: int, carry: Signal | None
+    width_p: int,
+    low: int,
+    carry: Signal | None,
+    cuts: tuple[tuple[int, str], ...] = (),
 ) -> tuple[dict[str, Node], tuple[Signal, ...]]:
     """The prefix cells and sum XORs of a Kogge-Stone adder over columns ``low`` and
     up, in the order they are added, and its sum bits.
 
     They read only the adder's pg cells (named by column) and the carry-in, so they
     are the same (names and nodes, which are immutable) in every build with the same
-    ``(width_p, low, carry)``: rebuilds share them instead of making them again.
+    ``(width_p, low, carry, cuts)``: rebuilds share them instead of making them again.
+
+    A cut at column ``k`` (``low < k``) makes position ``k - 1`` a prefix boundary: its
+    group propagate is 0, so no span reaching column ``k`` or above looks further
+    down, and its group generate is its own ``g`` (``gen``) or 0 (``zero``). The sum
+    bit of column ``k - 1`` still uses its real propagate.
     """
     names = _adder_names(width_p)
     cells: dict[str, Node] = {}
@@ -157,6 +187,12 @@ def _kogge_stone_network(
         gen.append((names.pg[c], "g"))
         prop.append((names.pg[c], "p"))
     p_bits = list(prop)
+    zsig: Signal = ("zero", "y")
+    for col, mode in cuts:
+        pos = first + col - 1 - low
+        prop[pos] = None
+        if mode == "zero":
+            gen[pos] = zsig
     dist = 1
     n_pos = len(gen)
     make_gray = node_factory("gray", "cpa")
@@ -169,7 +205,10 @@ def _kogge_stone_network(
                 continue  # span already reaches position 0
             gh, ph, gl, pl = gen[i], prop[i], gen[i - dist], prop[i - dist]
             assert gh is not None and ph is not None and gl is not None
-            if pl is None:
+            if pl is None and gl == zsig:
+                # the span below ends at a cut with no carry: (g, p) = (gh, 0)
+                new_g[i], new_p[i] = gh, None
+            elif pl is None:
                 cell = add(gray_names[i], make_gray((gh, ph, gl), None))
                 new_g[i], new_p[i] = (cell, "g"), None
             else:
@@ -188,6 +227,9 @@ def _kogge_stone_network(
         else:
             g_prev = gen[pos - 1]
             assert g_prev is not None
+            if g_prev == zsig:  # no carry into this column (a cut)
+                tail.append(p)
+                continue
             cell = add(names.sum[c], make_xor((p, g_prev), c))
             tail.append((cell, "y"))
     return cells, tuple(tail)

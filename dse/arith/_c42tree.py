@@ -9,11 +9,13 @@ not depend on ``cin``, so there is no ripple); ``sum`` stays in the column, ``ca
 moves one column up for the next stage. A column left with three bits gets a full
 adder. The team's Dadda/Wallace trees use only full/half adders; this generator gives
 the approximate 4:2 compressors of the catalogue something to replace.
+
+Generator ``c42`` builds the same graph from a :class:`MultiplierSpec` with
+``reduction="c42"``, so matrix knobs (pruning, truncation, bias, carry cuts) apply to
+it; ``c42tree`` graphs carry no spec and take cell knobs only.
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 from dse.arith._generators import (
     ADDERS,
@@ -24,8 +26,10 @@ from dse.arith._generators import (
     _and_matrix,
     _final_adder,
     _operand_inputs,
+    multiplier,
 )
-from dse.arith._graph import GraphBuilder, MultiplierGraph, Node, Signal
+from dse.arith._graph import GraphBuilder, MultiplierGraph, Node
+from dse.arith._reduction import _reduce_c42
 from dse.arith._registry import register_generator
 from dse.errors import ConfigError
 
@@ -38,41 +42,6 @@ def _check(width_a: int, width_b: int, adder: str) -> None:
             raise ConfigError(f"{name} must be an integer in [{MIN_WIDTH}, {MAX_WIDTH}], got {w!r}")
     if adder not in ADDERS:
         raise ConfigError(f"adder must be one of {ADDERS}, got {adder!r}")
-
-
-def _reduce_c42(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int) -> None:
-    zero: Signal = ("zero", "y")
-    stage = 0
-    while any(len(v) > 2 for v in cols.values()):
-        new: dict[int, list[Signal]] = defaultdict(list)
-        chain: list[Signal] = []  # couts from the column below, same stage
-        for c in range(width_p):
-            bits = list(cols.get(c, []))
-            incoming, chain = chain, []
-            while len(bits) >= 4:
-                ins = [bits.pop(0) for _ in range(4)]
-                if incoming:
-                    cin = incoming.pop(0)
-                elif bits:
-                    cin = bits.pop(0)
-                else:
-                    cin = zero
-                cell = gb.cell(f"c42_s{stage}_c{c}", "c42", (*ins, cin), c, "tree")
-                new[c].append((cell, "sum"))
-                if c + 1 < width_p:
-                    new[c + 1].append((cell, "carry"))
-                    chain.append((cell, "cout"))
-            rest = bits + incoming
-            while len(rest) >= 3:
-                trio = (rest.pop(0), rest.pop(0), rest.pop(0))
-                cell = gb.cell(f"fa_s{stage}_c{c}", "fa", trio, c, "tree")
-                new[c].append((cell, "sum"))
-                if c + 1 < width_p:
-                    new[c + 1].append((cell, "cout"))
-            new[c].extend(rest)
-        cols.clear()
-        cols.update(new)
-        stage += 1
 
 
 def c42_tree(
@@ -112,4 +81,11 @@ def _generator(width_a: int, width_b: int, *, signed: bool, adder: str) -> Multi
     return c42_tree(width_a, width_b, signed=signed, adder=adder)
 
 
+def _spec_generator(width_a: int, width_b: int, *, signed: bool, adder: str) -> MultiplierGraph:
+    # the same tree built from a MultiplierSpec (reduction "c42"), so that matrix knobs
+    # (prune, truncate, bias, cut, ...) rebuild it; c42tree keeps its spec-less graphs
+    return multiplier(width_a, width_b, signed=signed, reduction="c42", adder=adder)
+
+
 register_generator("c42tree", _generator)
+register_generator("c42", _spec_generator)

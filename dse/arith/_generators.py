@@ -30,7 +30,7 @@ from typing import Literal
 
 from dse.arith._adders import _final_adder
 from dse.arith._graph import GraphBuilder, MultiplierGraph, Node, Signal
-from dse.arith._reduction import _reduce_array, _reduce_dadda, _reduce_wallace
+from dse.arith._reduction import _reduce_array, _reduce_c42, _reduce_dadda, _reduce_wallace
 from dse.errors import ConfigError, GraphError
 
 __all__ = [
@@ -46,11 +46,17 @@ __all__ = [
 
 MIN_WIDTH = 2
 MAX_WIDTH = 16
-REDUCTIONS = ("array", "wallace", "dadda")
+REDUCTIONS = ("array", "wallace", "dadda", "c42")
 ADDERS = ("ripple", "kogge-stone")
 ENCODINGS = ("unsigned", "baugh-wooley", "booth")
 
 PPId = tuple[int, int]
+CUT_MODES = ("zero", "gen")
+
+#: Field metadata of spec fields added after stored designs existed: such a field is
+#: left out of :meth:`MultiplierGraph.to_dict` while it has its default, so designs
+#: that do not use it are written as before.
+_WRITTEN_WHEN_SET = {"written_when_set": True}
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,9 @@ class MultiplierSpec:
         width_a, width_b: operand widths (2..16).
         signed: two's complement operands and product.
         encoding: ``unsigned``, ``baugh-wooley`` (signed) or ``booth`` (radix 4).
-        reduction: ``array``, ``wallace`` or ``dadda``.
+        reduction: ``array``, ``wallace``, ``dadda`` or ``c42`` (exact 4:2
+            compressors, as the ``c42tree`` generator builds them; see
+            :mod:`dse.arith._c42tree`).
         adder: final adder, ``ripple`` or ``kogge-stone``.
         pruned: partial products treated as 0: ``(i, j)`` is ``a_i * b_j`` for AND
             matrices and ``(row, bit)`` for Booth.
@@ -72,19 +80,27 @@ class MultiplierSpec:
         bam: broken-array break levels ``(hbl, vbl)``: removes ``a_i b_j`` when
             ``j < hbl`` or ``i + j < vbl`` (Mahdiani et al., IEEE TCAS-I 57(4), 2010).
         loa: lower-part-OR final adder over this many low columns.
+        bias: ``(column, count)`` pairs: ``count * 2**column`` is added to the
+            matrix's constant (per-column constant correction, see
+            :mod:`dse.arith._bias`); a column removed by truncation drops its bias.
+        cuts: ``(column, mode)`` pairs: the final adder's carry into ``column`` is
+            cut (``zero``) or speculated from the column below's generate (``gen``);
+            see :mod:`dse.arith._cut`.
     """
 
     width_a: int
     width_b: int
     signed: bool = False
     encoding: Literal["unsigned", "baugh-wooley", "booth"] = "unsigned"
-    reduction: Literal["array", "wallace", "dadda"] = "dadda"
+    reduction: Literal["array", "wallace", "dadda", "c42"] = "dadda"
     adder: Literal["ripple", "kogge-stone"] = "ripple"
     pruned: frozenset[PPId] = field(default_factory=frozenset)
     truncate: int = 0
     compensate: bool = False
     bam: tuple[int, int] = (0, 0)
     loa: int = 0
+    bias: tuple[tuple[int, int], ...] = field(default=(), metadata=_WRITTEN_WHEN_SET)
+    cuts: tuple[tuple[int, str], ...] = field(default=(), metadata=_WRITTEN_WHEN_SET)
 
     def __post_init__(self) -> None:
         for name in ("width_a", "width_b"):
@@ -116,6 +132,10 @@ class MultiplierSpec:
             )
         if (hbl or vbl) and self.encoding == "booth":
             raise ConfigError("the broken-array knob applies to AND-array (non-Booth) multipliers")
+        if self.bias:
+            object.__setattr__(self, "bias", _canonical_bias(self.bias, width_p))
+        if self.cuts:
+            object.__setattr__(self, "cuts", _canonical_cuts(self.cuts, width_p))
         rows, cols = self.pp_grid
         for i, j in self.pruned:
             if not (0 <= i < rows and 0 <= j < cols):
@@ -155,6 +175,41 @@ class MultiplierSpec:
         return True
 
 
+def _canonical_bias(bias: Iterable[tuple[int, int]], width_p: int) -> tuple[tuple[int, int], ...]:
+    """``(column, count)`` pairs sorted by column, one per column, counts above 0."""
+    counts: dict[int, int] = {}
+    for item in bias:
+        try:
+            col, count = (int(x) for x in item)
+        except (TypeError, ValueError):
+            raise ConfigError(f"bias items are (column, count) pairs, got {item!r}") from None
+        if not 0 <= col < width_p:
+            raise ConfigError(f"bias column must be in [0, {width_p - 1}], got {col}")
+        if count < 0:
+            raise ConfigError(f"bias count must be >= 0, got {count} for column {col}")
+        counts[col] = counts.get(col, 0) + count
+    return tuple((c, n) for c, n in sorted(counts.items()) if n)
+
+
+def _canonical_cuts(cuts: Iterable[tuple[int, str]], width_p: int) -> tuple[tuple[int, str], ...]:
+    """``(column, mode)`` pairs sorted by column, one per column."""
+    modes: dict[int, str] = {}
+    for item in cuts:
+        try:
+            col, mode = item
+            col = int(col)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cuts items are (column, mode) pairs, got {item!r}") from None
+        if not 1 <= col < width_p:
+            raise ConfigError(f"cut column must be in [1, {width_p - 1}], got {col}")
+        if mode not in CUT_MODES:
+            raise ConfigError(f"cut mode must be one of {CUT_MODES}, got {mode!r} at column {col}")
+        if modes.get(col, mode) != mode:
+            raise ConfigError(f"column {col} is cut twice, as {modes[col]!r} and {mode!r}")
+        modes[col] = mode
+    return tuple(sorted(modes.items()))
+
+
 @dataclass
 class _Matrix:
     """Partial-product bits by column, with their rows, plus a constant."""
@@ -162,6 +217,9 @@ class _Matrix:
     bits: dict[int, list[tuple[Signal, int]]] = field(default_factory=lambda: defaultdict(list))
     constant: int = 0
     removed_expectation: float = 0.0
+
+
+_ZERO = Node("const0", role="const")
 
 
 @functools.lru_cache(maxsize=64)
@@ -306,12 +364,23 @@ def build(spec: MultiplierSpec, name: str | None = None) -> MultiplierGraph:
     width_p = spec.width_a + spec.width_b
     gb = GraphBuilder(spec.width_a, spec.width_b, spec.signed)
     _operand_inputs(gb)
-    mat = _booth_matrix(gb, spec) if spec.encoding == "booth" else _and_matrix(gb, spec)
+    booth = spec.encoding == "booth"
+    if spec.reduction == "c42" and not booth:
+        # the 4:2 tree reads constant 0 (a compressor's cin with nothing to take);
+        # added where c42tree adds it, so both build the same graph
+        gb.add("zero", _ZERO)
+    mat = _booth_matrix(gb, spec) if booth else _and_matrix(gb, spec)
     if spec.compensate:
         step = 1 << spec.truncate
         mat.constant += round(mat.removed_expectation / step) * step
+    for col, count in spec.bias:
+        if col >= spec.truncate:  # a removed column takes its bias with it
+            mat.constant += count << col
     _add_constant(gb, mat, width_p, spec.truncate)
-    if spec.reduction == "array":
+    if spec.reduction == "c42":
+        cols = {c: [s for s, _ in v] for c, v in mat.bits.items()}
+        _reduce_c42(gb, cols, width_p)
+    elif spec.reduction == "array":
         cols = _reduce_array(gb, mat.bits, width_p)
         if any(len(v) > 2 for v in cols.values()):
             _reduce_wallace(gb, cols, width_p)
@@ -364,6 +433,8 @@ def multiplier(
     compensate: bool = False,
     bam: tuple[int, int] = (0, 0),
     loa: int = 0,
+    bias: Iterable[tuple[int, int]] = (),
+    cuts: Iterable[tuple[int, str]] = (),
 ) -> MultiplierGraph:
     """An ``width_a × width_b`` multiplier graph.
 
@@ -385,5 +456,7 @@ def multiplier(
         compensate=compensate,
         bam=bam,
         loa=loa,
+        bias=tuple(bias),
+        cuts=tuple(cuts),
     )
     return build(spec, "booth" if booth else reduction)

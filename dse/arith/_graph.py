@@ -540,12 +540,17 @@ class MultiplierGraph:
     # ------------------------------------------------------------ serialising
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description: widths, nodes with their drivers, and metadata."""
-        from dataclasses import asdict, is_dataclass
+        from dataclasses import asdict, fields, is_dataclass
 
         info: dict[str, Any] = {}
         for key, value in self.info.items():
             if is_dataclass(value) and not isinstance(value, type):
                 d = asdict(value)
+                # a field added later is written only when set, so a description
+                # of a design that does not use it reads as it always did
+                for f in fields(value):
+                    if f.metadata.get("written_when_set") and d.get(f.name) == f.default:
+                        del d[f.name]
                 d = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in d.items()}
                 info[key] = {"type": type(value).__name__, **d}
             elif isinstance(value, tuple):

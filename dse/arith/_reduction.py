@@ -1,6 +1,7 @@
 """Reduction of the partial-product matrix to two rows: carry-save array, Wallace tree
 (C. S. Wallace, IEEE Trans. Electronic Computers EC-13(1), 1964) and Dadda tree
-(L. Dadda, Alta Frequenza 34, 1965), with half and full adders."""
+(L. Dadda, Alta Frequenza 34, 1965), with half and full adders; and the 4:2-compressor
+tree (see :mod:`dse.arith._c42tree`)."""
 
 from __future__ import annotations
 
@@ -243,3 +244,39 @@ def _reduce_array(
             new[c].extend(ins[pos:])
         acc = new
     return acc
+
+
+def _reduce_c42(gb: GraphBuilder, cols: dict[int, list[Signal]], width_p: int) -> None:
+    """The 4:2-compressor tree of :mod:`dse.arith._c42tree` (reads node ``zero``)."""
+    zero: Signal = ("zero", "y")
+    stage = 0
+    while any(len(v) > 2 for v in cols.values()):
+        new: dict[int, list[Signal]] = defaultdict(list)
+        chain: list[Signal] = []  # couts from the column below, same stage
+        for c in range(width_p):
+            bits = list(cols.get(c, []))
+            incoming, chain = chain, []
+            while len(bits) >= 4:
+                ins = [bits.pop(0) for _ in range(4)]
+                if incoming:
+                    cin = incoming.pop(0)
+                elif bits:
+                    cin = bits.pop(0)
+                else:
+                    cin = zero
+                cell = gb.cell(f"c42_s{stage}_c{c}", "c42", (*ins, cin), c, "tree")
+                new[c].append((cell, "sum"))
+                if c + 1 < width_p:
+                    new[c + 1].append((cell, "carry"))
+                    chain.append((cell, "cout"))
+            rest = bits + incoming
+            while len(rest) >= 3:
+                trio = (rest.pop(0), rest.pop(0), rest.pop(0))
+                cell = gb.cell(f"fa_s{stage}_c{c}", "fa", trio, c, "tree")
+                new[c].append((cell, "sum"))
+                if c + 1 < width_p:
+                    new[c + 1].append((cell, "cout"))
+            new[c].extend(rest)
+        cols.clear()
+        cols.update(new)
+        stage += 1

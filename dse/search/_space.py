@@ -7,9 +7,11 @@ field). Two kinds:
 * ``structure`` — a base multiplier from a generator (e.g. an 8x8 Dadda tree) and
   the knobs that are free: partial products that may be pruned (perforation:
   Zervakis et al., IEEE TVLSI 2016), truncation, compensation, broken-array levels,
-  lower-part-OR bits (Mahdiani et al., IEEE TCAS-I 2010), and, per compressor cell,
-  which approximate cells of its family it may become or which of its outputs may
-  be tied to constant 0 (TRAM's move: Meng et al., DAC 2026).
+  lower-part-OR bits (Mahdiani et al., IEEE TCAS-I 2010), per-column constant bits
+  (``bias``) and carry-chain cuts of the final adder (``cut``; see
+  :mod:`dse.arith._bias`, :mod:`dse.arith._cut`), and, per compressor cell (or per
+  family and column), which approximate cells of its family it may become or which
+  of its outputs may be tied to constant 0 (TRAM's move: Meng et al., DAC 2026).
 * ``library`` — choose among a given set of existing multipliers (generator specs,
   gate-level Verilog, or LUTs with their metrics), the ALWANN setting (M. Mrazek, Z.
   Vasicek, L. Sekanina, M. A. Hanif, M. Shafique, "ALWANN: Automatic layer-wise
@@ -18,10 +20,11 @@ field). Two kinds:
 Both kinds may give one multiplier per *layer group* (``groups:``); the genome is then
 the concatenation of one sub-genome per group.
 
-Decoding is deterministic. Matrix knobs (prune, truncate, compensate, bam, loa) are
-applied first, because they rebuild the compressor tree; then cell knobs address the
-rebuilt tree's cells by a stable position: *family, column, and index among that
-family's cells of that column in topological order*. The slots are taken from the
+Decoding is deterministic. Matrix knobs (prune, truncate, compensate, bam, loa, bias,
+cut) are applied first, because they rebuild the compressor tree; then cell knobs
+address the rebuilt tree's cells by a stable position: *family, column, and index among
+that family's cells of that column in topological order* (or, with ``cells.per:
+column``, family and column: one gene for all those cells). The slots are taken from the
 base graph, so the genome has a fixed length; a slot with no cell after pruning is
 ignored, and cells beyond the base graph's count stay exact.
 """

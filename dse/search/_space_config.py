@@ -38,6 +38,10 @@ class CellsConfig(_Strict):
     roles: list[Literal["tree", "cpa"]] = Field(default_factory=lambda: ["tree"])  # type: ignore[arg-type]
     columns: tuple[int, int] | None = None
     options: dict[str, list[str]]
+    per: Literal["cell", "column"] = Field(
+        "cell",
+        description="one gene per cell, or one per (family, column) for all its cells",
+    )
 
 
 class GroupConfig(_Strict):

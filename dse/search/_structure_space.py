@@ -31,6 +31,9 @@ def _stored_config(config: Any, knobs: Mapping[str, Knob]) -> dict[str, Any]:
         knob = knobs.get(name)
         if knob is not None and not knob.listed_when_unset and name not in given:
             del data["knobs"][name]
+    cells = data["knobs"].get("cells")
+    if cells is not None and cells.get("per") == "cell":
+        del cells["per"]  # the default, which configurations stored before it lack
     return data
 
 
@@ -38,7 +41,9 @@ def _stored_config(config: Any, knobs: Mapping[str, Knob]) -> dict[str, Any]:
 class _Slot:
     family: str
     column: int
-    index: int
+    #: the cell's index among its family's cells of the column; ``None``: every one
+    #: of them (``cells.per: column``)
+    index: int | None
 
 
 class StructureSpace(Space):
@@ -99,14 +104,18 @@ class StructureSpace(Space):
             for family, opts in k.cells.options.items():
                 self._options[family] = _cell_options(where, family, opts, CELL_TYPES)
             lo, hi = k.cells.columns if k.cells.columns else (0, width_p - 1)
+            per_column = k.cells.per == "column"
             for (family, column), cells in sorted(self._cell_table(base).items()):
                 if family not in self._options or not lo <= column <= hi:
                     continue
-                for idx in range(len(cells)):
+                # per column: one gene sets every cell of the family in the column (a
+                # shorter genome whose genes each move a whole column's error)
+                indices: list[int | None] = [None] if per_column else list(range(len(cells)))
+                for idx in indices:
                     self._slots.append(_Slot(family, column, idx))
                     genes.append(
                         Gene(
-                            f"cell.{family}.c{column}.{idx}",
+                            f"cell.{family}.c{column}" + ("" if idx is None else f".{idx}"),
                             "choice",
                             choices=self._options[family],
                             column=column,
@@ -163,9 +172,8 @@ class StructureSpace(Space):
         table = self._cell_table(self.base)
         out: dict[str, tuple[str, ...]] = {}
         for slot in self._slots:
-            cells = table.get((slot.family, slot.column), [])
-            if slot.index < len(cells):
-                out[cells[slot.index]] = self._options[slot.family]
+            for cell in _slot_cells(slot, table):
+                out[cell] = self._options[slot.family]
         return out
 
     def encode_cells(self, per_group: Sequence[Mapping[str, str]]) -> Genome:
@@ -174,7 +182,9 @@ class StructureSpace(Space):
         ``per_group[g]`` maps base-graph cell names to option strings as listed in the
         space (``"zero.sum"``, ``"ama1"``, ...; ``"zero.sum+cout"`` matches its ports in
         any order). Every other gene keeps its default. Raises :class:`ConfigError`
-        naming the cell when a cell has no gene or the option is not offered.
+        naming the cell when a cell has no gene or the option is not offered. With
+        ``cells.per: column`` one gene holds all of a column's cells of a family: they
+        must all be given the same option.
         """
         if len(per_group) != len(self.group_names):
             raise ConfigError(
@@ -185,11 +195,12 @@ class StructureSpace(Space):
         where_of: dict[str, int] = {}
         first = self._per_group - len(self._slots)  # cell genes come last in a group
         for k, slot in enumerate(self._slots):
-            cells = table.get((slot.family, slot.column), [])
-            if slot.index < len(cells):
-                where_of[cells[slot.index]] = k
+            for cell in _slot_cells(slot, table):
+                where_of[cell] = k
         values = list(self.exact_genome().values)
         for g, edits in enumerate(per_group):
+            if any(slot.index is None for slot in self._slots):
+                _check_columns_agree(self.where, self._slots, table, edits, where_of)
             for node, option in edits.items():
                 if node not in where_of:
                     raise ConfigError(
@@ -223,19 +234,56 @@ class StructureSpace(Space):
             table = self._cell_table(graph)
             for slot in self._slots:
                 choice = self._options[slot.family][next(it)]
-                cells = table.get((slot.family, slot.column), [])
-                if choice == "exact" or slot.index >= len(cells):
+                if choice == "exact":
                     continue
-                node = cells[slot.index]
-                try:
-                    if choice.startswith("zero."):
-                        for port in choice[5:].split("+"):
-                            graph = set_output_constant(graph, node, port)
-                    else:
-                        graph = replace_cell(graph, node, choice)
-                except KnobError:  # pragma: no cover - options are validated per family
-                    continue
+                for node in _slot_cells(slot, table):
+                    try:
+                        if choice.startswith("zero."):
+                            for port in choice[5:].split("+"):
+                                graph = set_output_constant(graph, node, port)
+                        else:
+                            graph = replace_cell(graph, node, choice)
+                    except KnobError:  # pragma: no cover - options are validated per family
+                        continue
         return graph
+
+
+def _slot_cells(slot: _Slot, table: Mapping[tuple[str, int], list[str]]) -> list[str]:
+    """The cells of ``table`` a slot's gene sets (none when the column has fewer)."""
+    cells = table.get((slot.family, slot.column), [])
+    if slot.index is None:
+        return list(cells)
+    return [cells[slot.index]] if slot.index < len(cells) else []
+
+
+def _check_columns_agree(
+    where: str,
+    slots: Sequence[_Slot],
+    table: Mapping[tuple[str, int], list[str]],
+    edits: Mapping[str, str],
+    where_of: Mapping[str, int],
+) -> None:
+    """Per-column genes: the cells that share one gene must be given one option."""
+    for node in edits:
+        k = where_of.get(node)
+        if k is None or slots[k].index is not None:
+            continue
+        for other in _slot_cells(slots[k], table):
+            mine, theirs = edits[node], edits.get(other, "exact")
+            if _same_option(mine, theirs):
+                continue
+            slot = slots[k]
+            raise ConfigError(
+                f"{where}: cells {node!r} and {other!r} share gene "
+                f"cell.{slot.family}.c{slot.column} (cells.per: column) but are given "
+                f"{mine!r} and {theirs!r}"
+            )
+
+
+def _same_option(a: str, b: str) -> bool:
+    if a.startswith("zero.") and b.startswith("zero."):
+        return set(a[5:].split("+")) == set(b[5:].split("+"))
+    return a == b
 
 
 def _option_index(options: Sequence[str], option: str) -> int | None:

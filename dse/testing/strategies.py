@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from dse.arith import MultiplierGraph, apply_knobs, generate
 
-__all__ = ["knobbed_multipliers", "small_multipliers"]
+__all__ = ["knobbed_multipliers", "moves", "small_multipliers"]
 
 
 @st.composite
 def small_multipliers(draw: Any, max_width: int = 5) -> MultiplierGraph:
     """An exact partial-product multiplier of random kind and widths 2..max_width."""
-    gen = draw(st.sampled_from(["array", "wallace", "dadda", "booth"]))
+    gen = draw(st.sampled_from(["array", "wallace", "dadda", "booth", "c42"]))
     wa = draw(st.integers(2, max_width))
     wb = draw(st.integers(2, max_width))
     signed = draw(st.booleans())
@@ -42,6 +42,7 @@ def knobbed_multipliers(draw: Any, max_width: int = 5) -> MultiplierGraph:
         knobs["bam"] = (draw(st.integers(0, spec.width_b)), draw(st.integers(0, graph.width_p)))
     if draw(st.booleans()):
         knobs["loa"] = draw(st.integers(0, graph.width_p - 1))
+    knobs.update(draw(moves(graph.width_p)))
     graph = apply_knobs(graph, knobs)
     cells = [
         n
@@ -58,6 +59,27 @@ def knobbed_multipliers(draw: Any, max_width: int = 5) -> MultiplierGraph:
             graph = apply_knobs(graph, {"zero": zeros})
     _maybe_approx = _approximate_swaps(draw, graph)
     return _maybe_approx
+
+
+@st.composite
+def moves(draw: Any, width_p: int, *, always: bool = False) -> dict[str, Any]:
+    """Random ``bias`` and ``cut`` knob values for a product of ``width_p`` bits (each
+    present with probability 1/2, or both always)."""
+    knobs: dict[str, Any] = {}
+    if always or draw(st.booleans()):
+        knobs["bias"] = draw(
+            st.lists(
+                st.tuples(st.integers(0, width_p - 1), st.integers(1, 3)),
+                min_size=int(always),
+                max_size=3,
+            )
+        )
+    if always or draw(st.booleans()):
+        columns = draw(
+            st.lists(st.integers(1, width_p - 1), min_size=int(always), max_size=3, unique=True)
+        )
+        knobs["cut"] = [(c, draw(st.sampled_from(["zero", "gen"]))) for c in columns]
+    return knobs
 
 
 def _approximate_swaps(draw: Any, graph: MultiplierGraph) -> MultiplierGraph:
