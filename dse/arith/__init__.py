@@ -51,8 +51,10 @@ from dse.arith._knobs import (
 from dse.arith._lower import lower
 from dse.arith._registry import (
     GENERATORS,
+    ParsedSpec,
     from_spec,
     generate,
+    parse_spec,
     register_generator,
     spec_signed_default,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "MultiplierGraph",
     "MultiplierSpec",
     "Node",
+    "ParsedSpec",
     "RangeConfig",
     "Signal",
     "SpaceEntry",
@@ -88,6 +91,7 @@ __all__ = [
     "lower",
     "lower_part_or_adder",
     "multiplier",
+    "parse_spec",
     "prune_partial_products",
     "register_cell_type",
     "register_generator",
