@@ -18,11 +18,11 @@ an experimental study", in *Metaheuristics for Multiobjective Optimisation*, LNE
   two-gene moves, in an order drawn from the study's seed and the member's genome,
   cut to ``evals_per_design``; each neighbour is repaired as NSGA-II's children are
   (genes a truncation makes irrelevant are reset);
-* each batch takes one new neighbour of every unexplored member in turn, the least
-  explored members first (then the most isolated along the front, by crowding
-  distance), so the whole front improves at once rather than one design after
-  another; genomes (and structures, by structural hash) the study has recorded are
-  skipped;
+* each batch takes one new neighbour of every unexplored member in turn, the most
+  isolated members first (largest crowding distance, the front's two ends before
+  all, as NSGA-II's selection prefers them): the search fills the front's gaps, and
+  a gap it fills lowers its members' turn; genomes (and structures, by structural
+  hash) the study has recorded are skipped;
 * a member is **explored** when its neighbourhood is recorded; the search ends when
   every member is explored, or with the budget.
 
@@ -134,30 +134,27 @@ class LocalSearch(Backend):
         if self._state is not None and self._state.session is session:
             return self._state
         seeds = self.seeds.genomes(session, front_only=True)
-        start = [session.space.exact_genome(), *seeds]
+        start = [(g.key, g) for g in (session.space.exact_genome(), *seeds)]
         self._state = _Run(session, start, seeds)
         return self._state
 
     def ask(self, session: Session, n: int) -> list[Proposal]:
         """The next batch: the start designs not yet recorded, else one new neighbour
-        per unexplored archive member in turn, the least explored members first (then
-        the most isolated along the front); none when all are explored."""
+        per unexplored archive member in turn, the most isolated members first; none
+        when all are explored."""
         run = self._run(session)
         index = session.refresh_index()
-        batch = _Batch(run, index, min(n, self.batch_size))
-        for genome in run.start:
-            batch.take(genome)
+        run.learn(index)
+        batch = _Batch(run, min(n, self.batch_size))
+        for key, genome in run.start:
+            batch.take(key, genome)
         if batch.genomes:
             return [Proposal(g) for g in batch.genomes]
-        queue = []
-        for pos, (member, crowding) in enumerate(self._archive(session, run, index)):
-            hood = self._neighbours(session, run, member)
-            todo = [g for g in hood if batch.new(g)]
-            if todo:  # else explored
-                queue.append((len(hood) - len(todo), -crowding, pos, todo))
-        # fewest recorded neighbours first: the order is a function of the storage, so
-        # the members take turns across batches and across a resume alike
-        walks = [iter(todo) for *_, todo in sorted(queue, key=lambda q: q[:3])]
+        members = self._archive(session, run, index)
+        # the order is a function of the storage alone, so a resume goes on alike; a
+        # member whose neighbours are all known (explored) drops out of the passes
+        order = sorted(range(len(members)), key=lambda k: (-members[k][1], k))
+        walks = [iter(self._neighbours(session, run, members[k][0])) for k in order]
         while walks and not batch.full():
             walks = [w for w in walks if _next_into(w, batch)]
         return [Proposal(g) for g in batch.genomes]
@@ -207,13 +204,13 @@ class LocalSearch(Backend):
         return members
 
     # ------------------------------------------------------------ neighbourhoods
-    def _neighbours(self, session: Session, run: _Run, member: Genome) -> list[Genome]:
+    def _neighbours(self, session: Session, run: _Run, member: Genome) -> list[_Keyed]:
         """The member's neighbourhood in its fixed order (computed once per member)."""
         if member.key not in run.neighbours:
             run.neighbours[member.key] = self._neighbourhood(session, member)
         return run.neighbours[member.key]
 
-    def _neighbourhood(self, session: Session, member: Genome) -> list[Genome]:
+    def _neighbourhood(self, session: Session, member: Genome) -> list[_Keyed]:
         space = session.space
         digest = hashlib.blake2b(f"{session.seed}:{member.key}".encode(), digest_size=8)
         rng = np.random.default_rng(int.from_bytes(digest.digest(), "little"))
@@ -239,62 +236,78 @@ class LocalSearch(Backend):
         out: dict[str, Genome] = {}
         for change in moves:
             g = canonical(space, member.replace(change))
-            if g.key != member.key:
-                out.setdefault(g.key, g)
-        return list(out.values())
+            out.setdefault(g.key, g)
+        out.pop(member.key, None)
+        return list(out.items())
 
 
-def _next_into(walk: Iterator[Genome], batch: _Batch) -> bool:
+#: A genome with its key (computed once: a key is a hash of the genome's JSON).
+_Keyed = tuple[str, Genome]
+
+
+def _next_into(walk: Iterator[_Keyed], batch: _Batch) -> bool:
     """Put the walk's next new genome into the batch; False when the walk is spent
     (or the batch full)."""
-    return not batch.full() and any(batch.take(genome) for genome in walk)
+    return not batch.full() and any(batch.take(key, genome) for key, genome in walk)
 
 
 @dataclass
 class _Run:
-    session: Any
-    start: list[Genome]
-    seeds: list[Genome]
-    neighbours: dict[str, list[Genome]] = field(default_factory=dict)
-    hashes: dict[str, str | None] = field(default_factory=dict)
+    """A session's start designs and caches of what the storage says (read anew at
+    every batch: :meth:`learn`)."""
 
-    def structural_hash(self, genome: Genome) -> str | None:
+    session: Any
+    start: list[_Keyed]
+    seeds: list[Genome]
+    neighbours: dict[str, list[_Keyed]] = field(default_factory=dict)
+    hashes: dict[str, str | None] = field(default_factory=dict)
+    known_keys: set[str] = field(default_factory=set)
+    known_hashes: set[str] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
+
+    def learn(self, index: TrialIndex) -> None:
+        """Note the genomes and structures of the trials recorded since the last batch."""
+        for r in index.results():
+            if r.number not in self.seen:
+                self.seen.add(r.number)
+                self.known_keys.add(r.record.genome.key)
+                if r.record.structural_hash:
+                    self.known_hashes.add(r.record.structural_hash)
+
+    def structural_hash(self, key: str, genome: Genome) -> str | None:
         """The decoded structure's hash (``None``: the genome does not decode)."""
-        if genome.key not in self.hashes:
+        if key not in self.hashes:
             space = self.session.space
             try:
-                self.hashes[genome.key] = space.design_hash(space.decode(genome))
+                self.hashes[key] = space.design_hash(space.decode(genome))
             except DseError:
-                self.hashes[genome.key] = None
-        return self.hashes[genome.key]
+                self.hashes[key] = None
+        return self.hashes[key]
 
 
 class _Batch:
     """Genomes to evaluate next: none the study has recorded (by genome or by
     structure), none twice."""
 
-    def __init__(self, run: _Run, index: TrialIndex, size: int) -> None:
+    def __init__(self, run: _Run, size: int) -> None:
         self.run = run
         self.size = size
         self.genomes: list[Genome] = []
-        self.keys = {r.record.genome.key for r in index.results()}
-        self.hashes = {h for r in index.results() if (h := r.record.structural_hash)}
+        self.keys: set[str] = set()
+        self.hashes: set[str] = set()
 
     def full(self) -> bool:
         return len(self.genomes) >= self.size
 
-    def new(self, genome: Genome) -> bool:
-        """Whether ``genome`` decodes, and neither it nor its structure is known."""
-        if genome.key in self.keys:
+    def take(self, key: str, genome: Genome) -> bool:
+        """Add ``genome`` unless the batch is full, it is known (its genome or its
+        structure is recorded or in the batch) or it does not decode; True when added."""
+        if self.full() or key in self.keys or key in self.run.known_keys:
             return False
-        h = self.run.structural_hash(genome)
-        return h is not None and h not in self.hashes
-
-    def take(self, genome: Genome) -> bool:
-        """Add ``genome`` unless the batch is full or it is known; True when added."""
-        if self.full() or not self.new(genome):
+        h = self.run.structural_hash(key, genome)
+        if h is None or h in self.hashes or h in self.run.known_hashes:
             return False
-        self.keys.add(genome.key)
-        self.hashes.add(str(self.run.structural_hash(genome)))
+        self.keys.add(key)
+        self.hashes.add(h)
         self.genomes.append(genome)
         return True
