@@ -208,3 +208,37 @@ def test_local_starts_from_another_studys_front(tmp_path: Path, unique_name: str
             _study(tmp_path, f"{unique_name}_d", "local", "{seed_from: 'study:nope'}", 4),
             storage=url,
         )
+
+
+def test_nsga2_starts_from_library_entries(tmp_path: Path, unique_name: str) -> None:
+    (tmp_path / "lib.yaml").write_text(
+        "kind: library\nwidth: 4\nentries:\n"
+        "  - {name: exact, spec: 'dadda:4'}\n"
+        "  - {name: trunc2, spec: 'dadda:4,truncate=2'}\n"
+        "  - {name: loa3, spec: 'dadda:4,loa=3'}\n"
+        "  - {name: trunc1, spec: 'dadda:4,truncate=1'}\n"
+    )
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    p = write_study(
+        tmp_path,
+        unique_name,
+        backend="nsga2",
+        options="{population_size: 4, seed_from: ['entry:loa3', 'entry:trunc1']}",
+        trials=3,
+        space="lib.yaml",
+    )
+    run(p, storage=url)
+    trials = sorted(
+        optuna.load_study(study_name=unique_name, storage=url).trials, key=lambda t: t.number
+    )
+    assert [t.params["multiplier"] for t in trials] == ["exact", "loa3", "trunc1"]
+    p = write_study(
+        tmp_path,
+        f"{unique_name}_bad",
+        backend="local",
+        options="{seed_from: 'entry:nope'}",
+        trials=3,
+        space="lib.yaml",
+    )
+    with pytest.raises(ConfigError, match=r"seed_from 'entry:nope': .*'nope' is not an entry"):
+        run(p, storage=url)
