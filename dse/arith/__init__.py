@@ -53,8 +53,10 @@ from dse.arith._knobs import (
 from dse.arith._lower import lower
 from dse.arith._registry import (
     GENERATORS,
+    ParsedSpec,
     from_spec,
     generate,
+    parse_spec,
     register_generator,
     spec_signed_default,
 )
@@ -75,6 +77,7 @@ __all__ = [
     "MultiplierGraph",
     "MultiplierSpec",
     "Node",
+    "ParsedSpec",
     "RangeConfig",
     "Signal",
     "SpaceEntry",
@@ -92,6 +95,7 @@ __all__ = [
     "lower",
     "lower_part_or_adder",
     "multiplier",
+    "parse_spec",
     "prune_partial_products",
     "register_cell_type",
     "register_generator",

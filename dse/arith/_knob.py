@@ -19,7 +19,8 @@ To add a knob, subclass :class:`Knob` in one file and call :func:`register_knob`
 * to be free in a structure space: ``space_config`` (the type of its entry under
   ``knobs:``, validated with pydantic), :meth:`Knob.genes` (that entry → genes, as plain
   :class:`GeneSpec` data) and :meth:`Knob.decode` (the genes' values → the knob's value,
-  or ``None`` to leave it off).
+  or ``None`` to leave it off); to let designs written as specs seed a search,
+  :meth:`Knob.encode` (the inverse of ``decode``).
 """
 
 from __future__ import annotations
@@ -144,6 +145,19 @@ class Knob:
         ``chosen`` holds the values decoded so far for the knobs registered before it.
         """
         raise NotImplementedError(f"knob {self.name!r} does not define decode")
+
+    def encode(
+        self, genes: Sequence[GeneSpec], value: Any, base: MultiplierGraph
+    ) -> list[int] | None:
+        """The genes' values that :meth:`decode` turns into ``value`` on ``base`` (the
+        inverse of :meth:`decode`, used to seed a search with designs written as specs).
+
+        ``value``: the knob's value as a spec or study file gives it (pass it through
+        :meth:`parse`); it is the design's whole setting of the knob, including what
+        ``base`` already applies (a space's fixed knobs). ``None`` (the default): the
+        value cannot be expressed by these genes, and the design is outside the space.
+        """
+        return None
 
     def __call__(self, graph: MultiplierGraph, value: Any) -> MultiplierGraph:
         return self.apply(graph, value)

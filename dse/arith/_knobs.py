@@ -227,6 +227,20 @@ def _bam_pair(value: Any) -> tuple[int, int]:
     return int(h), int(vb)
 
 
+def _base_spec(base: MultiplierGraph) -> Any:
+    """The spec of a space's base graph (matrix knobs are free only on such graphs)."""
+    spec = base.info.get("spec")
+    if spec is None:
+        raise KnobError("matrix knobs encode only into graphs of a partial-product generator")
+    return spec
+
+
+def _in_ranges(genes: Sequence[GeneSpec], values: list[int]) -> list[int] | None:
+    """``values`` when each lies in its gene's range, else ``None``."""
+    ok = all(g.low <= v <= g.high for g, v in zip(genes, values, strict=True))
+    return values if ok else None
+
+
 def _pp_order(node: str) -> tuple[int, ...]:
     parts = node.split("_")
     try:
@@ -293,6 +307,24 @@ class PruneKnob(Knob):
         pruned = [g.payload for g, v in zip(genes, values, strict=True) if v]
         return pruned or None
 
+    def encode(
+        self, genes: Sequence[GeneSpec], value: Any, base: MultiplierGraph
+    ) -> list[int] | None:
+        wanted = {(int(i), int(j)) for i, j in self.parse(value)}
+        already = set(_base_spec(base).pruned)  # a space's fixed prune
+        if not already <= wanted:
+            return None
+        bit = {g.payload: k for k, g in enumerate(genes)}
+        # a product the base does not build (a truncated column) is pruned already
+        built = {_pp_order(n) for n in base.nodes_of(role="pp")}
+        out = [0] * len(genes)
+        for pair in wanted - already:
+            if pair in bit:
+                out[bit[pair]] = 1
+            elif pair in built:
+                return None
+        return out
+
 
 class _RangeKnob(Knob):
     """A knob with one integer value, free over a range of ``0 .. width_p - 1``."""
@@ -315,6 +347,15 @@ class _RangeKnob(Knob):
         self, genes: Sequence[GeneSpec], values: Sequence[int], chosen: Any, base: Any
     ) -> Any | None:
         return values[0] or None
+
+    def encode(
+        self, genes: Sequence[GeneSpec], value: Any, base: MultiplierGraph
+    ) -> list[int] | None:
+        # gene value 0 leaves the base's own setting; any other value sets it
+        v = self.parse(value)
+        if v == getattr(_base_spec(base), self.name):
+            return _in_ranges(genes, [0])
+        return _in_ranges(genes, [v]) if v else None
 
 
 class TruncateKnob(_RangeKnob):
@@ -362,6 +403,14 @@ class CompensateKnob(Knob):
             return None
         return "1"
 
+    def encode(
+        self, genes: Sequence[GeneSpec], value: Any, base: MultiplierGraph
+    ) -> list[int] | None:
+        on = self.parse(value)
+        if on == _base_spec(base).compensate:
+            return [0]
+        return [1] if on else None  # a gene cannot take off a fixed compensation
+
 
 class BamKnob(Knob):
     """``bam``: broken-array break levels ``HBL:VBL`` (:func:`broken_array`)."""
@@ -398,6 +447,16 @@ class BamKnob(Knob):
     ) -> Any | None:
         h, v = values
         return (h, v) if h or v else None
+
+    def encode(
+        self, genes: Sequence[GeneSpec], value: Any, base: MultiplierGraph
+    ) -> list[int] | None:
+        h, v = self.parse(value)
+        if (h, v) == tuple(_base_spec(base).bam):
+            return _in_ranges(genes, [0, 0])
+        if not (h or v):  # (0, 0) decodes to the base's own break levels
+            return None
+        return _in_ranges(genes, [h, v])
 
 
 class LoaKnob(_RangeKnob):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dse.arith._generators import ADDERS, MAX_WIDTH, MIN_WIDTH, multiplier
@@ -15,8 +16,10 @@ from dse.errors import ConfigError
 __all__ = [
     "GENERATORS",
     "Generator",
+    "ParsedSpec",
     "from_spec",
     "generate",
+    "parse_spec",
     "register_generator",
     "spec_signed_default",
 ]
@@ -96,13 +99,22 @@ def generate(
 _SPEC = re.compile(r"^(?P<gen>[A-Za-z][\w-]*):(?P<wa>\d+)(?:x(?P<wb>\d+))?(?P<rest>(?:,.*)?)$")
 
 
-def from_spec(spec: str) -> MultiplierGraph:
-    """Build a multiplier from a one-line spec.
+@dataclass(frozen=True)
+class ParsedSpec:
+    """A one-line spec taken apart (see :func:`parse_spec`): the generator, the operand
+    widths, the signedness (``None``: the generator's default), the final adder and the
+    knob values as written (strings, in the spec's order)."""
 
-    Syntax: ``GEN:WIDTH[xWIDTH_B][,signed|,unsigned][,adder=NAME][,KNOB=VALUE...]``,
-    e.g. ``dadda:8``, ``dadda:8x6,truncate=4``, ``booth:8,signed``, ``mitchell:8``.
-    List-valued knob values use ``;`` between items: ``prune=0:0;1:0``.
-    """
+    generator: str
+    width_a: int
+    width_b: int | None
+    signed: bool | None
+    adder: str
+    knobs: dict[str, Any]
+
+
+def parse_spec(spec: str) -> ParsedSpec:
+    """Take a one-line spec apart without building it (syntax as in :func:`from_spec`)."""
     m = _SPEC.match(spec.strip())
     if not m:
         raise ConfigError(
@@ -129,11 +141,19 @@ def from_spec(spec: str) -> MultiplierGraph:
                 f"known: signed, unsigned, adder, {', '.join(KNOBS)}"
             )
     wb = m.group("wb")
+    return ParsedSpec(
+        m.group("gen"), int(m.group("wa")), int(wb) if wb else None, signed, adder, knobs
+    )
+
+
+def from_spec(spec: str) -> MultiplierGraph:
+    """Build a multiplier from a one-line spec.
+
+    Syntax: ``GEN:WIDTH[xWIDTH_B][,signed|,unsigned][,adder=NAME][,KNOB=VALUE...]``,
+    e.g. ``dadda:8``, ``dadda:8x6,truncate=4``, ``booth:8,signed``, ``mitchell:8``.
+    List-valued knob values use ``;`` between items: ``prune=0:0;1:0``.
+    """
+    p = parse_spec(spec)
     return generate(
-        m.group("gen"),
-        int(m.group("wa")),
-        int(wb) if wb else None,
-        signed=signed,
-        adder=adder,
-        knobs=knobs,
+        p.generator, p.width_a, p.width_b, signed=p.signed, adder=p.adder, knobs=p.knobs
     )

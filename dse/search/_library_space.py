@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -115,3 +115,37 @@ class LibrarySpace(Space):
     def decode(self, genome: Genome) -> tuple[Design, ...]:
         self.check(genome)
         return tuple(self.entry(v) for v in genome.values)
+
+    def encode(self, design: Any) -> Genome:
+        """The genome that picks a library entry per layer group.
+
+        ``design``: an entry's name (or its ``spec:`` text, or a design with the same
+        structural hash as an entry); a list gives one per layer group, a single one
+        stands for every group. Raises :class:`ConfigError` naming the design and the
+        entries when it is not in the library.
+        """
+        groups = len(self.group_names)
+        items = list(design) if isinstance(design, (list, tuple)) else [design] * groups
+        if len(items) != groups:
+            raise ConfigError(
+                f"{self.where}: give one entry per layer group ({groups}), got {len(items)}"
+            )
+        return Genome.of(self._entry_index(item) for item in items)
+
+    def _entry_index(self, item: Any) -> int:
+        if isinstance(item, str):
+            if item in self.entry_names:
+                return self.entry_names.index(item)
+            for i, e in enumerate(self.model.entries):
+                if e.spec and e.spec.replace(" ", "") == item.replace(" ", ""):
+                    return i
+        else:
+            wanted = getattr(item, "structural_hash", None)
+            for i in range(len(self.entry_names)):
+                if wanted is not None and self.entry(i).structural_hash == wanted:
+                    return i
+        shown = item if isinstance(item, str) else getattr(item, "name", type(item).__name__)
+        raise ConfigError(
+            f"{self.where}: design {shown!r} is not an entry of the library; entries: "
+            f"{', '.join(self.entry_names)}"
+        )

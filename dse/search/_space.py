@@ -74,6 +74,12 @@ class Space:
         """One design per layer group (see :mod:`dse.design` for the kinds)."""
         raise NotImplementedError
 
+    def encode(self, design: Any) -> Genome:
+        """The genome of a design (or one per layer group) given in the space's own terms
+        (a spec for a structure space, an entry's name for a library); the inverse of
+        :meth:`decode`. Raises :class:`ConfigError` when the design is outside the space."""
+        raise ConfigError(f"space {self.name!r} ({type(self).__name__}) cannot encode designs")
+
     def default_value(self, gene_index: int) -> int:
         """The value of a gene that leaves the base design unchanged."""
         return self.genes[gene_index].low

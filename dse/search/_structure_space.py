@@ -218,6 +218,21 @@ class StructureSpace(Space):
                 values[g * self._per_group + first + where_of[node]] = index
         return Genome.of(values)
 
+    def encode(self, design: Any) -> Genome:
+        """The genome of a design this space holds: a one-line spec
+        (``"dadda:8,truncate=3,loa=4"``, see :func:`dse.arith.from_spec`) or a generated
+        graph (a :class:`~dse.arith.MultiplierGraph` or ``GraphDesign``); a list gives one
+        per layer group, a single design stands for every group.
+
+        Each free knob inverts its genes (:meth:`dse.arith.Knob.encode`); the cell knobs
+        ``approx`` / ``zero`` go through :meth:`encode_cells`. ``decode(encode(d))`` has
+        ``d``'s structural hash, checked here. Raises one-line :class:`ConfigError`
+        naming the knob and value when the design is outside the space.
+        """
+        from dse.search._space_encode import encode_structure
+
+        return encode_structure(self, design)
+
     def _decode_one(self, values: Sequence[int]) -> MultiplierGraph:
         from dse.arith import apply_knobs, replace_cell, set_output_constant
 

@@ -69,6 +69,7 @@ class Session(Protocol):
         seed: the study's seed (worker ``k`` of an Optuna back end adds ``k``).
         worker_index: this process's worker number.
         index: the results recorded so far (see :meth:`refresh_index`).
+        storage_url: the URL of the study's storage (to read other studies in it).
     """
 
     study: optuna.Study
@@ -77,6 +78,7 @@ class Session(Protocol):
     seed: int
     worker_index: int
     index: TrialIndex
+    storage_url: str
 
     def should_stop(self) -> bool:
         """True when the trial budget is met (COMPLETE trials, plus RUNNING ones) or time is up."""

@@ -104,6 +104,7 @@ register_backend("tpe", BackendEntry(_OPTUNA, "OptunaBackend", ("tpe",)))
 register_backend("gp", BackendEntry(_OPTUNA, "OptunaBackend", ("gp",)))
 register_backend("random", BackendEntry(_OPTUNA, "OptunaBackend", ("random",)))
 register_backend("tram", BackendEntry("dse.search._backends._tram", "TramBackend"))
+register_backend("local", BackendEntry("dse.search._backends._local", "LocalSearch"))
 
 _KEYWORD = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 

@@ -41,6 +41,7 @@ from pymoo.core.sampling import Sampling
 
 from dse.errors import ConfigError, StudyStateError
 from dse.search._backends._base import Backend, Proposal, Result, Session
+from dse.search._backends._seeding import SeedSources
 from dse.search._genome import Gene, Genome
 from dse.search._records import CHECKPOINT_ATTR, SAMPLER_GENERATION
 
@@ -272,10 +273,13 @@ class PymooNSGA2(Backend):
         mutation_rate: expected number of mutated genes per child (>= 0.1).
         init_density: ``[lo, hi]`` range of the fraction of genes the initial random
             genomes change.
-        seed_from: back-end name(s) (e.g. ``tram``) whose recorded designs start the
-            initial population (the non-dominated feasible ones first, then the rest by
-            rank; at most ``population_size - 1``, after the exact design). Their recorded
-            figures are reused, not re-evaluated. Typical in a pipeline after ``tram``.
+        seed_from: where the initial population starts (at most ``population_size - 1``
+            designs, after the exact design): back-end name(s) (e.g. ``tram``, whose
+            recorded designs come non-dominated feasible first, then by rank),
+            ``study:NAME`` (another study's front), design specs
+            (``dadda:8,truncate=3``) or ``entry:NAME`` (a library entry); see
+            :mod:`dse.search._backends._seeding`. Designs already recorded are reused,
+            not re-evaluated. Typical in a pipeline after ``tram``.
     """
 
     name: ClassVar[str] = "nsga2"
@@ -301,22 +305,8 @@ class PymooNSGA2(Backend):
             raise ConfigError(
                 f"init_density must be [lo, hi] with 0 <= lo <= hi <= 1, got {init_density!r}"
             )
-        if seed_from is None:
-            sources: tuple[str, ...] = ()
-        elif isinstance(seed_from, str):
-            sources = (seed_from,)
-        elif isinstance(seed_from, (list, tuple)) and all(isinstance(x, str) for x in seed_from):
-            sources = tuple(seed_from)
-        else:
-            raise ConfigError(
-                f"seed_from must be a back-end name or a list of them, got {seed_from!r}"
-            )
-        from dse.search._backends._factory import BACKENDS, unknown_backend
-
-        unknown = [x for x in sources if x not in BACKENDS]
-        if unknown:
-            raise ConfigError(f"seed_from: {unknown_backend(unknown[0])}")
-        self.seed_from = sources
+        self.seeds = SeedSources.of(seed_from)
+        self.seed_from = self.seeds.items
         self.population_size = population_size
         self.crossover_prob = float(crossover_prob)
         self.mutation_rate = float(mutation_rate)
@@ -400,7 +390,7 @@ class PymooNSGA2(Backend):
         tools = _Tools(CanonicalRepair(space), StructuralHash(space))
         alg = self.load(session.study, tools)
         if alg is None:
-            seeds = _seeds(session, self.seed_from, ev, self.population_size - 1)
+            seeds = self.seeds.genomes(session, self.population_size - 1)
             alg = self._algorithm(
                 space, len(ev.objectives), len(ev.constraints), session.seed, tools, seeds
             )
@@ -522,39 +512,6 @@ def _upgrade(alg: Any, tools: _Tools) -> None:
         if "hash_fn" in dedup.__dict__:
             del dedup.__dict__["hash_fn"]
             dedup.key = tools.structural_hash
-
-
-def _seeds(session: Session, sources: Sequence[str], ev: Any, limit: int) -> list[Genome]:
-    """Genomes recorded by the back ends ``sources``, best first (feasible before
-    infeasible, then by non-domination rank of the minimisation objectives)."""
-    if not sources or limit <= 0:
-        return []
-    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
-
-    def from_source(tag: str) -> bool:
-        return any(tag == s or tag.endswith("." + s) for s in sources)
-
-    trials = [
-        r
-        for r in session.refresh_index().results()
-        if from_source(r.record.backend) and r.record.genome.values
-    ]
-    if not trials:
-        return []
-    feasible = [all(v <= 0 for v in t.constraints.values()) for t in trials]
-    F = np.asarray([ev.minimization_matrix(t.values) for t in trials], float)
-    rank = np.zeros(len(trials), int)
-    for r, front in enumerate(NonDominatedSorting().do(F)):
-        rank[front] = r
-    order = sorted(range(len(trials)), key=lambda i: (not feasible[i], rank[i], trials[i].number))
-    out: list[Genome] = []
-    keys: set[str] = set()
-    for i in order:
-        g = trials[i].record.genome
-        if g.key not in keys:
-            keys.add(g.key)
-            out.append(g)
-    return out[:limit]
 
 
 def _fg(
