@@ -116,6 +116,7 @@ class CutKnob(Knob):
 
     name = "cut"
     kind = "matrix"
+    spec_field = "cuts"
     list_valued = True
     space_config = CutConfig
 

@@ -103,6 +103,9 @@ class Knob:
     name: ClassVar[str]
     kind: ClassVar[Literal["matrix", "cell"]]
     list_valued: ClassVar[bool] = False
+    #: the :class:`~dse.arith.MultiplierSpec` field a matrix knob sets, when it is not
+    #: the knob's name (read back when a built graph is encoded into a space)
+    spec_field: ClassVar[str | None] = None
     #: the type of the knob's entry under ``knobs:`` in a structure space; ``None``:
     #: the knob cannot be free in a space
     space_config: ClassVar[Any] = None

@@ -265,6 +265,7 @@ class PruneKnob(Knob):
 
     name = "prune"
     kind = "matrix"
+    spec_field = "pruned"
     list_valued = True
     space_config = PruneConfig
     listed_when_unset = True
@@ -544,7 +545,10 @@ def apply_knobs(graph: MultiplierGraph, knobs: Mapping[str, Any]) -> MultiplierG
         for k in matrix:
             changes.update(KNOBS[k].spec_changes(spec, knobs[k]))
         graph = _rebuild(graph, "+".join(matrix), **changes)
-    for name, knob in list(KNOBS.items()):
-        if name in knobs and not (merged and knob.kind == "matrix"):
-            graph = knob.apply(graph, knobs[name])
+    # a matrix knob registered after the cell knobs (bias, cut, a plug-in) still comes
+    # before them: a rebuild would discard the cell edits
+    order = [*matrix, *(k for k, knob in KNOBS.items() if knob.kind != "matrix")]
+    for name in order:
+        if name in knobs and not (merged and KNOBS[name].kind == "matrix"):
+            graph = KNOBS[name].apply(graph, knobs[name])
     return graph

@@ -140,12 +140,12 @@ def _read_design(space: StructureSpace, item: Any) -> tuple[str, MultiplierGraph
 
 def _graph_knobs(space: StructureSpace, graph: MultiplierGraph) -> dict[str, Any]:
     """A generated graph's knob settings: the free matrix knobs read from its spec's
-    fields of the same name (``prune`` from ``pruned``), its cell edits as ``approx``
+    field (:attr:`dse.arith.Knob.spec_field`, else the knob's name), its cell edits as ``approx``
     and ``zero`` items. A knob whose setting lives elsewhere is caught by the hash check."""
     spec = graph.info.get("spec")
     knobs: dict[str, Any] = {}
     for knob, _ in space._knobs:
-        field = "pruned" if knob.name == "prune" else knob.name
+        field = knob.spec_field or knob.name
         if spec is not None and hasattr(spec, field):
             value = getattr(spec, field)
             knobs[knob.name] = sorted(value) if isinstance(value, frozenset) else value
@@ -177,17 +177,30 @@ def _cell_values(
     # it by the base graph's cell in that slot
     built = space._decode_one([*matrix, *exact])
     here, there = space._cell_table(built), space._cell_table(space.base)
-    base_name: dict[str, str] = {}
+    base_names: dict[str, list[str]] = {}
     for slot in space._slots:
         ours = here.get((slot.family, slot.column), [])
         theirs = there.get((slot.family, slot.column), [])
-        if slot.index < len(ours) and slot.index < len(theirs):
-            base_name[ours[slot.index]] = theirs[slot.index]
+        if slot.index is None:
+            # cells.per: column: the column's one gene stands for all its base cells of
+            # the family (encode_cells wants them all given, with one option)
+            for cell in ours if theirs else ():
+                base_names[cell] = list(theirs)
+        elif slot.index < len(ours) and slot.index < len(theirs):
+            base_names[ours[slot.index]] = [theirs[slot.index]]
     mapped: dict[str, str] = {}
     for node, (knob, option) in edits.items():
-        if node not in base_name:
+        if node not in base_names:
             raise _outside(space, label, f"knob {knob}: cell {node!r} has no gene in this space")
-        mapped[base_name[node]] = option
+        for target in base_names[node]:
+            if mapped.get(target, option) != option:
+                raise _outside(
+                    space,
+                    label,
+                    f"knob {knob}: the cells of gene {node!r}'s column take different "
+                    f"options ({mapped[target]!r}, {option!r}); cells.per: column gives one",
+                )
+            mapped[target] = option
     per_group: list[dict[str, str]] = [{} for _ in space.group_names]
     per_group[group] = mapped
     try:

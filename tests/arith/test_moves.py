@@ -20,6 +20,7 @@ from dse.arith import (
     generate,
     lower,
     multiplier,
+    set_output_constant,
 )
 from dse.errors import ConfigError, KnobError
 from dse.eval import product_table
@@ -218,3 +219,12 @@ def test_encode_inverts_decode(data: st.DataObject) -> None:
     restricted = cut.genes(base, cut.space_config(columns=(4, 5), modes=["zero"]), "t.yaml")
     assert cut.encode(restricted, "4:gen", base) is None
     assert cut.encode(restricted, "5:zero", base) == [0, 1]
+
+
+def test_a_matrix_knob_registered_after_the_cell_knobs_is_still_applied_first() -> None:
+    # bias and cut are registered after zero/approx; given with a cell knob alone they
+    # must still rebuild the tree before the cell edit, as apply_knobs promises
+    base = from_spec("dadda:4,bias=1:1")
+    cell = next(n for n in base.topological_order if base[n].kind == "fa")
+    both = from_spec(f"dadda:4,zero={cell}.sum,bias=1:1")
+    assert both.structural_hash == set_output_constant(base, cell, "sum").structural_hash

@@ -224,3 +224,26 @@ def test_space_errors_name_the_file_and_field(knobs: dict, message: str) -> None
             {"base": {"generator": generator, "width": 4}, "knobs": knobs}, where="b.yaml"
         )
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["mul8u_hybrid", "mul8s_hybrid", "mul8u_pp", "mul8u_compressor", "mul8s_booth"]
+)
+def test_a_decoded_design_encodes_back_to_its_structure(name: str) -> None:
+    # every knob of the space (bias, cut and cells per column included) reads its value
+    # back from a built graph, so a design the space made is a seed it accepts
+    space = load_space(SPACES / f"{name}.yaml")
+    rng = np.random.default_rng(3)
+    for _ in range(8):
+        values = [
+            int(rng.integers(g.low, g.high + 1))
+            if g.kind != "choice"
+            else int(rng.integers(len(g.choices)))
+            for g in space.genes
+        ]
+        sparse = [
+            v if rng.random() < 0.15 else g.low for v, g in zip(values, space.genes, strict=True)
+        ]
+        (design,) = space.decode(Genome.of(sparse))
+        (again,) = space.decode(space.encode(design.graph))
+        assert again.structural_hash == design.structural_hash
