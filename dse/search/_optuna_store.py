@@ -275,15 +275,10 @@ def write_complete_trials(
 ) -> list[int]:
     """Write ``trials`` (evaluated already) as COMPLETE trials; returns their numbers.
 
-    On an RDB storage they go in one transaction: the study row is locked as Optuna
-    locks it to number a new trial, the trials are inserted, and each gets the number
-    Optuna's RDB storage gives a trial (the count of the study's trials with a smaller
-    ``trial_id``), so numbers stay consecutive with other processes writing to the
-    study. A process killed before the commit has written none of the batch, one killed
-    after has written all of it. On other storages (in-memory, a journal file) each
-    trial is created COMPLETE in one storage call of its own.
-
-    No sampler's ``after_trial`` runs: this is for trials no sampler proposed.
+    On an RDB storage in one transaction, numbered as Optuna numbers a trial (see
+    :func:`_number_trials`): a process killed before the commit has written none of
+    them, one killed after all. Elsewhere (in-memory, journal) each is created COMPLETE
+    in one storage call. No sampler's ``after_trial`` runs: no sampler proposed them.
     """
     if not trials:
         return []
@@ -380,37 +375,37 @@ def _insert_trials(
     their start and end times as the storage gives them back."""
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
-    from sqlalchemy import insert
+    from sqlalchemy import insert, inspect
 
     table = models.TrialModel.__table__
+    # the model converts the times to the stored form (naive UTC in Optuna 5.1): read
+    # them back from the attributes mapped to the columns
+    mapper = inspect(models.TrialModel)
+    start, end = (
+        mapper.get_property_by_column(table.c[c]).key
+        for c in ("datetime_start", "datetime_complete")
+    )
     rows, times = [], []
     for t in trials:
-        # the model converts the times to the stored form (naive UTC in Optuna 5.1)
         model = models.TrialModel(datetime_start=t.started, datetime_complete=t.completed)
         rows.append(
             {
                 "study_id": study_id,
                 "number": None,
                 "state": TrialState.COMPLETE,
-                "datetime_start": _column_value(model, table.c.datetime_start),
-                "datetime_complete": _column_value(model, table.c.datetime_complete),
+                "datetime_start": getattr(model, start),
+                "datetime_complete": getattr(model, end),
             }
         )
         times.append((model.datetime_start, model.datetime_complete))
-    if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+    if getattr(conn.dialect, "insert_executemany_returning_sort_by_parameter_order", False):
         result = conn.execute(
             insert(table).returning(table.c.trial_id, sort_by_parameter_order=True), rows
         )
         ids = [int(r[0]) for r in result]
-    else:  # MySQL: no RETURNING; one statement per trial
-        ids = [int(conn.execute(insert(table), [row]).inserted_primary_key[0]) for row in rows]
+    else:  # MySQL (no RETURNING), SQLAlchemy 1.4: one statement per trial
+        ids = [int(conn.execute(insert(table), row).inserted_primary_key[0]) for row in rows]
     return ids, times
-
-
-def _column_value(model: Any, column: Any) -> Any:
-    from sqlalchemy import inspect
-
-    return getattr(model, inspect(type(model)).get_property_by_column(column).key)
 
 
 def _number_trials(conn: Any, study_id: int, ids: Sequence[int]) -> list[int]:
@@ -549,12 +544,9 @@ def _param_reprs(
 
 def _remember(study: optuna.Study, written: Sequence[Any], before: int) -> None:
     """Put trials this process just wrote into Optuna's trial cache, so that reading
-    the study here (the progress line, the run's summary) does not read them back.
-
-    Only when the cache holds every earlier trial of the study (``before`` of them, the
-    numbers ``0..before-1``): it then holds every trial up to the last one written, and
-    may start its next read after it; otherwise the cache reads them as usual.
-    """
+    the study here (progress, the run's summary) does not read them back. Only when the
+    cache holds every earlier trial (``before`` of them): it then holds every trial up
+    to the last one written and may start its next read after it."""
     storage = study._storage
     studies = getattr(storage, "_studies", None)
     lock = getattr(storage, "_lock", None)

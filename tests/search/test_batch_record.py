@@ -104,6 +104,25 @@ def test_batched_trials_equal_per_trial_trials(
         assert space.from_params(t.params) == Genome.from_json(t.user_attrs["genome"])
 
 
+def test_a_database_without_insert_returning_gets_the_same_trials(
+    tmp_path: Path, make_study, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MySQL gives no ids back from a multi-row INSERT: the trials are inserted one by
+    one (shown here on SQLite told that it cannot)."""
+    from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+    url = _url("sqlite", tmp_path)
+    run(make_study(f"{unique_name}_trial", trials=20, extra="record: trial\n"), storage=url)
+    monkeypatch.setattr(
+        SQLiteDialect, "insert_executemany_returning_sort_by_parameter_order", False
+    )
+    run(make_study(f"{unique_name}_batch", trials=20), storage=url)
+    batched = _trials(f"{unique_name}_batch", url)
+    assert [_content(t) for t in batched] == [
+        _content(t) for t in _trials(f"{unique_name}_trial", url)
+    ]
+
+
 @pytest.mark.parametrize("kind", RDB)
 def test_the_writing_process_reads_its_trials_as_the_storage_gives_them(
     kind: str, tmp_path: Path, make_study, unique_name: str
