@@ -14,21 +14,32 @@ trials (independent MOTPE re-splits all trials once per parameter, which made 2,
 trials of this 67-parameter space take ~25 min per seed); random search uniform over
 each parameter's range. The HV runs use Optuna's in-memory storage so that only the search differs; the
 evaluations-per-second figures are end to end on a SQLite file (trial creation,
-heartbeat, evaluation, recording), NSGA-II with 1 and 2 worker processes.
+evaluation, recording), NSGA-II with 1 and 2 worker processes.
 
-Usage: ``python benchmarks/bench_search.py [--quick] [--evals N] [--seeds K]``.
-The last line printed is one JSON object (keys ``hv_nsga2``, ``hv_optuna_nsga2``,
-``hv_tpe``, ``hv_random``, ``evals_per_s_1w``, ``evals_per_s_2w``, plus per-seed lists).
+``study_evals_per_s_1w``: the same hardware-only study run as a user runs it (one
+process, a SQLite file, NSGA-II with population 50, 2,000 evaluations after a warm-up
+study), with where its time goes per evaluation (``study_us_per_eval``): the
+evaluator, the recording of the trials, the back end's ``ask`` (operators and the
+duplicate check) and ``tell`` (survival and the checkpoint), and the rest (the run
+loop's budget queries, opening the study, the final summary).
+
+Usage: ``python benchmarks/bench_search.py [--quick] [--evals N] [--seeds K]
+[--speed-evals N] [--study-evals N]``. The last line printed is one JSON object (keys
+``hv_nsga2``, ``hv_optuna_nsga2``, ``hv_tpe``, ``hv_random``, ``evals_per_s_1w``,
+``evals_per_s_2w``, ``study_evals_per_s_1w``, ``study_us_per_eval``, plus per-seed
+lists).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,20 +127,101 @@ def run_speed(evals: int, workers: int, tmp: Path) -> float:
     return s.complete / dt
 
 
+#: The parts of ``study_us_per_eval``, as the table shows them (nested ones indented).
+PARTS = {
+    "evaluate": "evaluator (Evaluator.evaluate)",
+    "evaluate.hardware_report": "  of which the hardware report",
+    "record": "recording the trials",
+    "backend_ask": "back end: ask",
+    "backend_ask.duplicate_check": "  of which the duplicate check",
+    "backend_tell": "back end: tell (and checkpoint)",
+    "other": "the rest (loop, open, summary)",
+    "total": "total",
+}
+
+
+@contextlib.contextmanager
+def timed_parts() -> Iterator[dict[str, float]]:
+    """Seconds spent in the evaluator, the recording and the back end's ask and tell
+    (wrapped for the duration of the block), by the keys of :data:`PARTS`."""
+    from dse.search import Evaluator
+    from dse.search._backends._pymoo_nsga2 import PymooNSGA2, StructuralHash
+    from dse.search._session import StudySession
+
+    spent: dict[str, float] = {}
+    parts = [
+        (Evaluator, "evaluate", "evaluate"),
+        (Evaluator, "hardware", "evaluate.hardware_report"),
+        (StudySession, "write_batch", "record"),
+        (PymooNSGA2, "ask", "backend_ask"),
+        (StructuralHash, "__call__", "backend_ask.duplicate_check"),
+        (PymooNSGA2, "tell", "backend_tell"),
+    ]
+    originals = [(cls, name, cls.__dict__[name]) for cls, name, _ in parts]
+
+    def timing(f, label):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+
+        return wrapper
+
+    for cls, name, label in parts:
+        setattr(cls, name, timing(cls.__dict__[name], label))
+    try:
+        yield spent
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+
+
+def run_study_speed(evals: int, tmp: Path) -> tuple[float, dict[str, float]]:
+    """Evaluations per second of a hardware-only NSGA-II study (one process, SQLite) and
+    microseconds per evaluation by part."""
+    from dse.search import run
+
+    url = f"sqlite:///{tmp / 'study_speed.db'}"
+    # a warm-up study: imports, JIT compilation, the exact design's figures
+    run(study_config("study_warm", "nsga2", {"population_size": 50}, 100, 0), storage=url)
+    with timed_parts() as spent:
+        t0 = time.perf_counter()
+        s = run(
+            study_config("study_speed", "nsga2", {"population_size": 50}, evals, 0), storage=url
+        )
+        dt = time.perf_counter() - t0
+    top = ("evaluate", "record", "backend_ask", "backend_tell")
+    us = {k: round(1e6 * spent.get(k, 0.0) / s.complete, 1) for k in PARTS}
+    us["other"] = round(1e6 * (dt - sum(spent.get(k, 0.0) for k in top)) / s.complete, 1)
+    us["total"] = round(1e6 * dt / s.complete, 1)
+    return s.complete / dt, us
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 200 evaluations, 1 seed")
     ap.add_argument("--evals", type=int, default=None)
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--speed-evals", type=int, default=None)
+    ap.add_argument("--study-evals", type=int, default=None)
     args = ap.parse_args()
     evals = args.evals or (200 if args.quick else 2000)
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
     speed_evals = args.speed_evals or (100 if args.quick else 400)
+    study_evals = args.study_evals or (300 if args.quick else 2000)
 
     from dse.search._optuna_store import quiet_optuna as _quiet_optuna
 
     _quiet_optuna()
+    # the speeds first: the in-memory studies of the HV runs would weigh on the garbage
+    # collector of this process
+    with tempfile.TemporaryDirectory() as d:
+        eps1 = run_speed(speed_evals, 1, Path(d))
+        eps2 = run_speed(speed_evals, 2, Path(d))
+        study_eps, study_us = run_study_speed(study_evals, Path(d))
+
     results: dict[str, list[float]] = {k: [] for k in BACKENDS}
     times: dict[str, list[float]] = {k: [] for k in BACKENDS}
     for key in BACKENDS:
@@ -140,10 +232,6 @@ def main() -> None:
             print(
                 f"  {key:<13} seed {seed}: HV {hv:.4f}  ({dt:.0f} s)", file=sys.stderr, flush=True
             )
-    with tempfile.TemporaryDirectory() as d:
-        eps1 = run_speed(speed_evals, 1, Path(d))
-        eps2 = run_speed(speed_evals, 2, Path(d))
-
     print(
         f"\nHypervolume after {evals} evaluations (mul8u_pp, rel_power vs NMED, ref (1.0, 0.05), "
         f"seeds {seeds}); higher is better"
@@ -159,11 +247,19 @@ def main() -> None:
     print(
         f"end to end, SQLite, NSGA-II: {eps1:.1f} evaluations/s with 1 worker, {eps2:.1f} with 2 workers"
     )
+    print(
+        f"hardware-only study, one process, SQLite, NSGA-II population 50, {study_evals} "
+        f"evaluations: {study_eps:.1f} evaluations/s; per evaluation (us):"
+    )
+    for part, us in study_us.items():
+        print(f"  {PARTS[part]:<36}{us:>9.1f}")
     out = {f"hv_{k}": round(statistics.mean(v), 6) for k, v in results.items()}
     out.update(
         {
             "evals_per_s_1w": round(eps1, 2),
             "evals_per_s_2w": round(eps2, 2),
+            "study_evals_per_s_1w": round(study_eps, 2),
+            "study_us_per_eval": study_us,
             "evals": evals,
             "seeds": len(seeds),
             "per_seed": {k: [round(x, 6) for x in v] for k, v in results.items()},

@@ -90,6 +90,15 @@ class StudyConfig(_Strict):
     seed: int = 0
     storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
     hypervolume: HypervolumeConfig = Field(default_factory=HypervolumeConfig)
+    record: Literal["auto", "batch", "trial"] = Field(
+        "auto",
+        description=(
+            "how trials are written: batch (a back end's batch evaluated in memory, its "
+            "trials written in one transaction), trial (each a RUNNING trial with a "
+            "heartbeat, completed when its evaluation ends) or auto (batch unless the "
+            "study fine-tunes)"
+        ),
+    )
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -133,6 +142,8 @@ class StudyConfig(_Strict):
         data = self.model_dump(mode="json")
         if data["power"]["liberty"] is None:  # studies on the default library store as before
             del data["power"]["liberty"], data["power"]["liberty_md5"]
+        if data["record"] == "auto":  # so do studies that record the default way
+            del data["record"]
         return data
 
 

@@ -1,8 +1,10 @@
 """Evaluations in other processes: a population with joblib, or independent workers.
 
 A process reopens the study from its storage (the configuration is stored there)
-with the ``opener`` it is given, so it needs nothing but the storage URL; each
-evaluation is a trial it records itself, with its own heartbeat.
+with the ``opener`` it is given, so it needs nothing but the storage URL. With
+per-trial records each evaluation is a trial it records itself, with its own
+heartbeat; with batched records (hardware-only studies) it returns the evaluation and
+the parent writes the population's trials in one transaction.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from dse.errors import StudyStateError
 from dse.search._backends import Proposal, Result
 
 if TYPE_CHECKING:
-    from dse.search._session import StudySession
+    from dse.search._session import EvaluatedProposal, StudySession
 
-__all__ = ["SessionOpener", "evaluate_in_workers", "run_worker_processes"]
+__all__ = [
+    "SessionOpener",
+    "evaluate_in_workers",
+    "evaluations_in_workers",
+    "run_worker_processes",
+]
 
 
 class SessionOpener(Protocol):
@@ -35,12 +42,21 @@ class SessionOpener(Protocol):
 _SESSIONS: dict[tuple[str, str], Any] = {}
 
 
-def _task(opener: SessionOpener, proposal: Proposal, backend: str) -> Result:
+def _session(opener: SessionOpener) -> StudySession:
     key = (opener.url, opener.name)
     if key not in _SESSIONS:  # one session per worker process, reused by its tasks
         _SESSIONS[key] = opener()
-    ev = _SESSIONS[key].record(proposal, backend=backend)
+    session: StudySession = _SESSIONS[key]
+    return session
+
+
+def _task(opener: SessionOpener, proposal: Proposal, backend: str) -> Result:
+    ev = _session(opener).record(proposal, backend=backend)
     return Result(proposal.genome, tuple(ev.values), dict(ev.constraints))
+
+
+def _evaluation_task(opener: SessionOpener, proposal: Proposal, backend: str) -> EvaluatedProposal:
+    return _session(opener).evaluate_only(proposal, backend=backend)
 
 
 def evaluate_in_workers(
@@ -52,6 +68,18 @@ def evaluate_in_workers(
 
     parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
     yield from parallel(delayed(_task)(opener, p, backend) for p in proposals)
+
+
+def evaluations_in_workers(
+    opener: SessionOpener, proposals: Sequence[Proposal], backend: str, workers: int
+) -> Iterator[EvaluatedProposal]:
+    """Evaluate ``proposals`` with ``workers`` joblib processes without recording them
+    (the caller writes the batch); in order, as they come (closing the iterator cancels
+    the tasks not yet started)."""
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+    yield from parallel(delayed(_evaluation_task)(opener, p, backend) for p in proposals)
 
 
 def _worker_main(opener: SessionOpener, index: int) -> None:

@@ -4,13 +4,23 @@ As :meth:`optuna.study.Study.optimize` does for Optuna's samplers, the session r
 every back end: it asks for genomes, evaluates them (in worker processes when asked),
 records each as a trial (heartbeat, attributes, failure handling) and tells the back
 end the results, until the trial budget or the time limit is met.
+
+Two ways to record, chosen in one place (:meth:`StudySession.evaluate`): a study that
+fine-tunes records each evaluation as it runs (a RUNNING trial with a heartbeat, which
+a killed process leaves behind for ``dse resume`` to fail and evaluate again); a
+hardware-only study, whose evaluations take milliseconds, evaluates a back end's batch
+in memory and writes its trials COMPLETE in one transaction (a killed process loses
+the batch in flight, which the back end proposes again on resume). The study file's
+``record:`` (``auto``, ``batch``, ``trial``) may force either.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +28,7 @@ from dse.errors import StudyStateError
 from dse.search._backends import Backend, DrivingBackend, Proposal, Result
 from dse.search._objectives import Evaluation, Evaluator
 from dse.search._optuna_store import (
+    FinishedTrial,
     complete_trial,
     completed_results,
     count_trials,
@@ -25,8 +36,9 @@ from dse.search._optuna_store import (
     fail_stale,
     fail_trial,
     start_heartbeat,
+    write_complete_trials,
 )
-from dse.search._parallel import evaluate_in_workers
+from dse.search._parallel import evaluate_in_workers, evaluations_in_workers
 from dse.search._records import (
     ACCURACY,
     FINETUNE,
@@ -44,11 +56,27 @@ if TYPE_CHECKING:
     from dse.search._parallel import SessionOpener
     from dse.search._space import Space
 
-__all__ = ["EvaluationHook", "StudySession", "evaluator_of"]
+__all__ = ["EvaluatedProposal", "EvaluationHook", "StudySession", "evaluator_of"]
 
 #: Called with each genome just before it is evaluated, in the process that evaluates
 #: it (a worker process too, so it must pickle): an observer, or a test's delay.
 EvaluationHook = Callable[["Genome"], None]
+
+#: A batch being evaluated in memory is written once this many seconds have passed
+#: since its last write, so a long batch (slow evaluations, a large ``ask``) loses at
+#: most this much work to a crash and the progress line moves.
+_WRITE_EVERY_S = 2.0
+
+
+@dataclass
+class EvaluatedProposal:
+    """A proposal evaluated in memory, not yet recorded (pickled back from a worker)."""
+
+    proposal: Proposal
+    record: TrialRecord
+    evaluation: Evaluation
+    started: datetime.datetime
+    completed: datetime.datetime
 
 
 def evaluator_of(
@@ -151,18 +179,23 @@ class StudySession:
         self.on_evaluate = on_evaluate
         self.opener = opener
         self.on_progress = on_progress
+        self._next_progress = 0.0
         self.index = TrialIndex()
         self.evaluator = evaluator_of(cfg, space, lookup=self._lookup, threads=threads)
+        mode = cfg.record
+        #: Whether batches of proposals without an opened trial are evaluated in memory
+        #: and written in one transaction (``auto``: when no evaluation fine-tunes).
+        self.batch_recording = mode == "batch" or (
+            mode == "auto" and not self.evaluator.needs_accuracy
+        )
 
     # --------------------------------------------------------- budget
     def counts(self) -> tuple[int, int]:
         """COMPLETE and RUNNING trials in the study."""
         from optuna.trial import TrialState
 
-        return (
-            count_trials(self.study, TrialState.COMPLETE),
-            count_trials(self.study, TrialState.RUNNING),
-        )
+        done, running = count_trials(self.study, (TrialState.COMPLETE, TrialState.RUNNING))
+        return done, running
 
     def remaining(self) -> int:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -197,11 +230,12 @@ class StudySession:
         if isinstance(backend, DrivingBackend):
             backend.drive(ctx)
             return
-        while not ctx.should_stop():
-            fail_stale(self.study)
+        while True:
             n = ctx.remaining()
             if n <= 0:
                 break
+            if fail_stale(self.study):  # failed trials free their places in the budget
+                n = ctx.remaining()
             proposals = list(backend.ask(ctx, n))
             if not proposals:
                 break
@@ -212,7 +246,14 @@ class StudySession:
 
     def evaluate(self, proposals: Sequence[Proposal], *, backend: str) -> list[Result]:
         """Record ``proposals`` (with ``workers`` processes for a population); the results
-        of a prefix of them when the time limit passes between two evaluations."""
+        of a prefix of them when the time limit passes between two evaluations.
+
+        The one place where the way of recording is chosen: a batch is evaluated in
+        memory and written in one transaction when the study records in batches and no
+        proposal holds a trial a sampler opened; otherwise each proposal is a RUNNING
+        trial with a heartbeat, completed when its evaluation ends."""
+        if self.batch_recording and all(p.trial is None for p in proposals):
+            return self._evaluate_batch(proposals, backend=backend)
         if self.workers <= 1 or len(proposals) == 1 or self.opener is None:
             out = []
             for k, p in enumerate(proposals):
@@ -233,6 +274,113 @@ class StudySession:
                 break
         return results
 
+    def _evaluate_batch(self, proposals: Sequence[Proposal], *, backend: str) -> list[Result]:
+        """Evaluate ``proposals`` in memory (in worker processes for a population) and
+        write their trials together: at the end of the batch, and every
+        :data:`_WRITE_EVERY_S` seconds of a long one. An evaluation that raises is
+        recorded as a FAIL trial after the ones before it, and the error raised."""
+        done: list[EvaluatedProposal] = []
+        pending: list[EvaluatedProposal] = []
+        last_write = time.monotonic()
+        items: Iterator[EvaluatedProposal]
+        if self.workers > 1 and len(proposals) > 1 and self.opener is not None:
+            items = evaluations_in_workers(self.opener, proposals, backend, self.workers)
+        else:
+            items = (self.evaluate_only(p, backend=backend) for p in proposals)
+        try:
+            while True:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    break
+                except BaseException as exc:
+                    self.write_batch(pending)
+                    self._record_failure(proposals[len(done)], backend, exc)
+                    raise
+                done.append(item)
+                pending.append(item)
+                # the time limit holds between evaluations, as for per-trial records
+                if len(done) == len(proposals) or self.time_up():
+                    break
+                if time.monotonic() - last_write >= _WRITE_EVERY_S:
+                    self.write_batch(pending)
+                    pending, last_write = [], time.monotonic()
+        finally:
+            # leaving a worker pool's generator cancels the tasks not yet started
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        self.write_batch(pending)
+        return [
+            Result(d.proposal.genome, tuple(d.evaluation.values), dict(d.evaluation.constraints))
+            for d in done
+        ]
+
+    def _trial_record(self, proposal: Proposal, backend: str) -> TrialRecord:
+        return TrialRecord(
+            backend=backend,
+            genome=proposal.genome,
+            seed=self.seed,
+            worker=self.worker_index,
+            worker_pid=os.getpid(),
+            generation=proposal.generation,
+            accuracy_source="backend" if proposal.accuracy is not None else None,
+            extra=dict(proposal.attrs),
+        )
+
+    def evaluate_only(self, proposal: Proposal, *, backend: str) -> EvaluatedProposal:
+        """Evaluate one proposal without recording it (see :meth:`write_batch`)."""
+        record = self._trial_record(proposal, backend)
+        started = datetime.datetime.now()
+        if self.on_evaluate is not None:
+            self.on_evaluate(proposal.genome)
+        evaluation = self.evaluator.evaluate(proposal.genome, accuracy=proposal.accuracy)
+        record.result = dict(evaluation.attrs)
+        return EvaluatedProposal(proposal, record, evaluation, started, datetime.datetime.now())
+
+    def write_batch(self, items: Sequence[EvaluatedProposal]) -> list[int]:
+        """Write evaluations as COMPLETE trials in one transaction, index them, and
+        report progress; returns their trial numbers."""
+        if not items:
+            return []
+        numbers = write_complete_trials(
+            self.study,
+            self.space.distributions(),
+            [
+                FinishedTrial(
+                    params=self.space.to_params(d.proposal.genome),
+                    values=d.evaluation.values,
+                    user_attrs={**d.record.header(), **d.evaluation.attrs},
+                    system_attrs=d.proposal.system_attrs,
+                    constraints=d.evaluation.constraints,
+                    started=d.started,
+                    completed=d.completed,
+                )
+                for d in items
+            ],
+        )
+        for number, d in zip(numbers, items, strict=True):
+            self.index.add(
+                StoredResult(
+                    number, d.record, tuple(d.evaluation.values), dict(d.evaluation.constraints)
+                )
+            )
+        self.notify()
+        return numbers
+
+    def _record_failure(self, proposal: Proposal, backend: str, exc: BaseException) -> None:
+        """The proposal whose evaluation raised, as a FAIL trial with the error (as a
+        per-trial record leaves it)."""
+        record = self._trial_record(proposal, backend)
+        trial = create_running_trial(
+            self.study,
+            self.space.to_params(proposal.genome),
+            self.space.distributions(),
+            record.header(),
+            proposal.system_attrs,
+        )
+        fail_trial(self.study, trial, str(exc)[:500])
+
     # ----------------------------------------------------- recording
     def refresh_index(self) -> TrialIndex:
         """The index of recorded results, with the trials other processes recorded since."""
@@ -250,16 +398,7 @@ class StudySession:
         """Evaluate one proposal as a RUNNING trial with a heartbeat and complete it
         (or mark it FAIL with the error, and raise)."""
         genome = proposal.genome
-        record = TrialRecord(
-            backend=backend,
-            genome=genome,
-            seed=self.seed,
-            worker=self.worker_index,
-            worker_pid=os.getpid(),
-            generation=proposal.generation,
-            accuracy_source="backend" if proposal.accuracy is not None else None,
-            extra=dict(proposal.attrs),
-        )
+        record = self._trial_record(proposal, backend)
         opened = proposal.trial is not None
         if opened:  # the sampler's trial: its attributes are written when it completes
             trial = proposal.trial
@@ -297,6 +436,16 @@ class StudySession:
         return evaluation
 
     def notify(self) -> None:
-        """Progress hook, called after each recorded evaluation."""
-        if self.on_progress is not None:
-            self.on_progress(self)
+        """Progress hook, called after each recorded evaluation (or batch of them).
+
+        A progress report reads the study, which costs more as the study grows (a front
+        of every trial); when one took a while, the next waits nine times as long, so
+        that reporting takes at most a tenth of a run of cheap evaluations."""
+        if self.on_progress is None:
+            return
+        start = time.monotonic()
+        if start < self._next_progress:
+            return
+        self.on_progress(self)
+        end = time.monotonic()
+        self._next_progress = end + 9 * (end - start)

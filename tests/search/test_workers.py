@@ -100,7 +100,9 @@ def _wait_for(pred, timeout: float = 120.0) -> None:
 def _kill_a_worker_mid_trial(storage_url: str, make_study, name: str, backend: str, budget: int):
     """Start a study, SIGKILL a worker while it has a trial RUNNING; return the numbers of
     the trials it left RUNNING (empty if the kill landed between two trials)."""
-    p = make_study(name, backend=backend, trials=budget)
+    # per-trial records (RUNNING trials with heartbeats), as a study that fine-tunes
+    # writes them; hardware-only batches are killed in test_batch_record.py
+    p = make_study(name, backend=backend, trials=budget, extra="record: trial\n")
     workers = 2 if backend != "nsga2" else 1
     proc = _start(p, storage_url, workers)
     storage = optuna.storages.RDBStorage(storage_url)

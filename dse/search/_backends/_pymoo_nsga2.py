@@ -100,16 +100,30 @@ class CanonicalRepair(Repair):
 
 
 class StructuralHash:
-    """A genome's decoded structural hash (remembered per genome)."""
+    """A genome's decoded structural hash (remembered per genome).
+
+    The duplicate check asks for the same genomes many times per generation (each
+    candidate against the population), so the latest ones are also looked up by their
+    values, which costs less than a genome's ``key`` (a hash of its JSON)."""
+
+    _RECENT = 4096
 
     def __init__(self, space: Space) -> None:
         self.space = space
         self._hashes: dict[str, str] = {}
+        self._recent: dict[tuple[int, ...], str] = {}
 
     def __call__(self, genome: Genome) -> str:
-        if genome.key not in self._hashes:
-            self._hashes[genome.key] = self.space.design_hash(self.space.decode(genome))
-        return self._hashes[genome.key]
+        found = self._recent.get(genome.values)
+        if found is not None:
+            return found
+        key = genome.key
+        if key not in self._hashes:
+            self._hashes[key] = self.space.design_hash(self.space.decode(genome))
+        if len(self._recent) >= self._RECENT:
+            del self._recent[next(iter(self._recent))]  # the oldest
+        self._recent[genome.values] = self._hashes[key]
+        return self._hashes[key]
 
 
 class GenomeSampling(Sampling):
