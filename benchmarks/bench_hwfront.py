@@ -89,6 +89,10 @@ OBJECTIVES = ("rel_power", "nmed")
 HV_REFERENCE = {"rel_power": 1.0, "nmed": NMED_BOUND}
 
 _NSGA2 = {"name": "nsga2", "options": {"population_size": 50}}
+_BOUNDED_LOCAL = {
+    "backend": [{**_NSGA2, "trials": 6000}, {"name": "local"}],
+    "constraints": [f"nmed <= {NMED_BOUND}"],
+}
 
 #: Named recipes: per space, the study-file sections that space's study uses (the
 #: back end, and anything else a study file takes: constraints, seed, ...). ``"*"``
@@ -110,6 +114,13 @@ RECIPES: dict[str, dict[str, dict[str, Any] | None]] = {
                 {"name": "local"},
             ]
         }
+    },
+    # the spaces whose fronts reach the combined front (the 4:2-compressor and TRAM
+    # spaces do not), searched bounded, then polished by the memetic stage
+    "pp+hybrid": {
+        "*": None,
+        "mul8u_pp": _BOUNDED_LOCAL,
+        "mul8u_hybrid": _BOUNDED_LOCAL,
     },
 }
 DEFAULT_RECIPE = "nsga2"

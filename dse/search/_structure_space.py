@@ -6,7 +6,7 @@ decoding applies the matrix knobs first, then the cell knobs by stable slot.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from dse.design import GraphDesign
 
 __all__ = ["StructureSpace"]
+
+#: Decoded genomes a space keeps (a few NSGA-II generations).
+_DECODED = 512
 
 
 def _stored_config(config: Any, knobs: Mapping[str, Knob]) -> dict[str, Any]:
@@ -137,6 +140,7 @@ class StructureSpace(Space):
                     Gene(prefix + g.name, g.kind, g.low, g.high, g.choices, g.column, gi)
                 )
         self.genes = tuple(all_genes)
+        self._decoded: OrderedDict[tuple[int, ...], tuple[GraphDesign, ...]] = OrderedDict()
 
     def _cell_table(self, graph: MultiplierGraph) -> dict[tuple[str, int], list[str]]:
         from dse.arith import CELL_TYPES
@@ -155,12 +159,24 @@ class StructureSpace(Space):
     def decode(self, genome: Genome) -> tuple[GraphDesign, ...]:
         from dse.design import GraphDesign
 
+        # the NSGA-II duplicate check decodes and hashes each child just before the
+        # evaluator does; the recent decodes (graphs with their hash computed) are kept
+        # so the second decode is a lookup (about a third of a millisecond per candidate)
+        cache = self._decoded
+        found = cache.get(genome.values)
+        if found is not None:
+            cache.move_to_end(genome.values)
+            return found
         self.check(genome)
         n = self._per_group
-        return tuple(
+        designs = tuple(
             GraphDesign(self._decode_one(genome.values[g * n : (g + 1) * n]))
             for g in range(len(self.group_names))
         )
+        cache[genome.values] = designs
+        if len(cache) > _DECODED:
+            cache.popitem(last=False)
+        return designs
 
     def cell_options(self) -> dict[str, tuple[str, ...]]:
         """Base-graph cell → the options its gene offers (``"exact"`` first).

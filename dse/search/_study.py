@@ -94,6 +94,7 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
             "data",
             "finetune",
             "power",
+            "record",
         )
         diff = [k for k in keys if old.get(k) != stored.get(k)]
         if diff:

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from dse.errors import ConfigError
+from dse.errors import ConfigError, StudyStateError
 from dse.search import (
     Genome,
     load_space,
@@ -245,3 +245,14 @@ def test_a_study_that_fine_tunes_records_each_trial(tmp_path: Path, make_study) 
 
     create_study(load_study_config(fine_tuned), url)
     assert not open_session("ft", url).batch_recording
+
+
+def test_a_changed_record_mode_is_not_silently_ignored(
+    tmp_path: Path, make_study, unique_name: str
+) -> None:
+    # dse run continues a study from its stored configuration: a file that now asks
+    # for another recording mode is refused, as a changed back end or seed is
+    url = _url("sqlite", tmp_path)
+    run(make_study(unique_name, trials=1), storage=url)
+    with pytest.raises(StudyStateError, match=r"with a different 'record'"):
+        run(make_study(unique_name, trials=2, extra="record: trial\n"), storage=url)
