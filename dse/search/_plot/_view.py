@@ -53,6 +53,7 @@ BACKEND_TAGS: dict[str, str] = {
     "gp": "optuna.gp",
     "random": "optuna.random",
     "tram": "tram",
+    "local": "local",
 }
 _NAME_OF_TAG = {tag: name for name, tag in BACKEND_TAGS.items()}
 
