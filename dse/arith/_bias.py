@@ -37,7 +37,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from dse.arith._graph import MultiplierGraph
-from dse.arith._knob import GeneSpec, Knob, SpaceEntry, register_knob
+from dse.arith._knob import GeneSpec, Knob, SpaceEntry, column_items, register_knob
 
 # the built-in knobs register first: the registry's order is the genome's order, and
 # spaces that do not use this knob keep their genomes
@@ -52,30 +52,7 @@ MAX_COUNT = 7
 
 def _parse(value: Any) -> tuple[tuple[int, int], ...]:
     """A bias as a spec, YAML or Python gives it → ``(column, count)`` pairs."""
-    form = "COLUMN:COUNT items like '3:1;5:2'"
-    if isinstance(value, Mapping):
-        items: list[Any] = list(value.items())
-    elif isinstance(value, str):
-        items = []
-        for part in value.replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            text_col, sep, text_count = part.partition(":")
-            if not sep:
-                raise KnobError(f"knob 'bias': expected {form}, got {value!r}")
-            items.append((text_col, text_count))
-    elif isinstance(value, Sequence):
-        items = list(value)
-    else:
-        raise KnobError(f"knob 'bias': expected {form}, got {value!r}")
-    pairs = []
-    for item in items:
-        try:
-            col, count = item
-            pairs.append((int(col), int(count)))
-        except (TypeError, ValueError):
-            raise KnobError(f"knob 'bias': expected {form}, got {value!r}") from None
+    pairs = column_items(value, "bias", "COLUMN:COUNT items like '3:1;5:2'", int)
     for col, count in pairs:
         if count < 0:
             raise KnobError(f"knob 'bias': count {count} for column {col} must be >= 0")

@@ -36,7 +36,7 @@ from pydantic import Field, model_validator
 
 from dse.arith._generators import CUT_MODES
 from dse.arith._graph import MultiplierGraph
-from dse.arith._knob import GeneSpec, Knob, SpaceEntry, register_knob
+from dse.arith._knob import GeneSpec, Knob, SpaceEntry, column_items, register_knob
 
 # the built-in knobs register first: the registry's order is the genome's order, and
 # spaces that do not use this knob keep their genomes
@@ -50,29 +50,7 @@ _FORM = "COLUMN:MODE items like '8:zero;11:gen' (MODE: zero or gen)"
 
 def _parse(value: Any) -> tuple[tuple[int, str], ...]:
     """Cuts as a spec, YAML or Python gives them → ``(column, mode)`` pairs."""
-    if isinstance(value, Mapping):
-        items: list[Any] = list(value.items())
-    elif isinstance(value, str):
-        items = []
-        for part in value.replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            text_col, sep, mode = part.partition(":")
-            if not sep:
-                raise KnobError(f"knob 'cut': expected {_FORM}, got {value!r}")
-            items.append((text_col, mode.strip()))
-    elif isinstance(value, Sequence):
-        items = list(value)
-    else:
-        raise KnobError(f"knob 'cut': expected {_FORM}, got {value!r}")
-    pairs = []
-    for item in items:
-        try:
-            col, mode = item
-            pairs.append((int(col), str(mode)))
-        except (TypeError, ValueError):
-            raise KnobError(f"knob 'cut': expected {_FORM}, got {value!r}") from None
+    pairs = column_items(value, "cut", _FORM, str)
     seen: set[int] = set()
     for col, mode in pairs:
         if col in seen:

@@ -25,9 +25,9 @@ To add a knob, subclass :class:`Knob` in one file and call :func:`register_knob`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -43,8 +43,12 @@ __all__ = [
     "RangeConfig",
     "SpaceEntry",
     "check_range",
+    "column_items",
     "register_knob",
 ]
+
+
+T = TypeVar("T")
 
 
 class SpaceEntry(BaseModel):
@@ -64,6 +68,38 @@ class RangeConfig(SpaceEntry):
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) must be <= high ({self.high})")
         return self
+
+
+def column_items(
+    value: Any, knob: str, form: str, kind: Callable[[Any], T]
+) -> tuple[tuple[int, T], ...]:
+    """A per-column knob's value as a spec (``'3:1;5:2'``), a mapping or a sequence of
+    pairs gives it → ``(column, kind(item))`` pairs; anything else is one
+    :class:`~dse.errors.KnobError` line naming the knob and the expected ``form``."""
+    bad = KnobError(f"knob {knob!r}: expected {form}, got {value!r}")
+    if isinstance(value, Mapping):
+        items: list[Any] = list(value.items())
+    elif isinstance(value, str):
+        items = []
+        for part in value.replace(";", ",").split(","):
+            text_col, sep, text_item = part.strip().partition(":")
+            if not text_col and not sep:
+                continue
+            if not sep:
+                raise bad
+            items.append((text_col, text_item.strip()))
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise bad
+    pairs = []
+    for item in items:
+        try:
+            col, x = item
+            pairs.append((int(col), kind(x)))
+        except (TypeError, ValueError):
+            raise bad from None
+    return tuple(pairs)
 
 
 def check_range(where: str, fieldname: str, r: RangeConfig, lo: int, hi: int) -> None:
