@@ -24,9 +24,11 @@ def pareto_trials(study: Any) -> list[Any]:
     """The feasible non-dominated COMPLETE trials, sorted by the first objective."""
     import warnings
 
+    from dse.search._optuna_store import pareto_front
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        best = list(study.best_trials)
+        best = pareto_front(study)
     return sorted(best, key=lambda t: (tuple(t.values), t.number))
 
 

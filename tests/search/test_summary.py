@@ -67,3 +67,28 @@ def test_study_design_decodes_a_stored_trial(tmp_path: Path, make_study, unique_
 
     with pytest.raises(StudyStateError, match="has no trial 3"):
         study_design(study, 3)
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_pareto_trials_are_optunas_best_trials_as_copies(constrained: bool) -> None:
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    study = optuna.create_study(directions=["minimize", "maximize"])
+    rng = __import__("random").Random(5)
+    for k in range(60):
+        x = rng.randint(0, 9)
+        values = [float(x), float(x - rng.randint(0, 2))]  # a trade-off, ties and repeats
+        attrs = {"constraints": [rng.choice([-1.0, 0.0, 0.5])]} if constrained else {}
+        study.add_trial(
+            create_trial(
+                state=TrialState.COMPLETE if k % 7 else TrialState.FAIL,
+                values=values if k % 7 else None,
+                system_attrs=attrs,
+            )
+        )
+    best = sorted(study.best_trials, key=lambda t: (tuple(t.values), t.number))
+    front = pareto_trials(study)
+    assert front == best and len(front) > 1
+    front[0].user_attrs["changed"] = 1  # a copy: the study's trial keeps its attributes
+    assert "changed" not in study.trials[front[0].number].user_attrs
