@@ -256,3 +256,31 @@ def test_a_changed_record_mode_is_not_silently_ignored(
     run(make_study(unique_name, trials=1), storage=url)
     with pytest.raises(StudyStateError, match=r"with a different 'record'"):
         run(make_study(unique_name, trials=2, extra="record: trial\n"), storage=url)
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_a_batched_run_gives_the_collector_back_its_objects(
+    frozen_before: bool, tmp_path: Path, make_study, unique_name: str
+) -> None:
+    """A batched run keeps the objects older than its loop out of the collector's full
+    passes only while it runs; a process that froze objects itself keeps them frozen."""
+    import gc
+
+    seen: list[int] = []
+    if frozen_before:
+        gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        run(
+            make_study(unique_name, trials=12),
+            storage=_url("sqlite", tmp_path),
+            on_evaluate=lambda genome: seen.append(gc.get_freeze_count()),
+        )
+        after = gc.get_freeze_count()
+        assert len(seen) == 12
+        if frozen_before:  # left as it was (frozen objects freed meanwhile leave the count)
+            assert 0 < after <= before and max(seen) <= before
+        else:  # frozen during the loop only
+            assert before == after == 0 and min(seen) > 0
+    finally:
+        gc.unfreeze()
