@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from dse.errors import ConfigError
@@ -117,10 +118,15 @@ class Genome:
     def __getitem__(self, i: int) -> int:
         return self.values[i]
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Canonical hash of the values (20 hex digits)."""
+        """Canonical hash of the values (20 hex digits); computed once per genome (the
+        run loop, the back end's cache and the records ask for it several times)."""
         return hashlib.blake2b(self.to_json().encode(), digest_size=10).hexdigest()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the values only: a pickled genome (in a checkpoint) is as before the cached key
+        return {"values": self.values}
 
     def to_json(self) -> str:
         """Compact canonical JSON (small enough for any storage's attribute column)."""

@@ -150,3 +150,15 @@ def test_bad_space_names_file_and_field(data: dict, message: str) -> None:
 def test_missing_space_file() -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_space("no/such/space.yaml")
+
+
+def test_a_genome_key_is_kept_but_not_pickled() -> None:
+    import hashlib
+    import pickle
+
+    g = Genome.of([3, 0, 1])
+    expected = hashlib.blake2b(b"[3,0,1]", digest_size=10).hexdigest()
+    assert g.key == expected and g.key is g.key  # computed once
+    back = pickle.loads(pickle.dumps(g))  # a checkpoint holds the values only
+    assert back == g and back.key == expected
+    assert pickle.dumps(g) == pickle.dumps(Genome.of([3, 0, 1]))
