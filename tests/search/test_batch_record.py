@@ -284,3 +284,36 @@ def test_a_batched_run_gives_the_collector_back_its_objects(
             assert before == after == 0 and min(seen) > 0
     finally:
         gc.unfreeze()
+
+
+def test_resume_replays_the_generations_after_an_older_checkpoint(
+    tmp_path: Path, make_study, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NSGA-II checkpoints every few generations: a run stopped later replays the
+    generations after its checkpoint from their trials and goes on as an uninterrupted
+    run does (the same genomes, in the same order, none evaluated twice)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    from _slow import FailAt
+
+    a, b = _url("sqlite", tmp_path / "a"), _url("sqlite", tmp_path / "b")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    study_file = make_study(unique_name, trials=80, options="{population_size: 4}")
+    run(study_file, storage=a)
+    with pytest.raises(RuntimeError, match=r"^boom$"):
+        run(study_file, storage=b, on_evaluate=FailAt(62, "boom"))
+    stopped = _study(unique_name, b)
+    failed_in = max(t.user_attrs["generation"] for t in stopped.trials)
+    checkpoint = stopped.user_attrs["dse:pymoo:checkpoint"]["generation"]
+    assert 1 < checkpoint < failed_in - 1  # generations to replay
+
+    resume(unique_name, storage=b)
+
+    def keys(url: str) -> list[str]:
+        return [
+            t.user_attrs["genome_key"]
+            for t in _trials(unique_name, url)
+            if t.state == TrialState.COMPLETE
+        ]
+
+    assert keys(b) == keys(a) and len(keys(a)) == 80
