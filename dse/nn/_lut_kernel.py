@@ -215,6 +215,8 @@ def _as_conv(op: Any, ia: torch.Tensor, ib: torch.Tensor) -> tuple[Any, ...] | N
         ws = ib.to(torch.int16).contiguous().view(1, ib.shape[0], ib.shape[1], 1, 1)
         return xs.numpy(), ws.numpy(), (1, 1), (1, 1), 1
     if isinstance(op, MatmulOp):  # (..., m, k) @ (..., k, n): one weight set per batch element
+        if ia.shape[:-2] != ib.shape[:-2]:
+            return None  # broadcast batch dimensions: the gather handles them
         m, k = ia.shape[-2:]
         n = ib.shape[-1]
         xs = ia.to(torch.int16).reshape(-1, m, k).transpose(1, 2).contiguous()

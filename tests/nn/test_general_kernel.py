@@ -30,7 +30,7 @@ from dse.nn import (
     truncated_lut,
 )
 from dse.nn._lut_kernel import general_accumulate, general_grads  # private: the kernel itself
-from dse.nn._ops import ConvOp  # private: the reference gather the kernel must match
+from dse.nn._ops import ConvOp, MatmulOp  # private: the reference gather the kernel must match
 from dse.nn._quant import activation_encoding, weight_encoding  # private: value tables
 from dse.nn._separable import value_table  # private: the table the kernel reads
 from dse.search import load_space
@@ -100,6 +100,18 @@ def _layers(mult: AxMultiplier) -> list[tuple[str, torch.nn.Module, tuple[torch.
         ("linear", AxLinear(12, 9, multiplier=mult), (rand(5, 12),)),
         ("matmul", AxMatmul(multiplier=mult), (rand(2, 3, 4, 6), rand(2, 3, 6, 5))),
     ]
+
+
+def test_broadcast_matmul_is_left_to_the_gather() -> None:
+    # the kernel wants one weight set per batch element; other shapes are declined (None),
+    # never read out of bounds
+    mult = _mult("random", 6, True)
+    table = value_table(
+        mult, activation_encoding("signed", 6, 6, True), weight_encoding(6, 6, True)
+    )
+    ia = torch.randint(0, table.P.shape[0], (2, 3, 4, 6))
+    ib = torch.randint(0, table.P.shape[1], (3, 6, 5))
+    assert general_accumulate(MatmulOp(), table, ia, ib) is None
 
 
 def _run(layer: torch.nn.Module, inputs: tuple[torch.Tensor, ...], kernel: str, grad: str):
