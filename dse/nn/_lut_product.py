@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from dse.nn._lut_kernel import general_accumulate, general_grads
 from dse.nn._ops import BilinearOp
 from dse.nn._separable import FLOAT32_EXACT, Plan, ValueTable, grad_factors
 
@@ -27,7 +28,7 @@ class ProductCall:
     """Everything one approximate product-sum needs, shared by forward and backward."""
 
     acc: torch.Tensor | None = None  # the last integer accumulator (float64), for tests
-    path = ""  # how the forward sum ran: reference, gather, int8 or float32 (for tests, reports)
+    path = ""  # how the forward sum ran: reference, gather, general, int8 or float32 (reports)
 
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
@@ -107,6 +108,12 @@ def fast_accumulate(
     Also returns which evaluation ran: ``"gather"``, ``"int8"`` (the plan's int8 groups) or
     ``"float32"`` (its float32 terms, also the fallback where the op or device has no int8 GEMM).
     """
+    if plan.general:
+        # the one dispatch point of the general kernel; None where it cannot run (no numba,
+        # a device it has no backend for), then the plan's own evaluation follows
+        acc = general_accumulate(op, table, ia, ib)
+        if acc is not None:
+            return acc, "general"
     if plan.method == "gather":
         return op.gather(ia, ib, table.tensor("P", ia.device)).double(), "gather"
     if plan.int_groups:
@@ -199,11 +206,27 @@ class LutProduct(torch.autograd.Function):
         if use_gather:
             g_a = g * call.s_w_out
             g_b = g * call.s_a
-            ga_t, gb_t = call.table.grad_tables(call.grad, call.half_window)
-            ga_t = torch.as_tensor(ga_t, device=g.device)
-            gb_t = torch.as_tensor(gb_t, device=g.device)
-            grad_a = op.gather_grads(ia, ib, ga_t, gb_t, g_a)[0].float() if need_a else None
-            grad_b = op.gather_grads(ia, ib, ga_t, gb_t, g_b)[1].float() if need_b else None
+            grads = None
+            if call.kernel != "reference":
+                grads = general_grads(
+                    op,
+                    call.table,
+                    call.grad,
+                    call.half_window,
+                    ia,
+                    ib,
+                    g_a if need_a else None,
+                    g_b if need_b else None,
+                )
+            if grads is not None:
+                grad_a = grads[0].float() if grads[0] is not None else None
+                grad_b = grads[1].float() if grads[1] is not None else None
+            else:
+                ga_t, gb_t = call.table.grad_tables(call.grad, call.half_window)
+                ga_t = torch.as_tensor(ga_t, device=g.device)
+                gb_t = torch.as_tensor(gb_t, device=g.device)
+                grad_a = op.gather_grads(ia, ib, ga_t, gb_t, g_a)[0].float() if need_a else None
+                grad_b = op.gather_grads(ia, ib, ga_t, gb_t, g_b)[1].float() if need_b else None
             if need_b and call.zero != 0 and grad_b is not None:
                 ones = torch.ones(*ia.shape, 1, device=g.device)
                 grad_b = grad_b - call.zero * op.grad_b(ones, g_b, ib.shape)[..., 0]

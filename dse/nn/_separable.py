@@ -65,6 +65,10 @@ INT8_MIN, INT8_MAX = -128, 127
 # term on a CPU with VNNI/AMX-INT8: an int8 plan is used when it is cheaper than the float32
 # plan by this estimate (ResNet-20 training step, see docs/training.md).
 INT8_TERM_COST = 0.5
+# Measured cost of the general kernel (one table lookup per product, dse.nn._lut_kernel)
+# relative to one float32 GEMM term, on the same CPU and network: an exact plan whose
+# estimated cost exceeds it yields to the general kernel.
+GENERAL_COST = 16.0
 PlanMode = Literal["exact", "bounded"]
 
 
@@ -184,6 +188,7 @@ class Plan:
     bound: float
     description: str
     int_groups: tuple[IntGroup, ...] = ()
+    general: bool = False  # the general kernel is preferred where it runs (see _lut_kernel)
 
     @property
     def rank(self) -> int:
@@ -428,14 +433,18 @@ def _build_plan(table: ValueTable, reduction: int, mode: PlanMode, rank: int) ->
                 True,
                 True,
                 0.0,
-                "gather (table is not affine in either operand's bits)",
+                "general kernel: one table lookup per product, integer sums "
+                "(table is not affine in either operand's bits)",
+                general=True,
             )
         terms, how = found
         float_terms = _fit_float32(terms, reduction)
         groups = _fit_int8(terms, reduction)
         int_rank = sum(g.rank for g in groups)
         desc = f"exact, {how}: {len(float_terms)} float32 GEMM terms for K={reduction}"
+        affine_cost = float(len(float_terms))
         if groups and INT8_TERM_COST * int_rank < len(float_terms):
+            affine_cost = INT8_TERM_COST * int_rank
             desc = (
                 f"exact, {how}: int8 GEMM, {len(groups)} group(s) of "
                 f"{'+'.join(str(g.rank) for g in groups)} terms for K={reduction} "
@@ -445,6 +454,12 @@ def _build_plan(table: ValueTable, reduction: int, mode: PlanMode, rank: int) ->
             groups = ()
         plan = _lowrank_plan(float_terms, None, reduction, True, 0.0, desc)
         plan.int_groups = groups
+        if affine_cost > GENERAL_COST:
+            plan.general = True
+            plan.description = (
+                f"general kernel: one table lookup per product, integer sums (cheaper than "
+                f"the affine plan, {desc})"
+            )
         return plan
     if not isinstance(rank, int) or rank < 0:
         raise ConfigError(f"rank must be an int >= 0, got {rank!r}")
