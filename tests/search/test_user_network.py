@@ -325,3 +325,22 @@ def test_torchvision_resnet18_with_weights(files: dict[str, Path]) -> None:
         device="cpu",
     )
     assert "layer1.0.conv1" in prepared.layers and "fc" not in prepared.layers
+
+
+def test_example_trains_and_its_study_validates(tmp_path: Path) -> None:
+    import importlib.util
+    import shutil
+
+    from dse.search import load_study_config
+
+    example = REPO / "examples" / "custom_model"
+    for f in ("model.py", "train.py", "study.yaml"):
+        shutil.copy(example / f, tmp_path / f)
+    spec = importlib.util.spec_from_file_location("custom_model_train", tmp_path / "train.py")
+    assert spec is not None and spec.loader is not None
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    assert train.main(tmp_path, epochs=1) > 0.5  # four classes: well above chance
+    cfg = load_study_config(tmp_path / "study.yaml")
+    assert cfg.model == f"{tmp_path / 'model.py'}:build" and cfg.weights_sha256
+    assert cfg.layers.exclude == ["stem", "fc"] and cfg.data_spec == f"npz:{tmp_path / 'data.npz'}"
