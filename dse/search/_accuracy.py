@@ -280,7 +280,7 @@ class AccuracyModel:
         if self.prepared.weights_sha256 is not None:
             ref["weights_sha256"] = self.prepared.weights_sha256
         if histograms:
-            a, b = self.operand_histograms()
+            a, b = self.operand_histograms(mults[0].width_a, mults[0].width_b, mults[0].signed)
             ref["hist"] = [a.tolist(), b.tolist()]
         self.reference = ref
         return ref

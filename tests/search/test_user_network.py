@@ -344,3 +344,21 @@ def test_example_trains_and_its_study_validates(tmp_path: Path) -> None:
     cfg = load_study_config(tmp_path / "study.yaml")
     assert cfg.model == f"{tmp_path / 'model.py'}:build" and cfg.weights_sha256
     assert cfg.layers.exclude == ["stem", "fc"] and cfg.data_spec == f"npz:{tmp_path / 'data.npz'}"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_run_command_device_options_without_cuda(
+    files: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from dse.cli import main
+
+    study = _study(files, "d_" + uuid.uuid4().hex[:8])
+    url = f"sqlite:///{files['dir'] / 'cli.db'}"
+    for extra, start in (
+        (["--device", "cuda"], "error: --device: 'cuda' asked for, but torch sees no CUDA"),
+        (["--workers", "2", "--devices", "cuda:0,tpu"], "error: --devices: expected devices"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(["run", str(study), "--storage", url, "--threads", "1", *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and err[-1].startswith(start), err
