@@ -197,3 +197,22 @@ def test_finetune_command_on_a_user_model(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and err.count("\n") == 0
     assert err.startswith("error: --exclude: 'nothing*' matches no approximable layer")
+
+
+def test_imagefolder(tmp_path: Path) -> None:
+    try:
+        from PIL import Image
+        from torchvision import datasets  # noqa: F401
+    except Exception as exc:  # a torchvision build that does not match torch fails in C ops
+        pytest.skip(f"torchvision is not usable here ({type(exc).__name__})")
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for k, cls in enumerate(("bars", "dots")):
+            folder = tmp_path / "imgs" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(4):
+                pixels = (rng.random((8, 8)) * 100 + 150 * k).astype(np.uint8)
+                Image.fromarray(pixels, mode="L").save(folder / f"{i}.png")
+    src = open_source(f"imagefolder:{tmp_path / 'imgs'}", DataOptions(batch_size=4))
+    # ImageFolder reads every image as RGB
+    assert src.num_classes == 2 and src.input_shape == (3, 8, 8) and src.train_size == 8
