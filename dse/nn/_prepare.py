@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,15 @@ def prepare(
     )
     sha: str | None = None
     trained = acc_float
+    opt = data_options or DataOptions()
+
+    def full() -> Source:
+        """The data without ``train_subset``: a baseline trains on the whole set, only
+        the fine-tune on the subset."""
+        if opt.train_subset is None or isinstance(data, Source):
+            return src
+        return open_source(data, replace(opt, train_subset=None), seed=seed, where=w["data"])
+
     if isinstance(model, nn.Module):
         net = model
         if weights is not None:
@@ -124,8 +134,10 @@ def prepare(
             f"{w['model']}: expected a model spec or a torch.nn.Module, got {type(model).__name__}"
         )
     elif weights is None and model in MODEL_NAMES and isinstance(src.data, Dataset):
+        whole = full().data
+        assert isinstance(whole, Dataset)
         base = PreparedBaseline.load(
-            model, src.data, seed=seed, epochs=baseline_epochs, cache=cache, progress=progress
+            model, whole, seed=seed, epochs=baseline_epochs, cache=cache, progress=progress
         )
         net, trained = base.model, base.acc_float if acc_float is None else acc_float
     else:
@@ -141,12 +153,11 @@ def prepare(
     ):
         epochs = baseline_epochs or USER_BASELINE_EPOCHS
         trained = _user_baseline(
-            net, model, src, seed=seed, epochs=epochs, cache=cache, progress=progress
+            net, model, full(), seed=seed, epochs=epochs, cache=cache, progress=progress
         )
     net.to(dev)
     chosen = select_layers(net, tuple(include), tuple(exclude), where=w["layers"])
     skip = [n for n, _ in net.named_modules() if n and n not in chosen]
-    opt = data_options or DataOptions()
     prepared = PreparedBaseline(
         net,
         src.data,

@@ -146,7 +146,7 @@ def _subset_indices(n: int, keep: int | None, seed: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).permutation(n)[:keep])
 
 
-def _in_memory(ds: Dataset, opt: DataOptions, seed: int, where: str) -> Dataset:
+def _in_memory(ds: Dataset, opt: DataOptions, seed: int, where: str, key: str) -> Dataset:
     xtr, ytr, xte = ds.x_train, ds.y_train, ds.x_test
     if opt.mean is not None and opt.std is not None:
         if len(opt.mean) not in (1, xtr.shape[1]):
@@ -161,7 +161,8 @@ def _in_memory(ds: Dataset, opt: DataOptions, seed: int, where: str) -> Dataset:
         xtr, ytr = xtr[idx], ytr[idx]
     if xtr is ds.x_train and xte is ds.x_test:
         return ds
-    return Dataset(ds.name, ds.key, xtr, ytr, xte, ds.y_test, ds.num_classes)
+    # a key of its own: a baseline trained on these tensors is cached apart from the full set's
+    return Dataset(ds.name, key, xtr, ytr, xte, ds.y_test, ds.num_classes)
 
 
 def _loaders(train: Any, test: Any, opt: DataOptions, seed: int, where: str) -> Source:
@@ -224,15 +225,8 @@ def open_source(
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     if isinstance(data, Dataset):
-        ds = _in_memory(data, opt, seed, where)
-        return Source(
-            ds,
-            ds.input_shape,
-            ds.num_classes,
-            ds.name,
-            data.key if ds is data else _data_key(data.key, opt, seed),
-            int(ds.x_train.shape[0]),
-        )
+        ds = _in_memory(data, opt, seed, where, _data_key(data.key, opt, seed))
+        return Source(ds, ds.input_shape, ds.num_classes, ds.name, ds.key, int(ds.x_train.shape[0]))
     if isinstance(data, tuple) and len(data) == 2:
         train, test = data
         if isinstance(train, DataLoader) and isinstance(test, DataLoader):

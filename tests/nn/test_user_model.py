@@ -83,6 +83,8 @@ def test_data_options_subset_and_normalisation(tmp_path: Path) -> None:
     src = open_source(f"npz:{p}", DataOptions(train_subset=16, mean=(1.0,), std=(2.0,)), seed=3)
     raw = np.load(p)
     assert src.train_size == 16 and src.input_shape == (1, 8, 8)
+    plain = open_source(f"npz:{p}")
+    assert plain.train_size == 64 and src.data.key != plain.data.key  # cached apart
     np.testing.assert_allclose(src.data.x_test.numpy(), (raw["X_test"] - 1.0) / 2.0, rtol=1e-6)
     with pytest.raises(ConfigError, match=r"^data.normalize: 3 means for 1 input channels"):
         open_source(f"npz:{p}", DataOptions(mean=(0, 0, 0), std=(1, 1, 1)))
