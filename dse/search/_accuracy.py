@@ -87,7 +87,8 @@ class AccuracyModel:
         threads: torch threads of this process (set when the baseline is first
             loaded; ``None`` keeps torch's default).
         weights / weights_sha256: a state-dict file and the SHA-256 it had when the study
-            started (a changed or missing file is an error, not other figures).
+            started (a changed or missing file is an error, not other figures);
+            ``model_sha256``: the same for a ``FILE.py:FACTORY`` model's file.
         data_options: ``batch_size``, ``num_workers``, ``train_subset``, ``normalize``.
         include / exclude: globs choosing the approximated layers.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
@@ -112,6 +113,7 @@ class AccuracyModel:
         threads: int | None = None,
         weights: str | None = None,
         weights_sha256: str | None = None,
+        model_sha256: str | None = None,
         data_options: Mapping[str, Any] | None = None,
         include: Sequence[str] = ("*",),
         exclude: Sequence[str] = (),
@@ -156,12 +158,14 @@ class AccuracyModel:
         self.options = dict(options or {})
         self.weights = weights
         self.weights_sha256 = weights_sha256
+        self.model_sha256 = model_sha256
         self.data_options = dict(data_options or {})
         self.include = tuple(include)
         self.exclude = tuple(exclude)
         self.device = device
         self.where = where
         self.reference: dict[str, Any] = dict(reference or {})
+        self._check_files()  # before any trial: a resume on changed files stops at once
         self._prepared: Any = None
         self._hist: tuple[np.ndarray, np.ndarray] | None = None
         hist = self.reference.get("hist")
@@ -183,25 +187,29 @@ class AccuracyModel:
             "options": self.options,
         }
 
-    def _check_weights_file(self) -> None:
-        if self.weights is None or self.weights_sha256 is None:
-            return
+    def _check_files(self) -> None:
+        """The weights and model files are those the study started from."""
         from pathlib import Path
 
         from dse.nn import file_sha256
 
-        path = Path(self.weights)
-        where = f"{self.where}: field weights"
-        if not path.is_file():
-            raise StudyStateError(
-                f"{where}: the study was started from {path} (sha256 "
-                f"{self.weights_sha256[:12]}), which is not there any more; put it back"
-            )
-        if file_sha256(path) != self.weights_sha256:
-            raise StudyStateError(
-                f"{where}: {path} changed since the study started (sha256 "
-                f"{self.weights_sha256[:12]}); its trials were fine-tuned from the old weights"
-            )
+        checks = [("weights", self.weights, self.weights_sha256, "weights")]
+        if isinstance(self.model, str) and ".py:" in self.model:
+            checks.append(("model", self.model.rpartition(":")[0], self.model_sha256, "code"))
+        for field, path, sha, what in checks:
+            if path is None or sha is None:
+                continue
+            where = f"{self.where}: field {field}"
+            if not Path(path).is_file():
+                raise StudyStateError(
+                    f"{where}: the study was started from {path} (sha256 {sha[:12]}), which "
+                    f"is not there any more; put it back"
+                )
+            if file_sha256(path) != sha:
+                raise StudyStateError(
+                    f"{where}: {path} changed since the study started (sha256 {sha[:12]}); "
+                    f"its trials were fine-tuned with the old {what}"
+                )
 
     @property
     def prepared(self) -> Any:
@@ -216,7 +224,6 @@ class AccuracyModel:
                 from dse.nn import DataOptions, prepare
             except ImportError as exc:
                 raise ConfigError(f"accuracy objectives need dse.nn (torch): {exc}") from None
-            self._check_weights_file()
             opt = self.data_options
             norm = opt.get("normalize") or {}
             acc_float = self.reference.get("acc_float")

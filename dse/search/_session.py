@@ -115,6 +115,7 @@ def evaluator_of(
             threads=threads,
             weights=cfg.weights,
             weights_sha256=cfg.weights_sha256 if cfg.weights else None,
+            model_sha256=cfg.model_sha256,
             data_options=cfg.data_options.model_dump(exclude={"source"})
             if cfg.data_options
             else None,

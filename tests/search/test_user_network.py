@@ -299,6 +299,11 @@ def test_weights_changed_since_the_study_started(files: dict[str, Path]) -> None
     torch.save(state, w)
     with pytest.raises(StudyStateError, match=r"field weights: .* changed since the study"):
         resume(name, storage=url, trials=8)
+    w.unlink()
+    with pytest.raises(StudyStateError, match=r"field weights: the study was started from .* put"):
+        resume(name, storage=url, trials=8)
+    trials = optuna.load_study(study_name=name, storage=url).get_trials()
+    assert len(trials) == 4 and all(t.state.name == "COMPLETE" for t in trials)  # stopped first
     stored = json.dumps(optuna.load_study(study_name=name, storage=url).user_attrs["dse:config"])
     assert "weights_sha256" in stored and "model_sha256" in stored
 
