@@ -174,7 +174,9 @@ def test_excluded_layers_compute_exact_products(files: dict[str, Path]) -> None:
         assert not torch.allclose(d_out, exact, atol=1e-3)  # the approximated layer differs
 
 
-def test_python_objects_record_a_hash_and_resume_asks_for_them(files: dict[str, Path]) -> None:
+def test_python_objects_record_a_hash_and_resume_asks_for_them(
+    files: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
     name = "p_" + uuid.uuid4().hex[:8]
     url = f"sqlite:///{files['dir'] / (name + '.db')}"
     z = np.load(files["data"])
@@ -199,6 +201,12 @@ def test_python_objects_record_a_hash_and_resume_asks_for_them(files: dict[str, 
     assert stored["dse:network"]["model_class"] == "TinyNet"
     with pytest.raises(StudyStateError, match=r"resume it from Python .*model=, train=, test="):
         resume(name, storage=url, trials=6)
+    from dse.cli import main
+
+    with pytest.raises(SystemExit) as exc:  # the command line says the same in one line
+        main(["resume", name, "--storage", url, "--threads", "1", "--no-progress"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exc.value.code == 2 and last.startswith(f"error: study {name!r} fine-tunes a network")
     other = _net(z["X_test"], z["y_test"])
     with pytest.raises(StudyStateError, match="other weights"):
         resume(name, storage=url, trials=6, model=other, train=train, test=test)
