@@ -13,8 +13,6 @@ from dse.errors import ConfigError, DataError
 
 __all__ = ["finetune_command"]
 
-_MODELS = ("cnn1d", "cnn-digits", "lenet5", "resnet20", "vit-tiny")
-
 
 def _load_multiplier(source: str, signed: bool) -> Any:
     """A .npy table, a netlist file (Verilog or BLIF) or a generator spec as an AxMultiplier;
@@ -95,17 +93,43 @@ def _optimizer_factory(
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(_MODELS),
     default="cnn1d",
     show_default=True,
-    help="Reference model.",
+    help="A built-in network (cnn1d, cnn-digits, lenet5, resnet20, vit-tiny), FILE.py:FACTORY, "
+    "package.module:FACTORY, torchvision:NAME or timm:NAME.",
+)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="State-dict file of the model (torch.save(model.state_dict(), FILE)); without it "
+    "the float baseline is trained (and cached).",
 )
 @click.option(
     "--data",
     "data_spec",
     default="mnist1d",
     show_default=True,
-    help="mnist1d, digits, cifar10:DIR, mnist:DIR or npz:FILE.",
+    help="mnist1d, digits, cifar10:DIR, mnist:DIR, npz:FILE, imagefolder:DIR or FILE.py:FACTORY.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option(
+    "--train-subset",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training samples the fine-tune uses (a fixed random subset).",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    help="Glob over layer names to approximate (repeatable; default: every layer).",
+)
+@click.option("--exclude", multiple=True, help="Glob over layer names to keep exact (repeatable).")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Torch device: auto, cpu, cuda or cuda:N.",
 )
 @click.option(
     "--multiplier",
@@ -181,7 +205,13 @@ def _optimizer_factory(
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 def finetune_command(
     model_name: str,
+    weights: Path | None,
     data_spec: str,
+    batch_size: int,
+    train_subset: int | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    device: str,
     multiplier: str,
     signed: bool,
     grad: str,
@@ -207,7 +237,7 @@ def finetune_command(
     make_opt = _optimizer_factory(optimizer, lr, momentum, weight_decay, log_bits, log_error, seed)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dse.nn import PreparedBaseline, gradient_names, load_data
+    from dse.nn import DataOptions, gradient_names, open_source, prepare, resolve_device
 
     if grad not in gradient_names():
         raise ConfigError(f"--grad must be one of {', '.join(gradient_names())}, got {grad!r}")
@@ -221,7 +251,13 @@ def finetune_command(
     from dse.nn import check_layer_options
 
     check_layer_options(mult, **options)
-    dataset = load_data(data_spec)
+    resolve_device(device, where="--device")
+    source = open_source(
+        data_spec,
+        DataOptions(batch_size=batch_size, train_subset=train_subset),
+        seed=seed,
+        where="--data",
+    )
     from rich.console import Console
 
     progress = Progress(
@@ -241,8 +277,24 @@ def finetune_command(
         progress.update(tasks[phase], completed=done)
 
     with progress:
-        prepared = PreparedBaseline.load(
-            model_name, dataset, seed=seed, epochs=baseline_epochs, progress=report
+        prepared = prepare(
+            model_name,
+            source,
+            weights=weights,
+            data_options=DataOptions(batch_size=batch_size, train_subset=train_subset),
+            include=include or ("*",),
+            exclude=exclude,
+            device=device,
+            seed=seed,
+            baseline_epochs=baseline_epochs,
+            progress=report,
+            where={
+                "model": "--model",
+                "weights": "--weights",
+                "data": "--data",
+                "layers": "--layers",
+                "device": "--device",
+            },
         )
         result = prepared.finetune(
             mult,

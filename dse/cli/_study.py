@@ -77,6 +77,12 @@ def _session_options(trials_help: str) -> Callable[[F], F]:
                 "programs leave free, by the load average; one per worker with --workers > 1)",
             ),
             click.option(
+                "--device",
+                default=None,
+                help="torch device of the fine-tunes: auto, cpu, cuda or cuda:N "
+                "(default: the study file's device:)",
+            ),
+            click.option(
                 "--progress/--no-progress",
                 default=None,
                 help="progress bar with ETA (default: a bar on a terminal, one line per "
@@ -99,6 +105,8 @@ def _session(
     workers: int,
     threads: int | None,
     progress: bool | None,
+    device: str | None = None,
+    devices: str | None = None,
 ) -> None:
     """``run``/``resume`` with the shared session options, then the summary line."""
     from dse.cli._common import note_first_compile
@@ -118,6 +126,8 @@ def _session(
         workers=workers,
         threads=threads,
         progress=mode,
+        device=device,
+        devices=devices,
     )
     _print_summary(summary, storage)
 
@@ -183,6 +193,11 @@ def _free_cores() -> int | None:
 @click.command("run")
 @click.argument("study_file", type=click.Path(path_type=Path))
 @_session_options("trial budget (total COMPLETE trials; default: the study file's)")
+@click.option(
+    "--devices",
+    default=None,
+    help="one torch device per worker process, round robin (e.g. cuda:0,cuda:1)",
+)
 def run_command(
     study_file: Path,
     storage: str | None,
@@ -190,12 +205,14 @@ def run_command(
     timeout: float | None,
     workers: int,
     threads: int | None,
+    device: str | None,
     progress: bool | None,
+    devices: str | None,
 ) -> None:
     """Run the study described by STUDY_FILE (continues it if it is already in the storage)."""
     from dse.search import run
 
-    _session(run, study_file, storage, trials, timeout, workers, threads, progress)
+    _session(run, study_file, storage, trials, timeout, workers, threads, progress, device, devices)
 
 
 @click.command("resume")
@@ -208,12 +225,13 @@ def resume_command(
     timeout: float | None,
     workers: int,
     threads: int | None,
+    device: str | None,
     progress: bool | None,
 ) -> None:
     """Continue study NAME from its storage: same back end, settings, seed and generation."""
     from dse.search import resume
 
-    _session(resume, name, storage, trials, timeout, workers, threads, progress)
+    _session(resume, name, storage, trials, timeout, workers, threads, progress, device)
 
 
 def _load(name: str, storage: str | None) -> Any:

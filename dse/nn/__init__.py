@@ -6,9 +6,19 @@ and **b = weight** (each the operand's raw bit pattern as an unsigned index); se
 """
 
 from dse.nn._axtrain import AXTRAIN_MODES
-from dse.nn._convert import ax_layers, calibrate, collect_histograms, convert, set_ax_options
+from dse.nn._convert import (
+    approximable_layers,
+    ax_layers,
+    calibrate,
+    collect_histograms,
+    convert,
+    layer_macs,
+    select_layers,
+    set_ax_options,
+    unsupported_layers,
+)
 from dse.nn._data import DATA_NAMES, Dataset, load_data
-from dse.nn._finetune import FinetuneResult, OptimizerFactory, PreparedBaseline, finetune
+from dse.nn._finetune import FinetuneResult, OptimizerFactory, PreparedBaseline
 from dse.nn._gradients import (
     GRADIENTS,
     GradientEstimator,
@@ -27,6 +37,7 @@ from dse.nn._luts import code_values, exact_lut, mitchell_lut, pruned_lut, trunc
 from dse.nn._models import MODEL_NAMES, build_model
 from dse.nn._multiplier import AxMultiplier, load_multiplier
 from dse.nn._options import check_layer_options
+from dse.nn._prepare import finetune, prepare
 from dse.nn._quant import (
     Encoding,
     act_qparams,
@@ -36,6 +47,15 @@ from dse.nn._quant import (
     weight_encoding,
 )
 from dse.nn._separable import Plan, ValueTable, value_table
+from dse.nn._sources import DataOptions, Source, open_source
+from dse.nn._user import (
+    check_data_fits,
+    file_sha256,
+    load_model,
+    load_weights,
+    resolve_device,
+    state_sha256,
+)
 
 __all__ = [
     "AXTRAIN_MODES",
@@ -48,6 +68,7 @@ __all__ = [
     "AxLinear",
     "AxMatmul",
     "AxMultiplier",
+    "DataOptions",
     "Dataset",
     "Encoding",
     "FinetuneResult",
@@ -56,28 +77,41 @@ __all__ = [
     "OptimizerFactory",
     "Plan",
     "PreparedBaseline",
+    "Source",
     "ValueTable",
     "act_qparams",
     "activation_encoding",
+    "approximable_layers",
     "ax_layers",
     "build_model",
     "calibrate",
+    "check_data_fits",
     "check_layer_options",
     "code_values",
     "collect_histograms",
     "convert",
     "exact_lut",
+    "file_sha256",
     "finetune",
     "gradient_names",
+    "layer_macs",
     "load_data",
+    "load_model",
     "load_multiplier",
+    "load_weights",
     "mitchell_lut",
+    "open_source",
+    "prepare",
     "pruned_lut",
     "quantize_act",
     "quantize_weight",
     "register_gradient",
+    "resolve_device",
+    "select_layers",
     "set_ax_options",
+    "state_sha256",
     "truncated_lut",
+    "unsupported_layers",
     "value_table",
     "weight_encoding",
 ]

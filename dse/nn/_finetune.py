@@ -11,7 +11,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -33,7 +33,6 @@ __all__ = [
     "FinetuneResult",
     "OptimizerFactory",
     "PreparedBaseline",
-    "finetune",
     "train_float",
 ]
 
@@ -226,6 +225,7 @@ class PreparedBaseline:
         batch_size: int = 128,
         calib_batches: int = 4,
         name: str = "custom",
+        skip: Sequence[str] = (),
     ) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -235,6 +235,8 @@ class PreparedBaseline:
         self.data = _Data(data, batch_size)
         self.name = name
         self.calib_batches = calib_batches
+        #: layers left float by :func:`dse.nn.convert` (``layers:`` exclude globs)
+        self.skip = tuple(skip)
         self.acc_float = (
             evaluate_accuracy(model, self.data.test()) if acc_float is None else acc_float
         )
@@ -300,7 +302,7 @@ class PreparedBaseline:
         self, multiplier: AxMultiplier | Mapping[str, AxMultiplier], seed: int, **options: Any
     ) -> nn.Module:
         model = copy.deepcopy(self.model)
-        convert(model, multiplier, **options)
+        convert(model, multiplier, skip=self.skip, **options)
         model.eval()
         gen = torch.Generator().manual_seed(seed)
         dev = _device_of(model)
@@ -498,43 +500,3 @@ class PreparedBaseline:
                     break
         model.eval()
         return losses
-
-
-def finetune(
-    model: str | nn.Module | PreparedBaseline,
-    data: str | Dataset | tuple[Batches, Batches],
-    multiplier: AxMultiplier | Mapping[str, AxMultiplier],
-    *,
-    epochs: float = 1.0,
-    steps: int | None = None,
-    grad: str = "ste",
-    axtrain: str = "none",
-    seed: int = 0,
-    baseline_epochs: int | None = None,
-    threads: int | None = None,
-    **kwargs: Any,
-) -> FinetuneResult:
-    """Fine-tune ``model`` for ``multiplier`` and report accuracies and operand histograms.
-
-    ``model``: a name from :data:`dse.nn.MODEL_NAMES` (float baseline trained once and
-    cached), a trained ``nn.Module``, or a :class:`PreparedBaseline`. ``data``: a spec
-    (``mnist1d``, ``digits``, ``cifar10:DIR``, ``mnist:DIR``, ``npz:FILE``), a
-    :class:`Dataset` or ``(train_loader, test_loader)``. Deterministic under ``seed``.
-    ``threads``: torch's CPU thread count while this runs, baseline training included
-    (``None``: as it is).
-    """
-    with _torch_threads(threads):
-        if isinstance(model, PreparedBaseline):
-            prepared = model
-        elif isinstance(model, str):
-            if not isinstance(data, (str, Dataset)):
-                raise ConfigError("a named model needs data as a spec string or a Dataset")
-            prepared = PreparedBaseline.load(model, data, seed=seed, epochs=baseline_epochs)
-        else:
-            ds: Dataset | tuple[Batches, Batches] = (
-                load_data(data) if isinstance(data, str) else data
-            )
-            prepared = PreparedBaseline(model, ds)
-        return prepared.finetune(
-            multiplier, epochs=epochs, steps=steps, grad=grad, axtrain=axtrain, seed=seed, **kwargs
-        )

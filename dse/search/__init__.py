@@ -9,7 +9,7 @@ the study's configuration and the back end's state so a study resumes from the
 storage alone.
 """
 
-from dse.search._accuracy import AccuracyModel
+from dse.search._accuracy import AccuracyModel, NetworkObjects
 from dse.search._backends import (
     BACKENDS,
     Backend,
@@ -21,6 +21,7 @@ from dse.search._backends import (
     register_backend,
 )
 from dse.search._config import StudyConfig, load_study_config, study_config_from_dict
+from dse.search._devices import device_for_worker, parse_devices
 from dse.search._export_study import export_study
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._genome import Gene, Genome
@@ -68,6 +69,7 @@ __all__ = [
     "Genome",
     "LibrarySpace",
     "Metric",
+    "NetworkObjects",
     "Objective",
     "Proposal",
     "Result",
@@ -77,6 +79,7 @@ __all__ = [
     "StudyConfig",
     "StudySummary",
     "TrialRecord",
+    "device_for_worker",
     "export_study",
     "hypervolume",
     "hypervolume_reference",
@@ -90,6 +93,7 @@ __all__ = [
     "pareto_rows_of",
     "pareto_trials",
     "parse_constraint",
+    "parse_devices",
     "parse_objective",
     "plot_study",
     "reference_point",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,13 @@ from dse.search._backends._factory import BACKENDS, unknown_backend
 from dse.search._objectives import Constraint, Objective, parse_constraint, parse_objective
 from dse.search._space_config import format_validation_error, read_yaml
 
-__all__ = ["StudyConfig", "load_study_config", "study_config_from_dict"]
+__all__ = [
+    "PYTHON_OBJECT",
+    "DataConfig",
+    "StudyConfig",
+    "load_study_config",
+    "study_config_from_dict",
+]
 
 
 class _Strict(BaseModel):
@@ -37,6 +44,39 @@ class FinetuneConfig(_Strict):
     lr: float = Field(3e-4, gt=0)
     baseline_epochs: int | None = Field(None, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
+
+
+class NormalizeConfig(_Strict):
+    mean: list[float] = Field(min_length=1)
+    std: list[float] = Field(min_length=1)
+
+
+class DataConfig(_Strict):
+    """``data:`` as a mapping; a bare string is ``{source: STRING}``."""
+
+    source: str = Field(
+        description="mnist1d, digits, cifar10:DIR, mnist:DIR, npz:FILE, imagefolder:DIR or "
+        "FILE.py:FACTORY returning (train, test) datasets"
+    )
+    batch_size: int = Field(128, ge=1)
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    train_subset: int | None = Field(
+        None, ge=1, description="training samples the fine-tune uses (a fixed random subset)"
+    )
+    normalize: NormalizeConfig | None = None
+
+
+class LayersConfig(_Strict):
+    """Which layers are approximated: globs over module names (``fnmatch``)."""
+
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=list)
+
+
+#: ``model: python`` / ``data: python``: given as objects to dse.search.run / resume.
+PYTHON_OBJECT = "python"
+
+_DATA_PATH_KINDS = ("cifar10", "mnist", "npz", "imagefolder")
 
 
 class PowerConfig(_Strict):
@@ -79,8 +119,19 @@ class StudyConfig(_Strict):
     name: str | None = None
     description: str = ""
     space: str | dict[str, Any]
-    model: str | None = None
-    data: str | None = None
+    model: str | None = Field(
+        None,
+        description="a built-in network, FILE.py:FACTORY, package.module:FACTORY, "
+        "torchvision:NAME or timm:NAME",
+    )
+    weights: str | None = Field(None, description="a state-dict file (torch.save(m.state_dict()))")
+    data: str | DataConfig | None = None
+    layers: LayersConfig = Field(default_factory=LayersConfig)
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    # filled in when the study file is read: the SHA-256 of the weights file (or of the
+    # weights of a model given from Python) and of a model file, so a resume notices a change
+    weights_sha256: str | None = None
+    model_sha256: str | None = None
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)  # type: ignore[arg-type]
     objectives: list[str | dict[str, Any]] = Field(min_length=1)
     constraints: list[str | dict[str, Any]] = Field(default_factory=list)
@@ -109,6 +160,27 @@ class StudyConfig(_Strict):
         if isinstance(v, list):
             return [{"name": x} if isinstance(x, str) else x for x in v]
         return v
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", v):
+            raise ValueError(f"expected auto, cpu, cuda or cuda:N, got {v!r}")
+        return v
+
+    @property
+    def data_spec(self) -> str | None:
+        """The data source (``data:`` or ``data.source``)."""
+        return self.data.source if isinstance(self.data, DataConfig) else self.data
+
+    @property
+    def data_options(self) -> DataConfig | None:
+        """``data:`` as a mapping (``None`` when no data is given)."""
+        if self.data is None:
+            return None
+        if isinstance(self.data, DataConfig):
+            return self.data
+        return DataConfig.model_validate({"source": self.data})
 
     # filled in by load_study_config: where the file was, the space's content
     source: str = ""
@@ -144,6 +216,18 @@ class StudyConfig(_Strict):
             del data["power"]["liberty"], data["power"]["liberty_md5"]
         if data["record"] == "auto":  # so do studies that record the default way
             del data["record"]
+        # and studies on a built-in network, its data given by name, on any device
+        for key in ("weights", "weights_sha256", "model_sha256"):
+            if data[key] is None:
+                del data[key]
+        if data["layers"] == LayersConfig().model_dump(mode="json"):
+            del data["layers"]
+        if data["device"] == "auto":
+            del data["device"]
+        if isinstance(data["data"], dict) and data["data"] == DataConfig.model_validate(
+            {"source": data["data"]["source"]}
+        ).model_dump(mode="json"):
+            data["data"] = data["data"]["source"]
         return data
 
 
@@ -180,6 +264,7 @@ def study_config_from_dict(
     needs_acc = [o.name for o in objectives if o.metric.stage == "accuracy"] + [
         c.metric.name for c in constraints if c.metric.stage == "accuracy"
     ]
+    _resolve_network(cfg, root or Path.cwd(), where)
     if needs_acc and not (cfg.model and cfg.data):
         field = (
             "objectives" if any(o.metric.stage == "accuracy" for o in objectives) else "constraints"
@@ -305,6 +390,64 @@ def _resolve_liberty(cfg: StudyConfig, root: Path, where: str) -> None:
         raise ConfigError(f"{where}: field power.liberty: {exc}") from None
     cfg.power.liberty = str(path.resolve())
     cfg.power.liberty_md5 = liberty_md5(path)
+
+
+def _is_path_spec(spec: str) -> tuple[str, str] | None:
+    """``(prefix, path)`` of a spec that names a file or folder, else ``None``."""
+    kind, sep, rest = spec.partition(":")
+    if sep and rest and kind in _DATA_PATH_KINDS:
+        return f"{kind}:", rest
+    target, sep, attr = spec.rpartition(":")
+    if sep and attr and target.endswith(".py"):
+        return "", target
+    return None
+
+
+def _resolved(spec: str, root: Path) -> str:
+    """A path spec with its relative path read from the study file's folder."""
+    found = _is_path_spec(spec)
+    if found is None:
+        return spec
+    prefix, path = found
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = root / p
+    rest = spec[len(prefix) + len(path) :] if not prefix else ""
+    return f"{prefix}{os.path.abspath(p)}{rest}"
+
+
+def _resolve_network(cfg: StudyConfig, root: Path, where: str) -> None:
+    """Model, weights and data paths from the study file's folder (as ``space:``), and
+    the SHA-256 of the weights and model files, so a resume can tell a changed file.
+    Files are only hashed here; they are read (with torch) when the network is built."""
+    import hashlib
+
+    def sha256(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    if cfg.model and cfg.model != PYTHON_OBJECT:
+        cfg.model = _resolved(cfg.model, root)
+        found = _is_path_spec(cfg.model)
+        if found is not None:
+            path = Path(found[1])
+            if not path.is_file():
+                raise ConfigError(f"{where}: field model: model file {_shown(path)} does not exist")
+            cfg.model_sha256 = sha256(path)
+    if cfg.weights:
+        if cfg.model == PYTHON_OBJECT:
+            raise ConfigError(
+                f"{where}: field weights: a model given from Python carries its own weights"
+            )
+        path = Path(cfg.weights).expanduser()
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise ConfigError(f"{where}: field weights: weights file {_shown(path)} does not exist")
+        cfg.weights = os.path.abspath(path)
+        cfg.weights_sha256 = sha256(path)
+    if isinstance(cfg.data, DataConfig):
+        cfg.data.source = _resolved(cfg.data.source, root)
+    elif cfg.data and cfg.data != PYTHON_OBJECT:
+        cfg.data = _resolved(cfg.data, root)
 
 
 def load_study_config(path: str | Path) -> StudyConfig:

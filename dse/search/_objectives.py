@@ -314,7 +314,9 @@ class Evaluator:
         if self._distribution is None:
             from dse.eval import OperandDistribution
 
-            ha, hb = self.accuracy.operand_histograms()
+            # the network's operand codes at the space's widths (the exact design's)
+            first = self.space.decode(self.space.exact_genome())[0]
+            ha, hb = self.accuracy.operand_histograms(first.width_a, first.width_b, first.signed)
             self._distribution = OperandDistribution(
                 np.asarray(ha, float) + 1e-9, np.asarray(hb, float) + 1e-9
             )

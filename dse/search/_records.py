@@ -33,6 +33,7 @@ __all__ = [
     "GENOME",
     "GENOME_KEY",
     "HW",
+    "NETWORK_ATTR",
     "RETRY_HISTORY",
     "RETRY_OF",
     "SAMPLER_GENERATION",
@@ -60,6 +61,9 @@ FORMAT_ATTR = "dse:format"  # SCHEMA
 BACKEND_ATTR = "dse:backend"  # the back end's name and settings
 CHECKPOINT_ATTR = "dse:pymoo:checkpoint"  # the NSGA-II algorithm after its last tell
 TRAM_DONE_ATTR = "dse:tram:done"  # TRAM's sweep finished
+#: the network's figures, measured once per study: float and exact-quantised accuracy,
+#: operand histograms, each layer's MACs and whether it is approximated
+NETWORK_ATTR = "dse:network"
 
 
 def stage_done_attr(stage: int) -> str:

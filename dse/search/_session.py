@@ -44,6 +44,7 @@ from dse.search._parallel import evaluate_in_workers, evaluations_in_workers
 from dse.search._records import (
     ACCURACY,
     FINETUNE,
+    NETWORK_ATTR,
     WORKER_PID,
     StoredResult,
     TrialIndex,
@@ -52,6 +53,7 @@ from dse.search._records import (
 
 if TYPE_CHECKING:
     from dse.eval import CellLibrary
+    from dse.search._accuracy import NetworkObjects
     from dse.search._backends import Session
     from dse.search._config import StudyConfig
     from dse.search._genome import Genome
@@ -86,17 +88,24 @@ def evaluator_of(
     space: Space,
     lookup: Callable[[str], Mapping[str, Any] | None] | None = None,
     threads: int | None = None,
+    *,
+    reference: Mapping[str, Any] | None = None,
+    objects: NetworkObjects | None = None,
+    device: str | None = None,
 ) -> Evaluator:
     """The staged evaluator of a study's configuration (``threads``: torch threads of
-    the fine-tunes; ``None`` keeps torch's default)."""
+    the fine-tunes; ``None`` keeps torch's default; ``reference``: the network figures
+    stored with the study; ``objects``: a model and data given from Python;
+    ``device``: this process's torch device, else the study's ``device:``)."""
     accuracy = None
     if cfg.model and cfg.data:
-        from dse.search._accuracy import AccuracyModel
+        from dse.search._accuracy import AccuracyModel, network_inputs
 
         ft = cfg.finetune
+        model, data, where = network_inputs(cfg, objects)
         accuracy = AccuracyModel(
-            cfg.model,
-            cfg.data,
+            model,
+            data,
             epochs=ft.epochs,
             steps=ft.steps,
             grad=ft.grad,
@@ -106,6 +115,17 @@ def evaluator_of(
             baseline_epochs=ft.baseline_epochs,
             options=ft.options,
             threads=threads,
+            weights=cfg.weights,
+            weights_sha256=cfg.weights_sha256 if cfg.weights else None,
+            model_sha256=cfg.model_sha256,
+            data_options=cfg.data_options.model_dump(exclude={"source"})
+            if cfg.data_options
+            else None,
+            include=cfg.layers.include,
+            exclude=cfg.layers.exclude,
+            device=device or cfg.device,
+            reference=reference,
+            where=where,
         )
     return Evaluator(
         space,
@@ -182,6 +202,8 @@ class StudySession:
         on_evaluate: EvaluationHook | None = None,
         opener: SessionOpener | None = None,
         on_progress: Callable[[StudySession], None] | None = None,
+        objects: NetworkObjects | None = None,
+        device: str | None = None,
     ) -> None:
         self.study = study
         self.cfg = cfg
@@ -201,7 +223,15 @@ class StudySession:
         self.on_progress = on_progress
         self._next_progress = 0.0
         self.index = TrialIndex()
-        self.evaluator = evaluator_of(cfg, space, lookup=self._lookup, threads=threads)
+        self.evaluator = evaluator_of(
+            cfg,
+            space,
+            lookup=self._lookup,
+            threads=threads,
+            reference=study.user_attrs.get(NETWORK_ATTR),
+            objects=objects,
+            device=device,
+        )
         mode = cfg.record
         #: Whether batches of proposals without an opened trial are evaluated in memory
         #: and written in one transaction (``auto``: when no evaluation fine-tunes).

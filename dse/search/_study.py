@@ -8,19 +8,35 @@ storage alone. The run loop itself is the session's (:mod:`dse.search._session`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dse.errors import ConfigError, StudyStateError
+from dse.search._accuracy import NetworkObjects
 from dse.search._backends._factory import make_backend_of
-from dse.search._config import StudyConfig, config_from_stored, load_study_config
+from dse.search._config import (
+    PYTHON_OBJECT,
+    StudyConfig,
+    config_from_stored,
+    study_config_from_dict,
+)
+from dse.search._devices import check_device, device_for_worker, parse_devices
 from dse.search._objectives import Evaluator
 from dse.search._optuna_store import fail_stale, quiet_optuna
 from dse.search._parallel import run_worker_processes
 from dse.search._progress import Mode, RunProgress
-from dse.search._records import BACKEND_ATTR, CONFIG_ATTR, EXACT_ATTR, FORMAT_ATTR, SCHEMA
+from dse.search._records import (
+    BACKEND_ATTR,
+    CONFIG_ATTR,
+    EXACT_ATTR,
+    FORMAT_ATTR,
+    NETWORK_ATTR,
+    SCHEMA,
+)
 from dse.search._session import EvaluationHook, StudySession, evaluator_of
+from dse.search._space_config import read_yaml
 from dse.search._storage import DEFAULT_STORAGE, load_study, open_storage, redact
 from dse.search._summary import StudySummary, space_of, study_summary
 
@@ -53,8 +69,63 @@ def _ensure_exact(study: Any, session_eval: Evaluator) -> None:
     study.set_user_attr(EXACT_ATTR, {k: float(v) for k, v in figures.items()})
 
 
-def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any, str]:
-    """Create the study in storage (or check that the stored one has the same configuration)."""
+def _ensure_network(study: Any, session_eval: Evaluator) -> None:
+    """The network's float and exact-quantised accuracies, layer table and (for
+    ``power.distribution: network``) operand histograms, measured once per study and
+    stored, so worker processes and resumes read them instead of measuring again."""
+    accuracy = session_eval.accuracy
+    if accuracy is None or NETWORK_ATTR in study.user_attrs:
+        return
+    from dse._status import step
+
+    space = session_eval.space
+    with step("measuring the network's float and exact-quantised accuracy (once per study)"):
+        design = space.decode(space.exact_genome())
+        reports = [session_eval.hardware(m) for m in design]
+        ref = accuracy.measure_reference(
+            design,
+            reports,
+            space.group_layers,
+            histograms=session_eval.power_distribution == "network",
+        )
+    if not isinstance(accuracy.model, str):
+        ref["model_class"] = type(accuracy.model).__name__
+    study.set_user_attr(NETWORK_ATTR, ref)
+
+
+def network_lines(study: Any) -> list[str]:
+    """The run header's network lines: accuracies and each layer with its MACs."""
+    ref = study.user_attrs.get(NETWORK_ATTR)
+    if not ref:
+        return []
+    cfg = study.user_attrs.get(CONFIG_ATTR, {})
+    rows = ref.get("layers", [])
+    done = [r for r in rows if r["approximated"]]
+    total = sum(r["macs"] for r in rows) or 1
+    share = 100.0 * sum(r["macs"] for r in done) / total
+    exact = ", ".join(f"{k} {100 * v:.2f} %" for k, v in ref.get("exact", {}).items())
+    lines = [
+        f"network {cfg.get('model')}: float {100 * ref['acc_float']:.2f} %, exact-quantised "
+        f"{exact}; {len(done)} of {len(rows)} layers approximated ({share:.1f} % of MACs)"
+    ]
+    width = max((len(r["name"]) for r in rows), default=0)
+    for r in rows:
+        mark = "approximate" if r["approximated"] else "exact"
+        lines.append(f"  {r['name']:<{width}}  {r['macs']:>12,} MACs  {mark}")
+    return lines
+
+
+def create_study(
+    cfg: StudyConfig,
+    storage_url: str | None = None,
+    *,
+    objects: NetworkObjects | None = None,
+    device: str | None = None,
+) -> tuple[Any, str]:
+    """Create the study in storage (or check that the stored one has the same configuration).
+
+    ``objects``: a model and data given from Python; ``device``: where the network's
+    reference figures are measured (else the study's ``device:``)."""
     import optuna
 
     quiet_optuna()
@@ -82,7 +153,9 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
         study.set_user_attr(CONFIG_ATTR, stored)
         study.set_user_attr(FORMAT_ATTR, SCHEMA)
         study.set_user_attr(BACKEND_ATTR, {"name": cfg.backend_name, **backend.settings()})
-        _ensure_exact(study, evaluator_of(cfg, space))
+        evaluator = evaluator_of(cfg, space, objects=objects, device=device)
+        _ensure_network(study, evaluator)
+        _ensure_exact(study, evaluator)
     else:
         keys = (
             "space_data",
@@ -91,7 +164,10 @@ def create_study(cfg: StudyConfig, storage_url: str | None = None) -> tuple[Any,
             "backend",
             "seed",
             "model",
+            "model_sha256",
+            "weights_sha256",
             "data",
+            "layers",
             "finetune",
             "power",
             "record",
@@ -116,6 +192,7 @@ class _Opener:
     timeout: float | None
     threads: int | None
     on_evaluate: EvaluationHook | None
+    devices: tuple[str, ...] | None = None
 
     def __call__(self, *, worker_index: int = 0) -> StudySession:
         return open_session(
@@ -128,6 +205,7 @@ class _Opener:
             # default (more threads spin-wait on a loaded machine)
             threads=self.threads if self.threads is not None else 1,
             on_evaluate=self.on_evaluate,
+            device=device_for_worker(self.devices, worker_index),
         )
 
 
@@ -141,12 +219,17 @@ def open_session(
     worker_index: int = 0,
     threads: int | None = None,
     on_evaluate: EvaluationHook | None = None,
+    objects: NetworkObjects | None = None,
+    device: str | None = None,
+    devices: list[str] | None = None,
 ) -> StudySession:
     """Rebuild a study's session from the storage alone (used by resume and by workers).
 
     ``threads``: torch threads of this process's fine-tunes (``None``: torch's default);
     ``on_evaluate``: called with each genome before it is evaluated, in whichever
-    process evaluates it.
+    process evaluates it; ``objects``: the model and data of a study that was given
+    them from Python; ``device``: this process's torch device (else the study's
+    ``device:``); ``devices``: one per worker process, round robin.
     """
     import optuna
 
@@ -175,6 +258,11 @@ def open_session(
     space = space_of(cfg)
     budget = trials if trials is not None else cfg.budget.trials
     limit = timeout if timeout is not None else cfg.budget.timeout
+    _check_objects(cfg, objects, workers)
+    if cfg.model and cfg.data:
+        check_device(
+            device or cfg.device, where="--device" if device else f"{cfg.source}: field device"
+        )
     return StudySession(
         study,
         cfg,
@@ -187,8 +275,38 @@ def open_session(
         worker_index=worker_index,
         threads=threads,
         on_evaluate=on_evaluate,
-        opener=_Opener(name, url, budget, limit, threads, on_evaluate),
+        opener=_Opener(
+            name, url, budget, limit, threads, on_evaluate, tuple(devices) if devices else None
+        ),
+        objects=objects,
+        device=device,
     )
+
+
+def _check_objects(cfg: StudyConfig, objects: NetworkObjects | None, workers: int) -> None:
+    """Objects given from Python: only to a study that takes them, in one process,
+    and (on a resume) with the weights the study started from."""
+    if objects is None:
+        return
+    if cfg.model != PYTHON_OBJECT and cfg.data_spec != PYTHON_OBJECT:
+        raise ConfigError(
+            f"study {cfg.name!r} names its model and data ({cfg.model}, {cfg.data_spec}); "
+            f"model=/train=/test= are for studies with model: python or data: python"
+        )
+    if workers > 1:
+        raise ConfigError(
+            "a model or data given from Python runs in one process (--workers 1); for "
+            "worker processes give model: FILE.py:FACTORY and weights: FILE"
+        )
+    if cfg.model == PYTHON_OBJECT and objects.model is not None and cfg.weights_sha256:
+        from dse.nn import state_sha256
+
+        got = state_sha256(objects.model)
+        if got != cfg.weights_sha256:
+            raise StudyStateError(
+                f"study {cfg.name!r}: the model given has other weights (sha256 {got[:12]}) "
+                f"than the study started from ({cfg.weights_sha256[:12]})"
+            )
 
 
 def _progress_mode(progress: bool | str) -> Mode:
@@ -225,8 +343,52 @@ def _execute(session: StudySession, progress: bool | str) -> StudySummary:
     return summary
 
 
+def _python_config(
+    source: str | Path | StudyConfig | Mapping[str, Any], objects: NetworkObjects | None
+) -> StudyConfig:
+    """The study's configuration; with objects given, ``model:`` / ``data:`` default to
+    ``python`` and the model's weights are hashed into ``weights_sha256``."""
+    if isinstance(source, StudyConfig):
+        cfg = source
+    elif isinstance(source, Mapping):
+        data = dict(source)
+        if objects is not None:
+            data.setdefault("model", PYTHON_OBJECT if objects.model is not None else None)
+            data.setdefault("data", PYTHON_OBJECT if objects.train is not None else None)
+        cfg = study_config_from_dict(data, where=f"study {data.get('name', 'study')!r}")
+    else:
+        path = Path(source)
+        data = read_yaml(path, "study file") or {}
+        if objects is not None and isinstance(data, dict):
+            if objects.model is not None:
+                data.setdefault("model", PYTHON_OBJECT)
+            if objects.train is not None:
+                data.setdefault("data", PYTHON_OBJECT)
+        cfg = study_config_from_dict(data, where=str(path), stem=path.stem, root=path.parent)
+    if objects is not None and cfg.model == PYTHON_OBJECT and objects.model is not None:
+        from dse.nn import state_sha256
+
+        cfg.weights_sha256 = state_sha256(objects.model)
+    return cfg
+
+
+def _objects(model: Any, train: Any, test: Any) -> NetworkObjects | None:
+    if (train is None) != (test is None):
+        raise ConfigError("give both train= and test= datasets (or neither)")
+    if model is None and train is None:
+        return None
+    return NetworkObjects(model, train, test)
+
+
+def _announce(session: StudySession) -> None:
+    from dse._status import note
+
+    for line in network_lines(session.study):
+        note("%s", line)
+
+
 def run(
-    study_file: str | Path | StudyConfig,
+    study_file: str | Path | StudyConfig | Mapping[str, Any],
     *,
     storage: str | None = None,
     trials: int | None = None,
@@ -235,17 +397,31 @@ def run(
     threads: int | None = None,
     progress: bool | str = False,
     on_evaluate: EvaluationHook | None = None,
+    model: Any = None,
+    train: Any = None,
+    test: Any = None,
+    device: str | None = None,
+    devices: str | Sequence[str] | None = None,
 ) -> StudySummary:
-    """Create (or continue) a study from its file and run it to its budget.
+    """Create (or continue) a study from its file (or a mapping, or a
+    :class:`StudyConfig`) and run it to its budget.
 
     ``threads``: torch threads of the fine-tunes (``None``: torch's default in this
     process, one per worker process); ``progress``: ``bar`` (or True), ``lines``
     (plain lines on stderr) or ``off`` (or False); ``on_evaluate``: called with each
-    genome before it is evaluated (pickled into worker processes). The summary's
-    ``stop_reason`` says which limit ended the run.
+    genome before it is evaluated (pickled into worker processes). ``model``: an
+    ``nn.Module`` and ``train`` / ``test``: map-style datasets (or DataLoaders), for a
+    notebook; the study records ``model: python`` and the weights' SHA-256, and a
+    resume needs them again. ``device``: this run's torch device (overrides
+    ``device:``); ``devices``: ``"cuda:0,cuda:1"``, one per worker process. The
+    summary's ``stop_reason`` says which limit ended the run.
     """
     _check_run_options(workers, threads)
-    cfg = study_file if isinstance(study_file, StudyConfig) else load_study_config(study_file)
+    objects = _objects(model, train, test)
+    chosen = parse_devices(devices)
+    if device is not None:
+        check_device(device, where="--device")
+    cfg = _python_config(study_file, objects)
     if (
         cfg.budget.trials is None
         and trials is None
@@ -255,7 +431,8 @@ def run(
         raise ConfigError(
             f"{cfg.source}: field budget: give budget.trials or budget.timeout (or --trials / --timeout)"
         )
-    study, url = create_study(cfg, storage)
+    _check_objects(cfg, objects, workers)
+    study, url = create_study(cfg, storage, objects=objects, device=device)
     session = open_session(
         study.study_name,
         url,
@@ -264,7 +441,11 @@ def run(
         workers=workers,
         threads=threads,
         on_evaluate=on_evaluate,
+        objects=objects,
+        device=device,
+        devices=chosen,
     )
+    _announce(session)
     return _execute(session, progress)
 
 
@@ -278,15 +459,26 @@ def resume(
     threads: int | None = None,
     progress: bool | str = False,
     on_evaluate: EvaluationHook | None = None,
+    model: Any = None,
+    train: Any = None,
+    test: Any = None,
+    device: str | None = None,
+    devices: str | Sequence[str] | None = None,
 ) -> StudySummary:
     """Continue a stored study: same back end, settings, constraints, seed and generation.
 
     Trials left RUNNING by a killed worker are marked FAIL first (after their heartbeat
     goes stale; for journal storages at once), and the lost candidates are evaluated again.
-    A new ``trials`` budget is stored: ``dse status`` and later resumes use it. The other
-    options are those of :func:`run`.
+    A new ``trials`` budget is stored: ``dse status`` and later resumes use it. A study
+    whose network was given from Python needs ``model`` / ``train`` / ``test`` again
+    (the model with the weights it started from). The other options are those of
+    :func:`run`.
     """
     _check_run_options(workers, threads)
+    objects = _objects(model, train, test)
+    chosen = parse_devices(devices)
+    if device is not None:
+        check_device(device, where="--device")
     session = open_session(
         name,
         storage,
@@ -295,6 +487,9 @@ def resume(
         workers=workers,
         threads=threads,
         on_evaluate=on_evaluate,
+        objects=objects,
+        device=device,
+        devices=chosen,
     )
     if trials is not None:
         _store_budget(session.study, trials)
@@ -309,6 +504,7 @@ def resume(
             f"lapse before they are marked failed and evaluated again"
         ):
             fail_stale(session.study, wait=True, all_running=True)
+    _announce(session)
     return _execute(session, progress)
 
 

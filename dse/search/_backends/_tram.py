@@ -215,7 +215,8 @@ class TramBackend(DrivingBackend):
             from dse.tram import tramify
 
             probe = tramify(copy.deepcopy(prepared.model), (space.width_a, space.width_b))
-            layer_names = [n for n, _ in probe]
+            chosen = set(acc_model.layer_names())  # the study's layers: globs
+            layer_names = [n for n, _ in probe if n in chosen]
             groups = {n: space.group_names[0] for n in layer_names}
         else:
             # as the study's fine-tune: conv/linear layers matched by the groups' patterns
