@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dse.search._records import (
     FAILED_BY,
+    QUEUE_BATCH,
     RETRY_HISTORY,
     RETRY_OF,
     SAMPLER3_GENERATION,
@@ -632,8 +633,10 @@ class StaleTrialRequeue:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
 
-        if str(trial.user_attrs.get("backend", "")).startswith("pymoo"):
-            return
+        if QUEUE_BATCH in trial.user_attrs or str(trial.user_attrs.get("backend", "")).startswith(
+            "pymoo"
+        ):
+            return  # the driver queues a queued trial's genome again itself
         history = [*trial.system_attrs.get(RETRY_HISTORY, []), trial.number]
         if len(history) > self.max_retry:
             return
