@@ -110,15 +110,19 @@ def _session(
         mode = "bar" if sys.stderr.isatty() else "lines"
     else:
         mode = "bar" if progress else "off"
-    summary = fn(
-        target,
-        storage=storage,
-        trials=trials,
-        timeout=timeout,
-        workers=workers,
-        threads=threads,
-        progress=mode,
-    )
+    from dse.cli._worker import stopping
+
+    again = f"dse run {target}" if fn.__name__ == "run" else f"dse resume {target}"
+    with stopping(again, storage):
+        summary = fn(
+            target,
+            storage=storage,
+            trials=trials,
+            timeout=timeout,
+            workers=workers,
+            threads=threads,
+            progress=mode,
+        )
     _print_summary(summary, storage)
 
 

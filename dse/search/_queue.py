@@ -1,0 +1,323 @@
+"""Evaluations through the study's queue: the driver's batch and the worker's loop.
+
+The driver (``dse run``/``dse resume``) queues a back end's batch as WAITING trials
+(:mod:`dse.search._optuna_queue`), waits for them to be COMPLETE and tells the back
+end their results in the batch's order, so the search does not depend on which
+worker finished first. Any number of ``dse worker`` processes, on any machine that
+reaches the storage, take WAITING trials one at a time, evaluate them with a
+heartbeat and complete them; the driver evaluates from the queue itself when no
+worker is attached.
+
+Failures: a worker killed mid-evaluation leaves a RUNNING trial whose heartbeat
+goes stale; the driver marks it FAIL and queues its genome again. A driver killed
+mid-batch leaves WAITING and RUNNING trials; the next driver (``dse resume``) asks
+the back end for the same batch (NSGA-II's checkpoint is that of the last told
+generation) and takes over the trials of the batch's genomes (by genome key)
+instead of queueing them again, so no recorded evaluation is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import StudyStateError
+from dse.search._backends import Proposal, Result
+from dse.search._optuna_queue import (
+    QueuedTrial,
+    enqueue_trials,
+    fail_trial_id,
+    frozen_trial,
+    take_trial,
+    trial_of,
+    trial_states,
+    trials_by_key,
+    waiting_ids,
+)
+from dse.search._optuna_store import complete_trial, fail_stale, fail_trial, start_heartbeat
+from dse.search._parallel import Stopped
+from dse.search._records import (
+    ERROR,
+    FAILED_BY,
+    QUEUE_BATCH,
+    QUEUE_INDEX,
+    RETRY_OF,
+    WORKER_PID,
+    StoredResult,
+    TrialRecord,
+)
+
+if TYPE_CHECKING:
+    from dse.search._session import StudySession
+
+__all__ = [
+    "DRIVER_ATTR",
+    "WORKER_ATTR_PREFIX",
+    "WORKER_HOST",
+    "WORKER_ID",
+    "evaluate_queued",
+    "evaluate_through_queue",
+    "queue_attached",
+    "recent_workers",
+    "register_worker",
+    "set_driver_state",
+]
+
+#: Study attributes: the driver's state (``running``, ``stopped``, ``done``), and one
+#: per worker (``dse:worker:HOST:PID``) with its host, pid, device and when last seen.
+DRIVER_ATTR = "dse:driver"
+WORKER_ATTR_PREFIX = "dse:worker:"
+#: Trial user attributes: which worker evaluated the trial.
+WORKER_ID = "worker_id"
+WORKER_HOST = "worker_host"
+
+#: A worker refreshes its registration this often; one not seen for three times as
+#: long is not counted as attached.
+REGISTER_EVERY_S = 5.0
+_ATTACHED_S = 3 * REGISTER_EVERY_S
+#: Re-queues of one genome whose evaluations keep being lost (killed workers).
+_MAX_RETRIES = 3
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def register_worker(study: Any, *, device: str | None, state: str) -> None:
+    """Record this worker in the study (``dse status`` lists the recent ones)."""
+    study.set_user_attr(
+        WORKER_ATTR_PREFIX + worker_id(),
+        {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "device": device or "cpu",
+            "state": state,
+            "seen": time.time(),
+        },
+    )
+
+
+def recent_workers(user_attrs: dict[str, Any], within_s: float = _ATTACHED_S) -> list[dict]:
+    """The workers registered in a study's attributes and seen within ``within_s``
+    seconds that have not exited."""
+    now = time.time()
+    return [
+        v
+        for k, v in user_attrs.items()
+        if k.startswith(WORKER_ATTR_PREFIX)
+        and isinstance(v, dict)
+        and v.get("state") != "exited"
+        and now - float(v.get("seen", 0)) <= within_s
+    ]
+
+
+def set_driver_state(study: Any, state: str) -> None:
+    study.set_user_attr(
+        DRIVER_ATTR,
+        {"state": state, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()},
+    )
+
+
+def queue_attached(study: Any) -> bool:
+    """Whether the study's queue is in use: a worker is attached, or trials of an
+    earlier driver's batch wait to be taken over."""
+    return bool(recent_workers(study.user_attrs) or waiting_ids(study, limit=1))
+
+
+def evaluate_queued(session: StudySession, trial_id: int, device: str | None = None) -> Result:
+    """Evaluate a queued trial this process has taken (RUNNING) and complete it, with
+    a heartbeat meanwhile. An evaluation that raises marks the trial FAIL with the
+    error (and raises); a signal marks it FAIL by ``signal`` so that it is queued again."""
+    study = session.study
+    frozen = frozen_trial(study, trial_id)
+    record = TrialRecord.from_attrs(frozen.user_attrs)
+    trial = trial_of(study, trial_id)
+    heartbeat = start_heartbeat(study, trial)
+    try:
+        trial.set_user_attr(WORKER_ID, worker_id())  # who holds it, while it runs
+        if session.on_evaluate is not None:
+            session.on_evaluate(record.genome)
+        evaluation = session.evaluator.evaluate(record.genome)
+        attrs = {
+            **evaluation.attrs,
+            WORKER_PID: os.getpid(),
+            WORKER_HOST: socket.gethostname(),
+        }
+        if device:
+            attrs["device"] = device
+        complete_trial(study, trial, attrs, evaluation.constraints, evaluation.values)
+    except Stopped:
+        fail_trial_id(study, trial_id, "signal")
+        raise
+    except BaseException as exc:
+        fail_trial(study, trial, str(exc)[:500])
+        raise
+    finally:
+        heartbeat.join()
+    record.result = dict(evaluation.attrs)
+    values, constraints = tuple(evaluation.values), dict(evaluation.constraints)
+    session.index.add(StoredResult(frozen.number, record, values, constraints))
+    return Result(record.genome, values, constraints)
+
+
+def _result(session: StudySession, trial_id: int) -> tuple[Any, Result]:
+    t = frozen_trial(session.study, trial_id)
+    record = TrialRecord.from_attrs(t.user_attrs)
+    values, constraints = tuple(t.values), dict(t.constraints)
+    if not session.index.knows(t.number):
+        session.index.add(StoredResult(t.number, record, values, constraints))
+    return t, Result(record.genome, values, constraints)
+
+
+def evaluate_through_queue(
+    session: StudySession, proposals: Sequence[Proposal], *, backend: str, participate: bool
+) -> list[Result]:
+    """Queue ``proposals`` (taking over trials of the same genomes an earlier driver
+    left), wait until each is COMPLETE and return the results in order; the results
+    of a prefix of them when the time limit passes. ``participate``: this process
+    evaluates waiting trials of the batch itself meanwhile."""
+    from optuna.trial import TrialState
+
+    study = session.study
+    keys = [p.genome.key for p in proposals]
+    slots: list[int | None] = [None] * len(proposals)
+    found = trials_by_key(
+        study, keys, (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+    )
+    for i, key in enumerate(keys):
+        rows = found.get(key, [])
+        done = [tid for tid, state in rows if state == TrialState.COMPLETE]
+        if done or rows:
+            slots[i] = done[0] if done else rows[-1][0]
+    batch = uuid.uuid4().hex[:12]
+
+    def queue(positions: Sequence[int], retry_of: dict[int, int] | None = None) -> None:
+        items = []
+        for i in positions:
+            p = proposals[i]
+            attrs = {**session.trial_record(p, backend).header(), QUEUE_BATCH: batch}
+            attrs[QUEUE_INDEX] = i
+            if retry_of and i in retry_of:
+                attrs[RETRY_OF] = retry_of[i]
+            items.append(QueuedTrial(session.space.to_params(p.genome), attrs, p.system_attrs))
+        ids = enqueue_trials(study, session.space.distributions(), items)
+        for i, tid in zip(positions, ids, strict=True):
+            slots[i] = tid
+
+    queue([i for i, s in enumerate(slots) if s is None])
+    results: dict[int, Result] = {}
+    retries = [0] * len(proposals)
+    next_check = 0.0
+    pause = 0.005
+    while len(results) < len(proposals):
+        pending = [i for i in range(len(proposals)) if i not in results]
+        states = trial_states(study, [slots[i] for i in pending])  # type: ignore[misc]
+        lost: dict[int, int] = {}
+        for i in pending:
+            tid = slots[i]
+            assert tid is not None
+            state = states.get(tid)
+            if state == TrialState.COMPLETE:
+                results[i] = _result(session, tid)[1]
+            elif state == TrialState.FAIL:
+                t = frozen_trial(study, tid)
+                if ERROR in t.user_attrs and FAILED_BY not in t.system_attrs:
+                    raise StudyStateError(
+                        f"trial {t.number} of study {session.study_name!r} failed: "
+                        f"{t.user_attrs[ERROR]}"
+                    )
+                retries[i] += 1
+                if retries[i] > _MAX_RETRIES:
+                    raise StudyStateError(
+                        f"the evaluation of genome {keys[i]} in study {session.study_name!r} "
+                        f"was lost {retries[i]} times (workers killed); see 'dse status'"
+                    )
+                lost[i] = t.number
+        if lost:
+            queue(sorted(lost), lost)
+        if len(results) == len(proposals):
+            break
+        if session.time_up():
+            break
+        now = time.monotonic()
+        if now >= next_check:  # a dead worker's trial, a dead pool, progress
+            fail_stale(study)
+            if session.pool is not None:
+                session.pool.check()
+            session.notify()
+            next_check = now + 1.0
+        if participate:
+            waiting = [slots[i] for i in pending if states.get(slots[i]) == TrialState.WAITING]  # type: ignore[arg-type]
+            tid = take_trial(study, waiting)  # type: ignore[arg-type]
+            if tid is not None:
+                evaluate_queued(session, tid)
+                continue
+        time.sleep(pause)
+        pause = min(0.1, pause * 1.5)
+    session.notify()
+    n = 0
+    while n in results:
+        n += 1
+    return [results[i] for i in range(n)]
+
+
+def work(
+    session: StudySession,
+    *,
+    device: str | None = None,
+    parent: int | None = None,
+) -> int:
+    """A worker's loop: take a waiting trial, evaluate it, complete it; until the
+    study is done (its driver says so, or its budget is met), the time limit passes,
+    or (``parent``) the process that started this one is gone. Returns the number of
+    trials evaluated."""
+    study = session.study
+    register_worker(study, device=device, state="idle")
+    registered = time.monotonic()
+    next_check = 0.0
+    pause = 0.005
+    count = 0
+    try:
+        while not session.time_up():
+            if parent is not None and os.getppid() != parent:
+                break  # the run that started this worker is gone
+            ids = waiting_ids(study, limit=16)
+            random.shuffle(ids)  # several workers do not all race for the oldest trial
+            tid = take_trial(study, ids) if ids else None
+            if tid is not None:
+                try:
+                    evaluate_queued(session, tid, device)
+                except Exception as exc:  # recorded as FAIL with the error; go on
+                    from dse._status import note
+
+                    note("trial id %d failed: %s", tid, str(exc)[:200])
+                count += 1
+                pause = 0.005
+            else:
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + 1.0
+                    if _study_done(session):
+                        break
+                time.sleep(pause)
+                pause = min(0.2, pause * 1.5)
+            if time.monotonic() - registered >= REGISTER_EVERY_S:
+                register_worker(study, device=device, state="busy" if tid else "idle")
+                registered = time.monotonic()
+    finally:
+        with contextlib.suppress(Exception):  # the storage is gone: nothing left to tell
+            register_worker(study, device=device, state="exited")
+    return count
+
+
+def _study_done(session: StudySession) -> bool:
+    driver = session.study.user_attrs.get(DRIVER_ATTR) or {}
+    if driver.get("state") == "done":
+        return True
+    return session.trials is not None and session.counts()[0] >= session.trials
