@@ -209,7 +209,7 @@ def test_kill_9_of_a_worker_and_of_the_driver_then_resume(
     assert _front(name, storage_url) == _reference_front(make_study, storage_url, name)
 
 
-def test_sigterm_stops_every_process_and_resume_completes(
+def test_status_then_sigterm_stops_every_process_and_resume_completes(
     tmp_path: Path, make_study, unique_name: str
 ) -> None:
     name = unique_name
@@ -229,6 +229,17 @@ def test_sigterm_stops_every_process_and_resume_completes(
             "the workers to evaluate",
         )
         pids = [driver.pid, *_children(driver.pid)]
+        # dse status: the queue's states and the workers seen recently
+        status = subprocess.run(
+            [sys.executable, "-m", "dse", "status", name, "--storage", url],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert " running, " in status and " waiting; " in status
+        seen = [line for line in status.splitlines() if line.startswith("  worker ")]
+        assert sorted(int(line.split(":")[1].split()[0]) for line in seen) == sorted(pids[1:])
         driver.send_signal(signal.SIGTERM)
         end = time.monotonic() + 5.0
         while time.monotonic() < end and any(_alive(pid) for pid in pids):
