@@ -21,18 +21,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dse.search._records import FAILED_BY, GENOME_KEY, QUEUE_BATCH
+from dse.search._records import ERROR, FAILED_BY, GENOME_KEY, QUEUE_BATCH
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = [
+    "Finished",
     "QueuedTrial",
+    "Taken",
+    "complete_taken",
     "enqueue_trials",
     "fail_trial_id",
     "frozen_trial",
+    "heartbeat",
+    "read_complete",
     "take_trial",
-    "trial_of",
     "trial_states",
     "trials_by_key",
     "waiting_ids",
@@ -94,41 +98,57 @@ def enqueue_trials(
         return ids
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
-    from sqlalchemy import func
+    from sqlalchemy import func, insert
 
     as_json = {name: distribution_to_json(d) for name, d in distributions.items()}
+    table = models.TrialModel.__table__
     with _create_scoped_session(rdb.scoped_session) as session:
         models.StudyModel.find_or_raise_by_id(study._study_id, session, for_update=True)
-        first = (
+        first = int(
             session.query(func.count(models.TrialModel.trial_id))
             .filter(models.TrialModel.study_id == study._study_id)
             .scalar()
+            or 0
         )
-        rows = []
-        for k, t in enumerate(trials):
-            row = models.TrialModel(
-                study_id=study._study_id, number=int(first or 0) + k, state=TrialState.WAITING
+        conn = session.connection()
+        rows = [
+            {"study_id": study._study_id, "number": first + k, "state": TrialState.WAITING}
+            for k in range(len(trials))
+        ]
+        # Core statements: the ORM's unit of work costs more than the database's work
+        if getattr(conn.dialect, "insert_executemany_returning_sort_by_parameter_order", False):
+            result = conn.execute(
+                insert(table).returning(table.c.trial_id, sort_by_parameter_order=True), rows
             )
-            row.params = [
-                models.TrialParamModel(
-                    param_name=name,
-                    param_value=distributions[name].to_internal_repr(value),
-                    distribution_json=as_json[name],
-                )
+            ids = [int(r[0]) for r in result]
+        else:  # MySQL: no RETURNING
+            ids = [int(conn.execute(insert(table), r).inserted_primary_key[0]) for r in rows]  # type: ignore[index]
+        params, user, system = [], [], []
+        for tid, t in zip(ids, trials, strict=True):
+            params += [
+                {
+                    "trial_id": tid,
+                    "param_name": name,
+                    "param_value": distributions[name].to_internal_repr(value),
+                    "distribution_json": as_json[name],
+                }
                 for name, value in t.params.items()
             ]
-            row.user_attributes = [
-                models.TrialUserAttributeModel(key=k2, value_json=json.dumps(v))
-                for k2, v in t.user_attrs.items()
+            user += [
+                {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
+                for k, v in t.user_attrs.items()
             ]
-            row.system_attributes = [
-                models.TrialSystemAttributeModel(key=k2, value_json=json.dumps(v))
-                for k2, v in t.system_attrs.items()
+            system += [
+                {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
+                for k, v in t.system_attrs.items()
             ]
-            rows.append(row)
-        session.add_all(rows)
-        session.flush()
-        ids = [int(r.trial_id) for r in rows]
+        for model, values in (
+            (models.TrialParamModel, params),
+            (models.TrialUserAttributeModel, user),
+            (models.TrialSystemAttributeModel, system),
+        ):
+            if values:
+                conn.execute(insert(model.__table__), values)
     return ids
 
 
@@ -159,25 +179,42 @@ def waiting_ids(study: optuna.Study, limit: int = 64) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def take_trial(study: optuna.Study, trial_ids: Iterable[int]) -> int | None:
-    """Move the first of ``trial_ids`` still WAITING to RUNNING; its id, or ``None``
-    when another process took each of them first.
+@dataclass(frozen=True)
+class Taken:
+    """A queued trial this process took: its id, number and user attributes."""
+
+    trial_id: int
+    number: int
+    user_attrs: dict[str, Any]
+
+
+def take_trial(
+    study: optuna.Study, trial_ids: Iterable[int], marks: Mapping[str, Any] | None = None
+) -> Taken | None:
+    """Move the first of ``trial_ids`` still WAITING to RUNNING, with the user
+    attributes ``marks`` (who took it); ``None`` when another process took each first.
 
     On an RDB storage one conditional ``UPDATE ... WHERE state = WAITING`` claims the
     trial, which the database applies to one transaction only (Optuna's
     ``set_trial_state_values`` reads the state first, which SQLite's driver does outside
-    the writing transaction, so two processes could both see it WAITING)."""
+    the writing transaction, so two processes could both see it WAITING); the marks
+    and the reading of the trial's attributes go in the same transaction."""
     import optuna
     from optuna.trial import TrialState
 
     rdb = _rdb(study)
+    storage = study._storage
     for tid in trial_ids:
         try:
-            if rdb is None:
-                if study._storage.set_trial_state_values(tid, state=TrialState.RUNNING):
-                    return tid
-            elif _claim(rdb, tid):
-                return tid
+            if rdb is not None:
+                taken = _claim(rdb, tid, dict(marks or {}))
+                if taken is not None:
+                    return taken
+            elif storage.set_trial_state_values(tid, state=TrialState.RUNNING):
+                for key, value in (marks or {}).items():
+                    storage.set_trial_user_attr(tid, key, value)
+                t = storage.get_trial(tid)
+                return Taken(tid, t.number, dict(t.user_attrs))
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # failed or completed meanwhile
         except optuna.exceptions.StorageInternalError:
@@ -185,25 +222,169 @@ def take_trial(study: optuna.Study, trial_ids: Iterable[int]) -> int | None:
     return None
 
 
-def _claim(rdb: Any, trial_id: int) -> bool:
+def _claim(rdb: Any, trial_id: int, marks: dict[str, Any]) -> Taken | None:
     import datetime
 
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
     from optuna.trial import TrialState
 
-    model = models.TrialModel
+    model, attr = models.TrialModel, models.TrialUserAttributeModel
     with _create_scoped_session(rdb.scoped_session) as session:
-        taken = (
+        claimed = (
             session.query(model)
             .filter(model.trial_id == trial_id, model.state == TrialState.WAITING)
             .update({model.state: TrialState.RUNNING}, synchronize_session=False)
         )
-        if taken != 1:
-            return False
+        if claimed != 1:
+            return None
         # the start time through the model, which stores it as Optuna does (naive UTC)
-        model.find_or_raise_by_id(trial_id, session).datetime_start = datetime.datetime.now()
+        row = model.find_or_raise_by_id(trial_id, session)
+        row.datetime_start = datetime.datetime.now()
+        number = int(row.number)
+        attrs = {
+            k: json.loads(v)
+            for k, v in session.query(attr.key, attr.value_json).filter(attr.trial_id == trial_id)
+        }
+        _replace_attrs(session, attr, trial_id, marks)
+    return Taken(trial_id, number, {**attrs, **marks})
+
+
+def _replace_attrs(session: Any, model: Any, trial_id: int, attrs: Mapping[str, Any]) -> None:
+    """Set ``attrs`` on the trial (an attribute already there is replaced)."""
+    if not attrs:
+        return
+    session.query(model).filter(model.trial_id == trial_id, model.key.in_(list(attrs))).delete(
+        synchronize_session=False
+    )
+    from sqlalchemy import insert
+
+    session.connection().execute(
+        insert(model.__table__),
+        [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)} for k, v in attrs.items()],
+    )
+
+
+def complete_taken(
+    study: optuna.Study,
+    trial_id: int,
+    values: Sequence[float],
+    user_attrs: Mapping[str, Any],
+    system_attrs: Mapping[str, Any],
+) -> bool:
+    """Complete a RUNNING trial with its values and attributes (already in stored form:
+    JSON-ready, finite values) in one transaction; ``False`` when it is not RUNNING
+    any more (failed as stale meanwhile: its genome was queued again). Elsewhere than on
+    an RDB storage through Optuna's storage calls."""
+    from optuna.trial import TrialState
+
+    rdb = _rdb(study)
+    if rdb is None:
+        storage = study._storage
+        if storage.get_trial(trial_id).state != TrialState.RUNNING:
+            return False
+        for k, v in user_attrs.items():
+            storage.set_trial_user_attr(trial_id, k, v)
+        for k, v in system_attrs.items():
+            storage.set_trial_system_attr(trial_id, k, v)
+        return bool(storage.set_trial_state_values(trial_id, TrialState.COMPLETE, list(values)))
+    import datetime
+
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from sqlalchemy import insert
+
+    model = models.TrialModel
+    with _create_scoped_session(rdb.scoped_session) as session:
+        done = (
+            session.query(model)
+            .filter(model.trial_id == trial_id, model.state == TrialState.RUNNING)
+            .update({model.state: TrialState.COMPLETE}, synchronize_session=False)
+        )
+        if done != 1:
+            return False
+        model.find_or_raise_by_id(trial_id, session).datetime_complete = datetime.datetime.now()
+        stored = models.TrialValueModel.value_to_stored_repr
+        rows: list[dict[str, Any]] = []
+        for objective, v in enumerate(values):
+            stored_value, kind = stored(v)
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "objective": objective,
+                    "value": stored_value,
+                    "value_type": kind,
+                }
+            )
+        session.connection().execute(insert(models.TrialValueModel.__table__), rows)
+        _replace_attrs(session, models.TrialUserAttributeModel, trial_id, user_attrs)
+        _replace_attrs(session, models.TrialSystemAttributeModel, trial_id, system_attrs)
+    # as study.tell: this process's cached list of the study's trials is out of date
+    study._thread_local.cached_all_trials = None
     return True
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A COMPLETE trial as the driver reads it back: number, values, user attributes
+    and constraints."""
+
+    number: int
+    values: tuple[float, ...]
+    user_attrs: dict[str, Any]
+    constraints: dict[str, float]
+
+
+def read_complete(study: optuna.Study, trial_ids: Sequence[int]) -> dict[int, Finished]:
+    """The COMPLETE trials among ``trial_ids`` (four queries on an RDB storage, not
+    one trial at a time)."""
+    from optuna.trial import TrialState
+
+    rdb = _rdb(study)
+    if rdb is None:
+        out = {}
+        for tid in trial_ids:
+            t = study._storage.get_trial(tid)
+            if t.state == TrialState.COMPLETE:
+                out[tid] = Finished(t.number, tuple(t.values), dict(t.user_attrs), t.constraints)
+        return out
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    ids = list(trial_ids)
+    model, value = models.TrialModel, models.TrialValueModel
+    user, system = models.TrialUserAttributeModel, models.TrialSystemAttributeModel
+    with _create_scoped_session(rdb.scoped_session) as session:
+        numbers = dict(
+            session.query(model.trial_id, model.number).filter(
+                model.trial_id.in_(ids), model.state == TrialState.COMPLETE
+            )
+        )
+        done = list(numbers)
+        vals: dict[int, dict[int, float]] = {}
+        for tid, objective, v, kind in session.query(
+            value.trial_id, value.objective, value.value, value.value_type
+        ).filter(value.trial_id.in_(done)):
+            vals.setdefault(tid, {})[objective] = value.stored_repr_to_value(v, kind)
+        attrs: dict[int, dict[str, Any]] = {}
+        for a_tid, a_key, a_json in session.query(user.trial_id, user.key, user.value_json).filter(
+            user.trial_id.in_(done)
+        ):
+            attrs.setdefault(int(a_tid or 0), {})[a_key] = json.loads(a_json)
+        cons: dict[int, dict[str, float]] = {}
+        for c_tid, c_key, c_json in session.query(
+            system.trial_id, system.key, system.value_json
+        ).filter(system.trial_id.in_(done), system.key.like("constraints:%")):
+            cons.setdefault(int(c_tid or 0), {})[c_key.split(":", 1)[1]] = float(json.loads(c_json))
+    return {
+        tid: Finished(
+            int(numbers[tid]),
+            tuple(v for _, v in sorted(vals.get(tid, {}).items())),
+            attrs.get(tid, {}),
+            cons.get(tid, {}),
+        )
+        for tid in done
+    }
 
 
 def trial_states(study: optuna.Study, trial_ids: Sequence[int]) -> dict[int, Any]:
@@ -261,20 +442,28 @@ def frozen_trial(study: optuna.Study, trial_id: int) -> optuna.trial.FrozenTrial
     return study._storage.get_trial(trial_id)
 
 
-def trial_of(study: optuna.Study, trial_id: int) -> optuna.trial.Trial:
-    """The trial, to write to (as ``study.ask`` returns it)."""
-    import optuna
+def heartbeat(study: optuna.Study, trial_id: int) -> Any:
+    """Start the trial's heartbeat thread (a no-op without heartbeats); ``join`` stops it."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
 
-    return optuna.trial.Trial(study, trial_id)
+    thread = get_heartbeat_thread(trial_id, study._storage)
+    thread.start()
+    return thread
 
 
-def fail_trial_id(study: optuna.Study, trial_id: int, by: str) -> None:
+def fail_trial_id(
+    study: optuna.Study, trial_id: int, by: str | None = None, error: str | None = None
+) -> None:
     """Mark a trial FAIL (WAITING or RUNNING; a finished one is left as it is), with
-    who failed it (system attr ``dse:failed_by``)."""
+    who failed it (system attr ``dse:failed_by``: the trial was lost, not wrong) or the
+    error its evaluation raised (user attr ``error``)."""
     import optuna
     from optuna.trial import TrialState
 
     storage = study._storage
     with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-        storage.set_trial_system_attr(trial_id, FAILED_BY, by)
+        if by is not None:
+            storage.set_trial_system_attr(trial_id, FAILED_BY, by)
+        if error is not None:
+            storage.set_trial_user_attr(trial_id, ERROR, error)
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)

@@ -31,16 +31,25 @@ from dse.errors import StudyStateError
 from dse.search._backends import Proposal, Result
 from dse.search._optuna_queue import (
     QueuedTrial,
+    Taken,
+    complete_taken,
     enqueue_trials,
     fail_trial_id,
     frozen_trial,
+    heartbeat,
+    read_complete,
     take_trial,
-    trial_of,
     trial_states,
     trials_by_key,
     waiting_ids,
 )
-from dse.search._optuna_store import complete_trial, fail_stale, fail_trial, start_heartbeat
+
+# a trial's values and attributes in the form the trial store writes them (one policy
+# for non-finite values and JSON, whichever way a trial is recorded)
+from dse.search._optuna_store import _constraint_attrs as constraint_attrs
+from dse.search._optuna_store import _jsonable as jsonable
+from dse.search._optuna_store import _stored_values as stored_values
+from dse.search._optuna_store import fail_stale
 from dse.search._parallel import Stopped
 from dse.search._records import (
     ERROR,
@@ -130,17 +139,21 @@ def queue_attached(study: Any) -> bool:
     return bool(recent_workers(study.user_attrs) or waiting_ids(study, limit=1))
 
 
-def evaluate_queued(session: StudySession, trial_id: int, device: str | None = None) -> Result:
+def take(study: Any, trial_ids: Sequence[int]) -> Taken | None:
+    """Take one of the queued ``trial_ids`` (see :func:`take_trial`), marked as this
+    worker's."""
+    return take_trial(study, trial_ids, {WORKER_ID: worker_id()})
+
+
+def evaluate_queued(session: StudySession, taken: Taken, device: str | None = None) -> Result:
     """Evaluate a queued trial this process has taken (RUNNING) and complete it, with
     a heartbeat meanwhile. An evaluation that raises marks the trial FAIL with the
     error (and raises); a signal marks it FAIL by ``signal`` so that it is queued again."""
     study = session.study
-    frozen = frozen_trial(study, trial_id)
-    record = TrialRecord.from_attrs(frozen.user_attrs)
-    trial = trial_of(study, trial_id)
-    heartbeat = start_heartbeat(study, trial)
+    tid = taken.trial_id
+    record = TrialRecord.from_attrs(taken.user_attrs)
+    beat = heartbeat(study, tid)
     try:
-        trial.set_user_attr(WORKER_ID, worker_id())  # who holds it, while it runs
         if session.on_evaluate is not None:
             session.on_evaluate(record.genome)
         evaluation = session.evaluator.evaluate(record.genome)
@@ -151,28 +164,36 @@ def evaluate_queued(session: StudySession, trial_id: int, device: str | None = N
         }
         if device:
             attrs["device"] = device
-        complete_trial(study, trial, attrs, evaluation.constraints, evaluation.values)
+        complete_taken(
+            study,
+            tid,
+            stored_values(evaluation.values),
+            {k: jsonable(v) for k, v in attrs.items()},
+            constraint_attrs(evaluation.constraints),
+        )
     except Stopped:
-        fail_trial_id(study, trial_id, "signal")
+        fail_trial_id(study, tid, by="signal")
         raise
     except BaseException as exc:
-        fail_trial(study, trial, str(exc)[:500])
+        fail_trial_id(study, tid, error=str(exc)[:500])
         raise
     finally:
-        heartbeat.join()
+        beat.join()
     record.result = dict(evaluation.attrs)
     values, constraints = tuple(evaluation.values), dict(evaluation.constraints)
-    session.index.add(StoredResult(frozen.number, record, values, constraints))
+    session.index.add(StoredResult(taken.number, record, values, constraints))
     return Result(record.genome, values, constraints)
 
 
-def _result(session: StudySession, trial_id: int) -> tuple[Any, Result]:
-    t = frozen_trial(session.study, trial_id)
-    record = TrialRecord.from_attrs(t.user_attrs)
-    values, constraints = tuple(t.values), dict(t.constraints)
-    if not session.index.knows(t.number):
-        session.index.add(StoredResult(t.number, record, values, constraints))
-    return t, Result(record.genome, values, constraints)
+def _results(session: StudySession, trial_ids: Sequence[int]) -> dict[int, Result]:
+    """The results of the COMPLETE trials among ``trial_ids``, by trial id (indexed)."""
+    out = {}
+    for tid, t in read_complete(session.study, trial_ids).items():
+        record = TrialRecord.from_attrs(t.user_attrs)
+        if not session.index.knows(t.number):
+            session.index.add(StoredResult(t.number, record, t.values, dict(t.constraints)))
+        out[tid] = Result(record.genome, t.values, dict(t.constraints))
+    return out
 
 
 def evaluate_through_queue(
@@ -217,33 +238,18 @@ def evaluate_through_queue(
     pause = 0.005
     while len(results) < len(proposals):
         pending = [i for i in range(len(proposals)) if i not in results]
-        states = trial_states(study, [slots[i] for i in pending])  # type: ignore[misc]
+        ids = {i: _slot(slots, i) for i in pending}
+        states = trial_states(study, list(ids.values()))
+        read = _results(session, [t for t in ids.values() if states.get(t) == TrialState.COMPLETE])
         lost: dict[int, int] = {}
-        for i in pending:
-            tid = slots[i]
-            assert tid is not None
-            state = states.get(tid)
-            if state == TrialState.COMPLETE:
-                results[i] = _result(session, tid)[1]
-            elif state == TrialState.FAIL:
-                t = frozen_trial(study, tid)
-                if ERROR in t.user_attrs and FAILED_BY not in t.system_attrs:
-                    raise StudyStateError(
-                        f"trial {t.number} of study {session.study_name!r} failed: "
-                        f"{t.user_attrs[ERROR]}"
-                    )
-                retries[i] += 1
-                if retries[i] > _MAX_RETRIES:
-                    raise StudyStateError(
-                        f"the evaluation of genome {keys[i]} in study {session.study_name!r} "
-                        f"was lost {retries[i]} times (workers killed); see 'dse status'"
-                    )
-                lost[i] = t.number
+        for i, tid in ids.items():
+            if tid in read:
+                results[i] = read[tid]
+            elif states.get(tid) == TrialState.FAIL:
+                lost[i] = _lost(session, tid, keys[i], retries, i)
         if lost:
             queue(sorted(lost), lost)
-        if len(results) == len(proposals):
-            break
-        if session.time_up():
+        if len(results) == len(proposals) or session.time_up():
             break
         now = time.monotonic()
         if now >= next_check:  # a dead worker's trial, a dead pool, progress
@@ -253,10 +259,19 @@ def evaluate_through_queue(
             session.notify()
             next_check = now + 1.0
         if participate:
-            waiting = [slots[i] for i in pending if states.get(slots[i]) == TrialState.WAITING]  # type: ignore[arg-type]
-            tid = take_trial(study, waiting)  # type: ignore[arg-type]
-            if tid is not None:
-                evaluate_queued(session, tid)
+            # evaluate the batch's waiting trials here, one after the other, before
+            # reading the queue again (workers elsewhere may take some first)
+            waiting = [t for t in ids.values() if states.get(t) == TrialState.WAITING]
+            evaluated = 0
+            while waiting and not session.time_up():
+                taken = take(study, waiting)
+                if taken is None:
+                    break
+                evaluate_queued(session, taken)
+                waiting = waiting[waiting.index(taken.trial_id) + 1 :]
+                evaluated += 1
+            if evaluated:
+                pause = 0.005
                 continue
         time.sleep(pause)
         pause = min(0.1, pause * 1.5)
@@ -265,6 +280,30 @@ def evaluate_through_queue(
     while n in results:
         n += 1
     return [results[i] for i in range(n)]
+
+
+def _slot(slots: Sequence[int | None], i: int) -> int:
+    tid = slots[i]
+    assert tid is not None
+    return tid
+
+
+def _lost(session: StudySession, trial_id: int, key: str, retries: list[int], i: int) -> int:
+    """A queued trial found FAIL: an evaluation that raised is an error; one lost with
+    its worker (stale heartbeat, signal) is counted, to be queued again. Returns the
+    trial's number."""
+    t = frozen_trial(session.study, trial_id)
+    if ERROR in t.user_attrs and FAILED_BY not in t.system_attrs:
+        raise StudyStateError(
+            f"trial {t.number} of study {session.study_name!r} failed: {t.user_attrs[ERROR]}"
+        )
+    retries[i] += 1
+    if retries[i] > _MAX_RETRIES:
+        raise StudyStateError(
+            f"the evaluation of genome {key} in study {session.study_name!r} was lost "
+            f"{retries[i]} times (workers killed); see 'dse status'"
+        )
+    return int(t.number)
 
 
 def work(
@@ -289,14 +328,14 @@ def work(
                 break  # the run that started this worker is gone
             ids = waiting_ids(study, limit=16)
             random.shuffle(ids)  # several workers do not all race for the oldest trial
-            tid = take_trial(study, ids) if ids else None
-            if tid is not None:
+            taken = take(study, ids) if ids else None
+            if taken is not None:
                 try:
-                    evaluate_queued(session, tid, device)
+                    evaluate_queued(session, taken, device)
                 except Exception as exc:  # recorded as FAIL with the error; go on
                     from dse._status import note
 
-                    note("trial id %d failed: %s", tid, str(exc)[:200])
+                    note("trial %d failed: %s", taken.number, str(exc)[:200])
                 count += 1
                 pause = 0.005
             else:
@@ -308,7 +347,7 @@ def work(
                 time.sleep(pause)
                 pause = min(0.2, pause * 1.5)
             if time.monotonic() - registered >= REGISTER_EVERY_S:
-                register_worker(study, device=device, state="busy" if tid else "idle")
+                register_worker(study, device=device, state="busy" if taken else "idle")
                 registered = time.monotonic()
     finally:
         with contextlib.suppress(Exception):  # the storage is gone: nothing left to tell

@@ -175,11 +175,13 @@ def test_kill_9_of_a_worker_and_of_the_driver_then_resume(
         _wait_for(worker_running, "a worker evaluating in generation 2")
         os.kill(victim["pid"], signal.SIGKILL)
         workers = _children(driver.pid)
+
         # then the driver, while its third generation waits in the queue
-        _wait_for(
-            lambda: len(_states(name, storage_url).get(TrialState.COMPLETE, [])) >= 34,
-            "generation 3",
-        )
+        def generation_3_queued() -> bool:
+            by = _states(name, storage_url)
+            return len(by.get(TrialState.COMPLETE, [])) >= 34 and bool(by.get(TrialState.WAITING))
+
+        _wait_for(generation_3_queued, "generation 3 in the queue")
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
     finally:
