@@ -199,6 +199,14 @@ def _execute(
     set_driver_state(session.study, "running")
     pool = None
     if session.workers > 1:
+        if session.batch_recording:
+            from dse._status import note
+
+            note(
+                "%s: hardware-only evaluations take about a millisecond, less than a queued "
+                "trial costs; one process (--workers 1) runs this study faster",
+                session.study_name,
+            )
         pool = WorkerPool(
             session.study_name,
             session.storage_url,

@@ -262,3 +262,45 @@ def test_status_then_sigterm_stops_every_process_and_resume_completes(
 
     assert s.complete == BUDGET
     _check_complete(name, url)
+
+
+def test_workers_started_by_hand_are_used_by_a_one_process_run(
+    tmp_path: Path, make_study, unique_name: str
+) -> None:
+    from dse.search import load_study_config
+
+    # private: the study is created without running it, so that workers can attach first
+    from dse.search._study import create_study
+
+    name = unique_name
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    p = make_study(name, options=OPTIONS, trials=BUDGET)
+    create_study(load_study_config(p), url)
+    env = _env(0.05)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dse", "worker", name, "--storage", url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    try:
+        study = optuna.load_study(study_name=name, storage=url)
+        _wait_for(
+            lambda: sum(k.startswith("dse:worker:") for k in study.user_attrs) == 2,
+            "the workers to register",
+        )
+        s = run(p, storage=url)  # one process: it sees the workers and queues its batches
+        codes = [w.wait(timeout=20) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+    assert codes == [0, 0]  # they leave once the study is done
+    assert s.complete == BUDGET
+    complete = _check_complete(name, url)
+    by = {t.user_attrs["worker_id"].rsplit(":", 1)[1] for t in complete}
+    assert {str(w.pid) for w in workers} <= by
