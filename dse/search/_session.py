@@ -1,9 +1,10 @@
 """The session: one process's view of a running study, and the one run loop.
 
 As :meth:`optuna.study.Study.optimize` does for Optuna's samplers, the session runs
-every back end: it asks for genomes, evaluates them (in worker processes when asked),
-records each as a trial (heartbeat, attributes, failure handling) and tells the back
-end the results, until the trial budget or the time limit is met.
+every back end: it asks for genomes, evaluates them (through the study's queue when
+workers are attached, see :mod:`dse.search._queue`), records each as a trial
+(heartbeat, attributes, failure handling) and tells the back end the results, until
+the trial budget or the time limit is met.
 
 Two ways to record, chosen in one place (:meth:`StudySession.evaluate`): a study that
 fine-tunes records each evaluation as it runs (a RUNNING trial with a heartbeat, which
