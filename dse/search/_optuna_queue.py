@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Finished",
+    "GroupHeartbeat",
     "QueuedTrial",
     "Taken",
+    "complete_many",
     "complete_taken",
     "enqueue_trials",
     "fail_trial_id",
@@ -37,6 +39,7 @@ __all__ = [
     "heartbeat",
     "read_complete",
     "take_trial",
+    "take_trials",
     "trial_states",
     "trials_by_key",
     "waiting_ids",
@@ -467,3 +470,167 @@ def fail_trial_id(
         if error is not None:
             storage.set_trial_user_attr(trial_id, ERROR, error)
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+
+
+def take_trials(
+    study: optuna.Study, trial_ids: Sequence[int], k: int, marks: Mapping[str, Any]
+) -> list[Taken]:
+    """Take up to ``k`` of ``trial_ids`` still WAITING at once, for evaluations too
+    cheap to pay a few transactions each: one ``UPDATE ... WHERE state = WAITING
+    RETURNING`` claims them, and their first heartbeats, their ``marks`` and the reading
+    of their attributes go in the same transaction. One at a time (:func:`take_trial`)
+    where the storage cannot (not an RDB storage, no ``UPDATE ... RETURNING``)."""
+    rdb = _rdb(study)
+    if k <= 1 or rdb is None or not rdb.engine.dialect.update_returning:
+        one = take_trial(study, trial_ids, marks)
+        return [] if one is None else [one]
+    import datetime
+
+    import optuna
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from optuna.trial import TrialState
+    from sqlalchemy import insert, inspect, update
+
+    table = models.TrialModel.__table__
+    start = inspect(models.TrialModel).get_property_by_column(table.c["datetime_start"]).key
+    # the start time as the model stores it (naive UTC in Optuna 5.1)
+    now = getattr(models.TrialModel(datetime_start=datetime.datetime.now()), start)
+    attr = models.TrialUserAttributeModel
+    try:
+        with _create_scoped_session(rdb.scoped_session) as session:
+            conn = session.connection()
+            rows = conn.execute(
+                update(table)
+                .where(table.c.trial_id.in_(list(trial_ids)[:k]))
+                .where(table.c.state == TrialState.WAITING)
+                .values(state=TrialState.RUNNING, datetime_start=now)
+                .returning(table.c.trial_id, table.c.number)
+            ).all()
+            if not rows:
+                return []
+            ids = [int(r[0]) for r in rows]
+            if rdb.heartbeat_interval:
+                # the column's default is the database's clock, as Optuna's heartbeat
+                conn.execute(
+                    insert(models.TrialHeartbeatModel.__table__), [{"trial_id": t} for t in ids]
+                )
+            attrs: dict[int, dict[str, Any]] = {tid: {} for tid in ids}
+            for tid, key, value in session.query(attr.trial_id, attr.key, attr.value_json).filter(
+                attr.trial_id.in_(ids)
+            ):
+                attrs[int(tid or 0)][key] = json.loads(value)
+            marked = [
+                {"trial_id": tid, "key": key, "value_json": json.dumps(v)}
+                for tid in ids
+                for key, v in marks.items()
+            ]
+            if marked:
+                conn.execute(insert(attr.__table__), marked)
+    except optuna.exceptions.StorageInternalError:
+        return []  # a busy database: the caller looks again
+    return [Taken(int(tid), int(n), {**attrs[int(tid)], **marks}) for tid, n in rows]
+
+
+class GroupHeartbeat:
+    """One thread beating for several trials taken together (:func:`take_trials`):
+    their heartbeat rows are set to the database's clock every ``heartbeat_interval``
+    seconds, in one statement; ``join`` stops it."""
+
+    def __init__(self, study: optuna.Study, trial_ids: Sequence[int]) -> None:
+        import threading
+
+        self.rdb = _rdb(study)
+        self.ids = list(trial_ids)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        if self.rdb is not None and self.rdb.heartbeat_interval:
+            self.thread.start()
+
+    def _run(self) -> None:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from sqlalchemy import func, update
+
+        table = models.TrialHeartbeatModel.__table__
+        while not self.stop.wait(self.rdb.heartbeat_interval):
+            with (
+                contextlib.suppress(Exception),
+                _create_scoped_session(self.rdb.scoped_session) as session,
+            ):
+                session.connection().execute(
+                    update(table)
+                    .where(table.c.trial_id.in_(self.ids))
+                    .values(heartbeat=func.current_timestamp())
+                )
+
+    def join(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+def complete_many(
+    study: optuna.Study,
+    items: Sequence[tuple[int, Sequence[float], Mapping[str, Any], Mapping[str, Any]]],
+) -> set[int]:
+    """Complete several RUNNING trials ``(trial id, values, user attrs, system attrs)``
+    (stored form, as :func:`complete_taken`) in one transaction; returns the ids
+    completed (a trial failed as stale meanwhile is left as it is)."""
+    rdb = _rdb(study)
+    if rdb is None or not rdb.engine.dialect.update_returning:
+        return {t for t, vals, u, sy in items if complete_taken(study, t, vals, u, sy)}
+    import datetime
+
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from optuna.trial import TrialState
+    from sqlalchemy import insert, inspect, update
+
+    table = models.TrialModel.__table__
+    end = inspect(models.TrialModel).get_property_by_column(table.c["datetime_complete"]).key
+    now = getattr(models.TrialModel(datetime_complete=datetime.datetime.now()), end)
+    stored = models.TrialValueModel.value_to_stored_repr
+    user, system = models.TrialUserAttributeModel, models.TrialSystemAttributeModel
+    with _create_scoped_session(rdb.scoped_session) as session:
+        conn = session.connection()
+        done = {
+            int(r[0])
+            for r in conn.execute(
+                update(table)
+                .where(table.c.trial_id.in_([t for t, *_ in items]))
+                .where(table.c.state == TrialState.RUNNING)
+                .values(state=TrialState.COMPLETE, datetime_complete=now)
+                .returning(table.c.trial_id)
+            )
+        }
+        values: list[dict[str, Any]] = []
+        attrs: dict[Any, list[dict[str, Any]]] = {user: [], system: []}
+        for tid, vals, u, sy in items:
+            if tid not in done:
+                continue
+            for objective, v in enumerate(vals):
+                stored_value, kind = stored(v)
+                values.append(
+                    {
+                        "trial_id": tid,
+                        "objective": objective,
+                        "value": stored_value,
+                        "value_type": kind,
+                    }
+                )
+            for model, kv in ((user, u), (system, sy)):
+                attrs[model] += [
+                    {"trial_id": tid, "key": k, "value_json": json.dumps(v)} for k, v in kv.items()
+                ]
+        if values:
+            conn.execute(insert(models.TrialValueModel.__table__), values)
+        for model, rows in attrs.items():
+            if rows:  # an attribute already there (the driver's worker_pid) is replaced
+                keys = sorted({r["key"] for r in rows})
+                session.query(model).filter(
+                    model.trial_id.in_(sorted(done)), model.key.in_(keys)
+                ).delete(synchronize_session=False)
+                conn.execute(insert(model.__table__), rows)
+    study._thread_local.cached_all_trials = None
+    return done

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 from dse.errors import StudyStateError
 from dse.search._backends import Proposal, Result
 from dse.search._optuna_queue import (
+    GroupHeartbeat,
     QueuedTrial,
     Taken,
+    complete_many,
     complete_taken,
     enqueue_trials,
     fail_trial_id,
@@ -39,6 +41,7 @@ from dse.search._optuna_queue import (
     heartbeat,
     read_complete,
     take_trial,
+    take_trials,
     trial_states,
     trials_by_key,
     waiting_ids,
@@ -139,10 +142,14 @@ def queue_attached(study: Any) -> bool:
     return bool(recent_workers(study.user_attrs) or waiting_ids(study, limit=1))
 
 
+def _marks() -> dict[str, Any]:
+    return {WORKER_ID: worker_id()}
+
+
 def take(study: Any, trial_ids: Sequence[int]) -> Taken | None:
     """Take one of the queued ``trial_ids`` (see :func:`take_trial`), marked as this
     worker's."""
-    return take_trial(study, trial_ids, {WORKER_ID: worker_id()})
+    return take_trial(study, trial_ids, _marks())
 
 
 def evaluate_queued(session: StudySession, taken: Taken, device: str | None = None) -> Result:
@@ -183,6 +190,50 @@ def evaluate_queued(session: StudySession, taken: Taken, device: str | None = No
     values, constraints = tuple(evaluation.values), dict(evaluation.constraints)
     session.index.add(StoredResult(taken.number, record, values, constraints))
     return Result(record.genome, values, constraints)
+
+
+#: Trials a worker takes at once in a study of cheap (hardware-only) evaluations: one
+#: claim, one heartbeat thread and one completion for the group instead of each.
+GROUP = 8
+
+
+def evaluate_group(session: StudySession, group: Sequence[Taken], device: str | None) -> None:
+    """Evaluate trials taken together (:func:`take_trials`) and complete them in one
+    transaction. When an evaluation raises, those before it are completed, it is marked
+    FAIL with its error and the rest are released (FAIL by ``released``: the driver
+    queues them again); a signal releases the rest the same way (by ``signal``)."""
+    study = session.study
+    beat = GroupHeartbeat(study, [t.trial_id for t in group])
+    items: list[tuple[int, list[float], dict[str, Any], dict[str, float]]] = []
+    try:
+        for taken in group:
+            record = TrialRecord.from_attrs(taken.user_attrs)
+            if session.on_evaluate is not None:
+                session.on_evaluate(record.genome)
+            evaluation = session.evaluator.evaluate(record.genome)
+            attrs = {**evaluation.attrs, WORKER_PID: os.getpid(), WORKER_HOST: socket.gethostname()}
+            if device:
+                attrs["device"] = device
+            items.append(
+                (
+                    taken.trial_id,
+                    stored_values(evaluation.values),
+                    {k: jsonable(v) for k, v in attrs.items()},
+                    constraint_attrs(evaluation.constraints),
+                )
+            )
+        complete_many(study, items)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            complete_many(study, items)
+            rest = [t.trial_id for t in group[len(items) :]]
+            if isinstance(exc, Exception) and rest:
+                fail_trial_id(study, rest.pop(0), error=str(exc)[:500])
+            for tid in rest:
+                fail_trial_id(study, tid, by="signal" if isinstance(exc, Stopped) else "released")
+        raise
+    finally:
+        beat.join()
 
 
 def _results(session: StudySession, trial_ids: Sequence[int]) -> dict[int, Result]:
@@ -318,6 +369,7 @@ def work(
     trials evaluated."""
     study = session.study
     register_worker(study, device=device, state="idle")
+    peers, peers_at = 1, 0.0  # workers attached (this one too), and when to count again
     registered = time.monotonic()
     next_check = 0.0
     pause = 0.005
@@ -326,17 +378,29 @@ def work(
         while not session.time_up():
             if parent is not None and os.getppid() != parent:
                 break  # the run that started this worker is gone
-            ids = waiting_ids(study, limit=16)
+            ids = waiting_ids(study, limit=4 * GROUP)
             random.shuffle(ids)  # several workers do not all race for the oldest trial
-            taken = take(study, ids) if ids else None
-            if taken is not None:
+            if ids and time.monotonic() >= peers_at:  # how many workers share the queue
+                peers, peers_at = (
+                    max(1, len(recent_workers(study.user_attrs))),
+                    time.monotonic() + 1,
+                )
+            # at most half this worker's share of what waits: each attached worker, and
+            # one that joins, gets some of a batch
+            k = max(1, min(GROUP, len(ids) // (2 * peers))) if session.batch_recording else 1
+            group = take_trials(study, ids, k, _marks()) if ids else []
+            taken = group[0] if group else None
+            if group:
                 try:
-                    evaluate_queued(session, taken, device)
+                    if len(group) == 1:
+                        evaluate_queued(session, group[0], device)
+                    else:
+                        evaluate_group(session, group, device)
                 except Exception as exc:  # recorded as FAIL with the error; go on
                     from dse._status import note
 
-                    note("trial %d failed: %s", taken.number, str(exc)[:200])
-                count += 1
+                    note("an evaluation failed: %s", str(exc)[:200])
+                count += len(group)
                 pause = 0.005
             else:
                 now = time.monotonic()
