@@ -40,7 +40,10 @@ def _device(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @click.argument("name")
 @click.option("--storage", default=None, help="the study's storage URL (as given to dse run)")
 @click.option(
-    "--device", default=None, callback=_device, help="cpu, cuda, cuda:N or mps for fine-tunes"
+    "--device",
+    default=None,
+    callback=_device,
+    help="this worker's device (cpu, cuda, cuda:N, mps), recorded with it and its trials",
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch threads (1)")
 @click.option("--trials", type=int, default=None, help="trial budget (default: the study's)")
