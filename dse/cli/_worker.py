@@ -62,8 +62,9 @@ def worker_command(
 
     Start any number of workers, on any machine that reaches the storage (a
     PostgreSQL server for several machines), while 'dse run' or 'dse resume' drives
-    the study; each takes one waiting trial at a time. SIGTERM or Ctrl-C stops a
-    worker at once: its trial in flight is marked failed and queued again.
+    the study; each takes waiting trials, evaluates and records them. SIGTERM or
+    Ctrl-C stops a worker at once: its trials in flight are marked failed and queued
+    again.
     """
     from dse.search import run_worker
 
