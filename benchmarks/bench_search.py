@@ -23,11 +23,17 @@ evaluator, the recording of the trials, the back end's ``ask`` (operators and th
 duplicate check) and ``tell`` (survival and the checkpoint), and the rest (the run
 loop's budget queries, opening the study, the final summary).
 
+``study_evals_per_s_4w``: that study on a PostgreSQL server (``--postgres URL``, else
+``$DSE_TEST_POSTGRES_URL``; skipped with a line on stderr and ``null`` without one)
+with 4 ``dse worker`` processes taking its queued trials, end to end (worker start-up
+included); ``study_evals_per_s_1w_postgres``: the one-process run on the same server.
+
 Usage: ``python benchmarks/bench_search.py [--quick] [--evals N] [--seeds K]
-[--speed-evals N] [--study-evals N]``. The last line printed is one JSON object (keys
-``hv_nsga2``, ``hv_optuna_nsga2``, ``hv_tpe``, ``hv_random``, ``evals_per_s_1w``,
-``evals_per_s_2w``, ``study_evals_per_s_1w``, ``study_us_per_eval``, plus per-seed
-lists).
+[--speed-evals N] [--study-evals N] [--postgres URL]``. The last line printed is one
+JSON object (keys ``hv_nsga2``, ``hv_optuna_nsga2``, ``hv_tpe``, ``hv_random``,
+``evals_per_s_1w``, ``evals_per_s_2w``, ``study_evals_per_s_1w``,
+``study_us_per_eval``, ``study_evals_per_s_1w_postgres``, ``study_evals_per_s_4w``,
+plus per-seed lists).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -199,6 +206,26 @@ def run_study_speed(evals: int, tmp: Path) -> tuple[float, dict[str, float]]:
     return s.complete / dt, us
 
 
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+
+
+def run_queue_speed(evals: int, url: str, workers: int) -> float:
+    """Evaluations per second of the hardware-only NSGA-II study (population 50) on the
+    server at ``url``, end to end: one driver and ``workers`` ``dse worker`` processes
+    taking the queued trials (``workers`` 1: the one-process run, batches in memory),
+    worker start-up included."""
+    from dse.search import run
+
+    tag = f"{workers}w_{time.time_ns()}"
+    # a warm-up study: imports, JIT compilation, the exact design's figures
+    run(study_config(f"queue_warm_{tag}", "nsga2", {"population_size": 50}, 100, 0), storage=url)
+    cfg = study_config(f"queue_speed_{tag}", "nsga2", {"population_size": 50}, evals, 0)
+    t0 = time.perf_counter()
+    s = run(cfg, storage=url, workers=workers)
+    return s.complete / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 200 evaluations, 1 seed")
@@ -206,6 +233,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--speed-evals", type=int, default=None)
     ap.add_argument("--study-evals", type=int, default=None)
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("DSE_TEST_POSTGRES_URL") or None,
+        help="PostgreSQL URL for study_evals_per_s_4w (default: $DSE_TEST_POSTGRES_URL)",
+    )
     args = ap.parse_args()
     evals = args.evals or (200 if args.quick else 2000)
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
@@ -221,6 +253,16 @@ def main() -> None:
         eps1 = run_speed(speed_evals, 1, Path(d))
         eps2 = run_speed(speed_evals, 2, Path(d))
         study_eps, study_us = run_study_speed(study_evals, Path(d))
+    queue_eps: dict[str, float | None] = {"1w": None, "4w": None}
+    if args.postgres:
+        queue_eps["1w"] = run_queue_speed(study_evals, args.postgres, 1)
+        queue_eps["4w"] = run_queue_speed(study_evals, args.postgres, 4)
+    else:
+        print(
+            "study_evals_per_s_4w skipped: no PostgreSQL URL (--postgres URL or "
+            "DSE_TEST_POSTGRES_URL)",
+            file=sys.stderr,
+        )
 
     results: dict[str, list[float]] = {k: [] for k in BACKENDS}
     times: dict[str, list[float]] = {k: [] for k in BACKENDS}
@@ -253,6 +295,12 @@ def main() -> None:
     )
     for part, us in study_us.items():
         print(f"  {PARTS[part]:<36}{us:>9.1f}")
+    if queue_eps["4w"] is not None:
+        print(
+            f"the same study on PostgreSQL, {study_evals} evaluations: {queue_eps['1w']:.1f} "
+            f"evaluations/s in one process, {queue_eps['4w']:.1f} with 4 dse worker processes "
+            f"taking the queued trials"
+        )
     out = {f"hv_{k}": round(statistics.mean(v), 6) for k, v in results.items()}
     out.update(
         {
@@ -260,6 +308,8 @@ def main() -> None:
             "evals_per_s_2w": round(eps2, 2),
             "study_evals_per_s_1w": round(study_eps, 2),
             "study_us_per_eval": study_us,
+            "study_evals_per_s_1w_postgres": _rounded(queue_eps["1w"]),
+            "study_evals_per_s_4w": _rounded(queue_eps["4w"]),
             "evals": evals,
             "seeds": len(seeds),
             "per_seed": {k: [round(x, 6) for x in v] for k, v in results.items()},

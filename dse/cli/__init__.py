@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("dse.cli._study", "status_command"),
     "pareto": ("dse.cli._study", "pareto_command"),
     "plot": ("dse.cli._study", "plot_command"),
+    "worker": ("dse.cli._worker", "worker_command"),
 }
 
 
@@ -41,6 +42,7 @@ _SHORT_HELP: dict[str, str] = {
     "resume": "Continue study NAME from its storage.",
     "run": "Run (or continue) the study in STUDY_FILE.",
     "status": "Progress of one study or of every study.",
+    "worker": "Evaluate study NAME's queued trials (any machine).",
 }
 
 

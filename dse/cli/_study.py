@@ -39,8 +39,14 @@ def _print_summary(s: Any, storage: str | None = None) -> None:
     budget = f"/{s.budget}" if s.budget else ""
     click.echo(
         f"study {s.name} ({s.backend}): {s.complete}{budget} complete, {s.feasible} feasible, "
-        f"{s.failed} failed, {s.running} running; front {s.front_size}, hypervolume {hv}{gen}"
+        f"{s.failed} failed, {s.running} running, {s.waiting} waiting; front {s.front_size}, "
+        f"hypervolume {hv}{gen}"
     )
+    for w in getattr(s, "workers", None) or []:
+        click.echo(
+            f"  worker {w.get('host')}:{w.get('pid')} on {w.get('device')}: {w.get('state')}, "
+            f"seen {w.get('seen_s_ago', 0):g} s ago"
+        )
     if getattr(s, "stop_reason", None) == "timeout":
         where = f" --storage {storage}" if storage else ""
         left = f" of {s.budget} trials" if s.budget else ""
@@ -118,17 +124,21 @@ def _session(
         mode = "bar" if sys.stderr.isatty() else "lines"
     else:
         mode = "bar" if progress else "off"
-    summary = fn(
-        target,
-        storage=storage,
-        trials=trials,
-        timeout=timeout,
-        workers=workers,
-        threads=threads,
-        progress=mode,
-        device=device,
-        devices=devices,
-    )
+    from dse.cli._worker import stopping
+
+    again = f"dse run {target}" if fn.__name__ == "run" else f"dse resume {target}"
+    with stopping(again, storage):
+        summary = fn(
+            target,
+            storage=storage,
+            trials=trials,
+            timeout=timeout,
+            workers=workers,
+            threads=threads,
+            progress=mode,
+            device=device,
+            devices=devices,
+        )
     _print_summary(summary, storage)
 
 

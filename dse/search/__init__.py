@@ -36,13 +36,14 @@ from dse.search._objectives import (
     parse_constraint,
     parse_objective,
 )
+from dse.search._parallel import Stopped, stop_on_signals
 from dse.search._plot import plot_study, study_figure, study_plotly
 from dse.search._records import TrialRecord
 from dse.search._space import Space
 from dse.search._space_load import load_space, space_from_dict
 from dse.search._storage import DEFAULT_STORAGE, open_storage
 from dse.search._structure_space import StructureSpace
-from dse.search._study import open_session, resume, run
+from dse.search._study import open_session, resume, run, run_worker
 from dse.search._summary import (
     StudySummary,
     hypervolume_reference,
@@ -75,6 +76,7 @@ __all__ = [
     "Result",
     "Session",
     "Space",
+    "Stopped",
     "StructureSpace",
     "StudyConfig",
     "StudySummary",
@@ -100,7 +102,9 @@ __all__ = [
     "register_backend",
     "resume",
     "run",
+    "run_worker",
     "space_from_dict",
+    "stop_on_signals",
     "stored_config",
     "study_config_from_dict",
     "study_design",

@@ -5,13 +5,13 @@ attributes one commit at a time and runs heartbeats only inside ``Study.optimize
 dse records trials whose parameters its own back ends chose, in one storage call,
 with the heartbeat of its own run loop, so these few functions use Optuna's storage
 layer directly (``study._storage``, ``trial._trial_id``, ``optuna.storages._heartbeat``,
-the RDB storage's scoped sessions and table models, the cached storage's trial cache).
-Nothing else in dse touches a private Optuna name.
+the RDB storage's scoped sessions and table models, the cached storage's trial cache);
+only the storage queue (``_optuna_queue``) shares this licence.
 
 Two ways to record: a RUNNING trial with a heartbeat that is completed when its
 evaluation ends (:func:`create_running_trial`, :func:`complete_trial`), for evaluations
-that take long; and :func:`write_complete_trials`, which writes a batch of trials
-evaluated in memory as COMPLETE trials in one transaction, for cheap evaluations.
+that take long; and :func:`write_complete_trials`, which writes a batch evaluated in
+memory as COMPLETE trials in one transaction, for cheap evaluations.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dse.search._records import (
     FAILED_BY,
+    QUEUE_BATCH,
     RETRY_HISTORY,
     RETRY_OF,
     SAMPLER3_GENERATION,
@@ -640,9 +641,8 @@ class StaleTrialRequeue:
     """Heartbeat-stale callback: re-enqueue the failed trial's parameters (WAITING).
 
     Like :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`, but only for back
-    ends that pop WAITING trials (the Optuna samplers). The pymoo back end re-proposes
-    the lost candidate itself from its checkpoint, so it is not queued twice.
-    """
+    ends that pop WAITING trials (the Optuna samplers): the pymoo back end and the
+    queue's driver re-propose a lost candidate themselves, so it is not queued twice."""
 
     def __init__(self, max_retry: int = 3) -> None:
         self.max_retry = max_retry
@@ -650,8 +650,9 @@ class StaleTrialRequeue:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
 
-        if str(trial.user_attrs.get("backend", "")).startswith("pymoo"):
-            return
+        backend = str(trial.user_attrs.get("backend", ""))
+        if QUEUE_BATCH in trial.user_attrs or backend.startswith("pymoo"):
+            return  # the driver queues a queued trial's genome again itself
         history = [*trial.system_attrs.get(RETRY_HISTORY, []), trial.number]
         if len(history) > self.max_retry:
             return

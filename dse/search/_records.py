@@ -34,6 +34,8 @@ __all__ = [
     "GENOME_KEY",
     "HW",
     "NETWORK_ATTR",
+    "QUEUE_BATCH",
+    "QUEUE_INDEX",
     "RETRY_HISTORY",
     "RETRY_OF",
     "SAMPLER_GENERATION",
@@ -81,6 +83,8 @@ SEED = "seed"
 GENERATION = "generation"
 ACCURACY_SOURCE = "accuracy_source"  # "backend": trained by the back end (TRAM), not reusable
 RETRY_OF = "retry_of"  # a re-queued trial's original number
+QUEUE_BATCH = "queue_batch"  # a queued trial's batch (see dse.search._queue)
+QUEUE_INDEX = "queue_index"  # its place in the batch
 TRAM = "tram"  # TRAM's λ, θ and phase figures of the design
 TRAM_MOVES = "tram_moves"  # the move set TRAM mapped with
 ERROR = "error"  # why a FAIL trial failed

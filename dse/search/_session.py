@@ -1,9 +1,10 @@
 """The session: one process's view of a running study, and the one run loop.
 
 As :meth:`optuna.study.Study.optimize` does for Optuna's samplers, the session runs
-every back end: it asks for genomes, evaluates them (in worker processes when asked),
-records each as a trial (heartbeat, attributes, failure handling) and tells the back
-end the results, until the trial budget or the time limit is met.
+every back end: it asks for genomes, evaluates them (through the study's queue when
+workers are attached, see :mod:`dse.search._queue`), records each as a trial
+(heartbeat, attributes, failure handling) and tells the back end the results, until
+the trial budget or the time limit is met.
 
 Two ways to record, chosen in one place (:meth:`StudySession.evaluate`): a study that
 fine-tunes records each evaluation as it runs (a RUNNING trial with a heartbeat, which
@@ -40,7 +41,6 @@ from dse.search._optuna_store import (
     start_heartbeat,
     write_complete_trials,
 )
-from dse.search._parallel import evaluate_in_workers, evaluations_in_workers
 from dse.search._records import (
     ACCURACY,
     FINETUNE,
@@ -57,13 +57,13 @@ if TYPE_CHECKING:
     from dse.search._backends import Session
     from dse.search._config import StudyConfig
     from dse.search._genome import Genome
-    from dse.search._parallel import SessionOpener
+    from dse.search._parallel import WorkerPool
     from dse.search._space import Space
 
 __all__ = ["EvaluatedProposal", "EvaluationHook", "StudySession", "evaluator_of"]
 
 #: Called with each genome just before it is evaluated, in the process that evaluates
-#: it (a worker process too, so it must pickle): an observer, or a test's delay.
+#: it (a ``dse worker`` a run started too, so it must pickle): an observer, or a test's delay.
 EvaluationHook = Callable[["Genome"], None]
 
 #: A batch being evaluated in memory is written once this many seconds have passed
@@ -181,9 +181,9 @@ def _heap_frozen(on: bool) -> Iterator[None]:
 class StudySession:
     """One process's view of a running study (implements the back ends' ``Session``).
 
-    ``opener``: rebuilds this session in another process (for the worker processes
-    that evaluate a population); ``threads``: torch threads of the fine-tunes;
-    ``on_evaluate``: see :data:`EvaluationHook`.
+    ``threads``: torch threads of the fine-tunes; ``on_evaluate``: see
+    :data:`EvaluationHook`. :attr:`pool`: the ``dse worker`` processes the run started
+    (set by the run), which evaluate every batch through the study's queue.
     """
 
     def __init__(
@@ -200,7 +200,6 @@ class StudySession:
         worker_index: int = 0,
         threads: int | None = None,
         on_evaluate: EvaluationHook | None = None,
-        opener: SessionOpener | None = None,
         on_progress: Callable[[StudySession], None] | None = None,
         objects: NetworkObjects | None = None,
         device: str | None = None,
@@ -219,7 +218,9 @@ class StudySession:
         self.threads = threads
         self.seed = cfg.seed
         self.on_evaluate = on_evaluate
-        self.opener = opener
+        self.pool: WorkerPool | None = None
+        self._queue_on = False
+        self._queue_checked = 0.0
         self.on_progress = on_progress
         self._next_progress = 0.0
         self.index = TrialIndex()
@@ -296,48 +297,56 @@ class StudySession:
                     break  # the time limit passed inside the batch
 
     def evaluate(self, proposals: Sequence[Proposal], *, backend: str) -> list[Result]:
-        """Record ``proposals`` (with ``workers`` processes for a population); the results
+        """Record ``proposals`` (through the study's queue when workers are attached); the results
         of a prefix of them when the time limit passes between two evaluations.
 
         The one place where the way of recording is chosen: a batch is evaluated in
         memory and written in one transaction when the study records in batches and no
         proposal holds a trial a sampler opened; otherwise each proposal is a RUNNING
         trial with a heartbeat, completed when its evaluation ends."""
-        if self.batch_recording and all(p.trial is None for p in proposals):
+        fresh = all(p.trial is None for p in proposals)
+        if fresh and self.through_queue():
+            from dse.search._queue import evaluate_through_queue
+
+            return evaluate_through_queue(
+                self, proposals, backend=backend, participate=self.pool is None
+            )
+        if self.batch_recording and fresh:
             return self._evaluate_batch(proposals, backend=backend)
-        if self.workers <= 1 or len(proposals) == 1 or self.opener is None:
-            out = []
-            for k, p in enumerate(proposals):
-                # the time limit holds between evaluations, not only between batches (an
-                # asked-for batch's first proposal may hold a trial already opened)
-                if k and self.time_up():
-                    break
-                ev = self.record(p, backend=backend)
-                out.append(Result(p.genome, tuple(ev.values), dict(ev.constraints)))
-            return out
-        results = []
-        for res in evaluate_in_workers(self.opener, proposals, backend, self.workers):
-            results.append(res)
-            self.notify()
-            if self.time_up():
-                # leaving the generator cancels the tasks not yet started; those already
-                # running finish and record their trials, which a resume reads back
+        out = []
+        for k, p in enumerate(proposals):
+            # the time limit holds between evaluations, not only between batches (an
+            # asked-for batch's first proposal may hold a trial already opened)
+            if k and self.time_up():
                 break
-        return results
+            ev = self.record(p, backend=backend)
+            out.append(Result(p.genome, tuple(ev.values), dict(ev.constraints)))
+        return out
+
+    def through_queue(self) -> bool:
+        """Whether batches go through the study's queue: when this run started workers,
+        when ``dse worker`` processes are attached to the study, or when an earlier
+        driver's batch waits in it (checked every few seconds: a one-process run of
+        cheap evaluations keeps its batches in memory)."""
+        if self.pool is not None:
+            return True
+        now = time.monotonic()
+        if now >= self._queue_checked:
+            from dse.search._queue import queue_attached
+
+            self._queue_on = queue_attached(self.study)
+            self._queue_checked = now + 5.0
+        return self._queue_on
 
     def _evaluate_batch(self, proposals: Sequence[Proposal], *, backend: str) -> list[Result]:
-        """Evaluate ``proposals`` in memory (in worker processes for a population) and
-        write their trials together: at the end of the batch, and every
+        """Evaluate ``proposals`` in memory and write their trials together: at the end of the batch, and every
         :data:`_WRITE_EVERY_S` seconds of a long one. An evaluation that raises is
         recorded as a FAIL trial after the ones before it, and the error raised."""
         done: list[EvaluatedProposal] = []
         pending: list[EvaluatedProposal] = []
         last_write = time.monotonic()
         items: Iterator[EvaluatedProposal]
-        if self.workers > 1 and len(proposals) > 1 and self.opener is not None:
-            items = evaluations_in_workers(self.opener, proposals, backend, self.workers)
-        else:
-            items = (self.evaluate_only(p, backend=backend) for p in proposals)
+        items = (self.evaluate_only(p, backend=backend) for p in proposals)
         try:
             while True:
                 try:
@@ -346,6 +355,8 @@ class StudySession:
                     break
                 except BaseException as exc:
                     self.write_batch(pending)
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise  # stopped (Ctrl-C, SIGTERM): nothing failed; resume re-asks
                     self._record_failure(proposals[len(done)], backend, exc)
                     raise
                 done.append(item)
@@ -357,7 +368,6 @@ class StudySession:
                     self.write_batch(pending)
                     pending, last_write = [], time.monotonic()
         finally:
-            # leaving a worker pool's generator cancels the tasks not yet started
             close = getattr(items, "close", None)
             if close is not None:
                 close()
@@ -367,7 +377,7 @@ class StudySession:
             for d in done
         ]
 
-    def _trial_record(self, proposal: Proposal, backend: str) -> TrialRecord:
+    def trial_record(self, proposal: Proposal, backend: str) -> TrialRecord:
         return TrialRecord(
             backend=backend,
             genome=proposal.genome,
@@ -381,7 +391,7 @@ class StudySession:
 
     def evaluate_only(self, proposal: Proposal, *, backend: str) -> EvaluatedProposal:
         """Evaluate one proposal without recording it (see :meth:`write_batch`)."""
-        record = self._trial_record(proposal, backend)
+        record = self.trial_record(proposal, backend)
         started = datetime.datetime.now()
         if self.on_evaluate is not None:
             self.on_evaluate(proposal.genome)
@@ -422,7 +432,7 @@ class StudySession:
     def _record_failure(self, proposal: Proposal, backend: str, exc: BaseException) -> None:
         """The proposal whose evaluation raised, as a FAIL trial with the error (as a
         per-trial record leaves it)."""
-        record = self._trial_record(proposal, backend)
+        record = self.trial_record(proposal, backend)
         trial = create_running_trial(
             self.study,
             self.space.to_params(proposal.genome),
@@ -449,7 +459,7 @@ class StudySession:
         """Evaluate one proposal as a RUNNING trial with a heartbeat and complete it
         (or mark it FAIL with the error, and raise)."""
         genome = proposal.genome
-        record = self._trial_record(proposal, backend)
+        record = self.trial_record(proposal, backend)
         opened = proposal.trial is not None
         if opened:  # the sampler's trial: its attributes are written when it completes
             trial = proposal.trial

@@ -9,7 +9,6 @@ storage alone. The run loop itself is the session's (:mod:`dse.search._session`)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,12 @@ from dse.search._config import (
     config_from_stored,
     study_config_from_dict,
 )
-from dse.search._devices import check_device, device_for_worker, parse_devices
+from dse.search._devices import check_device, parse_devices
 from dse.search._objectives import Evaluator
 from dse.search._optuna_store import fail_stale, quiet_optuna
-from dse.search._parallel import run_worker_processes
+from dse.search._parallel import WorkerPool
 from dse.search._progress import Mode, RunProgress
+from dse.search._queue import set_driver_state
 from dse.search._records import (
     BACKEND_ATTR,
     CONFIG_ATTR,
@@ -40,7 +40,7 @@ from dse.search._space_config import read_yaml
 from dse.search._storage import DEFAULT_STORAGE, load_study, open_storage, redact
 from dse.search._summary import StudySummary, space_of, study_summary
 
-__all__ = ["create_study", "open_session", "resume", "run"]
+__all__ = ["create_study", "open_session", "resume", "run", "run_worker"]
 
 
 def _storage_url(cli_url: str | None, cfg: StudyConfig | None) -> str:
@@ -181,34 +181,6 @@ def create_study(
     return study, url
 
 
-@dataclass(frozen=True)
-class _Opener:
-    """Opens the study's session in a worker process (pickled into it): the run's
-    budget and evaluation hook, one torch thread unless the run chose a number."""
-
-    name: str
-    url: str
-    trials: int | None
-    timeout: float | None
-    threads: int | None
-    on_evaluate: EvaluationHook | None
-    devices: tuple[str, ...] | None = None
-
-    def __call__(self, *, worker_index: int = 0) -> StudySession:
-        return open_session(
-            self.name,
-            self.url,
-            trials=self.trials,
-            timeout=self.timeout,
-            worker_index=worker_index,
-            # several worker processes share the cores: one torch thread each by
-            # default (more threads spin-wait on a loaded machine)
-            threads=self.threads if self.threads is not None else 1,
-            on_evaluate=self.on_evaluate,
-            device=device_for_worker(self.devices, worker_index),
-        )
-
-
 def open_session(
     name: str,
     storage_url: str | None,
@@ -221,7 +193,6 @@ def open_session(
     on_evaluate: EvaluationHook | None = None,
     objects: NetworkObjects | None = None,
     device: str | None = None,
-    devices: list[str] | None = None,
 ) -> StudySession:
     """Rebuild a study's session from the storage alone (used by resume and by workers).
 
@@ -229,7 +200,7 @@ def open_session(
     ``on_evaluate``: called with each genome before it is evaluated, in whichever
     process evaluates it; ``objects``: the model and data of a study that was given
     them from Python; ``device``: this process's torch device (else the study's
-    ``device:``); ``devices``: one per worker process, round robin.
+    ``device:``).
     """
     import optuna
 
@@ -275,9 +246,6 @@ def open_session(
         worker_index=worker_index,
         threads=threads,
         on_evaluate=on_evaluate,
-        opener=_Opener(
-            name, url, budget, limit, threads, on_evaluate, tuple(devices) if devices else None
-        ),
         objects=objects,
         device=device,
     )
@@ -319,7 +287,19 @@ def _progress_mode(progress: bool | str) -> Mode:
     return progress  # type: ignore[return-value]
 
 
-def _execute(session: StudySession, progress: bool | str) -> StudySummary:
+def _execute(
+    session: StudySession,
+    progress: bool | str,
+    *,
+    trials: int | None = None,
+    devices: Sequence[str] | None = None,
+) -> StudySummary:
+    """Run the session to its end. With ``workers`` > 1 it starts that many ``dse
+    worker`` processes (``devices``: worker ``i`` gets ``devices[i % len]``): they
+    evaluate the batches the session queues, or, for back ends that ask one genome at a
+    time (Optuna's samplers), each runs the back end itself. They are stopped when the
+    run ends, however it ends; a worker that crashed is then a :class:`StudyStateError`.
+    """
     reporter = RunProgress(
         lambda: study_summary(session.study),
         total=session.trials,
@@ -328,15 +308,49 @@ def _execute(session: StudySession, progress: bool | str) -> StudySummary:
     )
     session.on_progress = lambda _s: reporter.update()
     fail_stale(session.study)
+    set_driver_state(session.study, "running")
+    pool = None
+    if session.workers > 1:
+        if session.batch_recording:
+            from dse._status import note
+
+            note(
+                "%s: hardware-only evaluations take about a millisecond, less than a queued "
+                "trial costs; one process (--workers 1) runs this study faster",
+                session.study_name,
+            )
+        pool = WorkerPool(
+            session.study_name,
+            session.storage_url,
+            session.workers,
+            devices=devices,
+            # several workers share the cores: one torch thread each by default (more
+            # threads spin-wait on a loaded machine)
+            threads=session.threads if session.threads is not None else 1,
+            trials=trials,
+            timeout=session.timeout,
+            on_evaluate=session.on_evaluate,
+        )
+        session.pool = pool
+    state = "stopped"
     reporter.begin()
     try:
-        if session.workers <= 1 or session.backend.generational:
+        if pool is not None:
+            pool.start()
+        if pool is None or session.backend.generational:
             session.optimize()
         else:  # independent processes, each asking the back end for one genome at a time
-            assert session.opener is not None
-            run_worker_processes(session.opener, session.workers, reporter.update)
+            pool.wait(reporter.update)
+        state = "done" if session.stop_reason() != "timeout" else "stopped"
     finally:
-        reporter.end()
+        try:
+            set_driver_state(session.study, state)
+        finally:
+            if pool is not None:  # idle workers leave within a second of "done"
+                pool.stop(leave_s=2.0 if state == "done" else 0.0)
+            reporter.end()
+    if pool is not None:
+        pool.raise_for_crashes()
     summary = study_summary(session.study)
     summary.stop_reason = session.stop_reason()
     summary.timeout = session.timeout
@@ -443,10 +457,9 @@ def run(
         on_evaluate=on_evaluate,
         objects=objects,
         device=device,
-        devices=chosen,
     )
     _announce(session)
-    return _execute(session, progress)
+    return _execute(session, progress, trials=trials, devices=chosen)
 
 
 def resume(
@@ -489,7 +502,6 @@ def resume(
         on_evaluate=on_evaluate,
         objects=objects,
         device=device,
-        devices=chosen,
     )
     if trials is not None:
         _store_budget(session.study, trials)
@@ -505,7 +517,7 @@ def resume(
         ):
             fail_stale(session.study, wait=True, all_running=True)
     _announce(session)
-    return _execute(session, progress)
+    return _execute(session, progress, trials=trials, devices=chosen)
 
 
 def _check_run_options(workers: int, threads: int | None) -> None:
@@ -525,3 +537,57 @@ def _store_budget(study: Any, trials: int) -> None:
         budget["trials"] = int(trials)
         stored["budget"] = budget
         study.set_user_attr(CONFIG_ATTR, stored)
+
+
+def run_worker(
+    name: str,
+    storage: str | None,
+    *,
+    device: str | None = None,
+    threads: int | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    worker_index: int = 0,
+    on_evaluate: EvaluationHook | None = None,
+) -> int:
+    """``dse worker``: evaluate study ``name``'s queued trials until the study is done
+    (its driver ended it, or its trial budget is met) or ``timeout`` passes; for a back
+    end that asks one genome at a time (Optuna's samplers) it runs the back end itself
+    until the budget is met. Returns the number of evaluations this process made.
+
+    ``device``: this worker's torch device for fine-tunes (else the study's
+    ``device:``), recorded with the worker and its trials; ``threads``: torch threads
+    (default one). A worker that a run started (see :class:`WorkerPool`) also stops when
+    that run's process is gone, and takes the run's evaluation hook from its environment.
+    """
+    import base64
+    import os
+    import pickle
+
+    from dse.search._parallel import HOOK_ENV, PARENT_ENV
+    from dse.search._queue import register_worker, work
+
+    _check_run_options(1, threads)
+    hook = on_evaluate
+    if hook is None and os.environ.get(HOOK_ENV):
+        hook = pickle.loads(base64.b64decode(os.environ[HOOK_ENV]))
+    parent = int(os.environ[PARENT_ENV]) if os.environ.get(PARENT_ENV) else None
+    session = open_session(
+        name,
+        storage,
+        trials=trials,
+        timeout=timeout,
+        worker_index=worker_index,
+        threads=threads if threads is not None else 1,
+        on_evaluate=hook,
+        device=device,
+    )
+    if session.backend.generational:
+        return work(session, device=device, parent=parent)
+    register_worker(session.study, device=device, state="busy")
+    try:
+        done = session.counts()[0]
+        session.optimize()
+        return session.counts()[0] - done
+    finally:
+        register_worker(session.study, device=device, state="exited")

@@ -4,7 +4,7 @@ the designs of any trial."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from dse.errors import StudyStateError
 from dse.search._config import StudyConfig, config_from_stored
 from dse.search._front import hypervolume, pareto_trials, reference_point
 from dse.search._optuna_store import quiet_optuna
+from dse.search._queue import DRIVER_ATTR, recent_workers
 from dse.search._records import (
     BACKEND,
     CONFIG_ATTR,
@@ -72,6 +73,10 @@ class StudySummary:
     # None for a summary read from the storage (``dse status``)
     stop_reason: str | None = None
     timeout: float | None = None
+    #: the ``dse worker`` processes seen within the last minute (their registrations:
+    #: host, pid, device, state, seconds since last seen) and the driver's state
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    driver: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -132,7 +137,20 @@ def study_summary(study: Any) -> StudySummary:
         front_size=len(front),
         hypervolume=hv,
         generation=max(gens) if gens else None,
+        workers=_workers(study.user_attrs),
+        driver=(study.user_attrs.get(DRIVER_ATTR) or {}).get("state"),
     )
+
+
+def _workers(user_attrs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The workers seen within the last minute, with how long ago."""
+    import time
+
+    now = time.time()
+    return [
+        {**w, "seen_s_ago": round(now - float(w.get("seen", now)), 1)}
+        for w in recent_workers(dict(user_attrs), within_s=60.0)
+    ]
 
 
 def load_stored_study(name: str, storage: str | None = None) -> Any:

@@ -15,7 +15,8 @@ the population and the selection; dse supplies
   equal genomes);
 * duplicate elimination by the decoded structure's hash.
 
-The study's session runs the loop (ask → evaluate, in parallel with joblib → tell);
+The study's session runs the loop (ask → evaluate, through the study's queue when
+workers are attached → tell);
 every evaluation is an Optuna trial. The algorithm is checkpointed into the study
 (user attr ``dse:pymoo:checkpoint``) every :data:`CHECKPOINT_EVERY` generations and
 after each generation once the budget left is one generation or less (or the time is
