@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -87,3 +88,26 @@ def make_study(tmp_path: Path):
         return write_study(tmp_path, name, **kw)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The test PostgreSQL server's URL (``DSE_TEST_POSTGRES_URL``); skips without one."""
+    url = os.environ.get("DSE_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.skip("DSE_TEST_POSTGRES_URL is not set")
+    try:
+        import sqlalchemy
+
+        sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
+    except Exception as exc:  # unreachable server: skip, as documented
+        pytest.skip(f"PostgreSQL at DSE_TEST_POSTGRES_URL is unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A study storage of each RDB kind: an SQLite file, then the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'study.db'}"
+    return str(request.getfixturevalue("postgres_url"))

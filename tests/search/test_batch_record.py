@@ -30,27 +30,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("DSE_TEST_POSTGRES_URL", "")
-    if not url:
-        pytest.skip("DSE_TEST_POSTGRES_URL is not set")
-    try:
-        import sqlalchemy
-
-        sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
-    except Exception as exc:  # unreachable server: skip, as documented
-        pytest.skip(f"PostgreSQL at DSE_TEST_POSTGRES_URL is unreachable: {exc}")
-    return url
-
-
-def _url(kind: str, tmp_path: Path) -> str:
+def _url(kind: str, tmp_path: Path, request: pytest.FixtureRequest | None = None) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'study.db'}"
     if kind == "journal":
         return f"journal:{tmp_path / 'study.log'}"
     if kind == "memory":
         return "memory:"
-    return _postgres_url()
+    assert request is not None, "a PostgreSQL URL needs the test's request"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 RDB = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -82,9 +70,9 @@ def _study(name: str, url: str) -> optuna.Study:
 
 @pytest.mark.parametrize("kind", [*RDB, "journal", "memory"])
 def test_batched_trials_equal_per_trial_trials(
-    kind: str, tmp_path: Path, make_study, unique_name: str
+    kind: str, tmp_path: Path, make_study, unique_name: str, request: pytest.FixtureRequest
 ) -> None:
-    url = _url(kind, tmp_path)
+    url = _url(kind, tmp_path, request)
     names = {mode: f"{unique_name}_{mode}" for mode in ("trial", "batch")}
     for mode, name in names.items():
         # 30 = three generations of 8 and a cut one: the budget ends inside a batch
@@ -125,11 +113,11 @@ def test_a_database_without_insert_returning_gets_the_same_trials(
 
 @pytest.mark.parametrize("kind", RDB)
 def test_the_writing_process_reads_its_trials_as_the_storage_gives_them(
-    kind: str, tmp_path: Path, make_study, unique_name: str
+    kind: str, tmp_path: Path, make_study, unique_name: str, request: pytest.FixtureRequest
 ) -> None:
     """The trials a batch writes are put in Optuna's cache of the writing process: they
     must equal what another process reads from the storage."""
-    url = _url(kind, tmp_path)
+    url = _url(kind, tmp_path, request)
     run(make_study(unique_name, trials=10), storage=url)
     session = open_session(unique_name, url, trials=26)
     assert session.batch_recording
@@ -143,9 +131,9 @@ def test_the_writing_process_reads_its_trials_as_the_storage_gives_them(
 
 @pytest.mark.parametrize("kind", RDB)
 def test_kill_9_in_a_batch_then_resume(
-    kind: str, tmp_path: Path, make_study, unique_name: str
+    kind: str, tmp_path: Path, make_study, unique_name: str, request: pytest.FixtureRequest
 ) -> None:
-    url = _url(kind, tmp_path)
+    url = _url(kind, tmp_path, request)
     budget = 40
     study_file = make_study(unique_name, trials=budget)  # population 8, batched records
     marker = tmp_path / "stalled"

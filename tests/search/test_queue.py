@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 from dse.search import pareto_rows, resume, run
@@ -28,26 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 BUDGET = 48  # 3 generations of 16
 OPTIONS = "{population_size: 16}"
-
-
-def _postgres_url() -> str:
-    url = os.environ.get("DSE_TEST_POSTGRES_URL", "")
-    if not url:
-        pytest.skip("DSE_TEST_POSTGRES_URL is not set")
-    try:
-        import sqlalchemy
-
-        sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
-    except Exception as exc:  # unreachable server: skip, as documented
-        pytest.skip(f"PostgreSQL at DSE_TEST_POSTGRES_URL is unreachable: {exc}")
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'study.db'}"
-    return _postgres_url()
 
 
 _STORAGES: dict[str, optuna.storages.RDBStorage] = {}

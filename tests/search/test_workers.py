@@ -23,26 +23,6 @@ from dse.search import resume, run
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("DSE_TEST_POSTGRES_URL", "")
-    if not url:
-        pytest.skip("DSE_TEST_POSTGRES_URL is not set")
-    try:
-        import sqlalchemy
-
-        sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
-    except Exception as exc:  # unreachable server: skip, as documented
-        pytest.skip(f"PostgreSQL at DSE_TEST_POSTGRES_URL is unreachable: {exc}")
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'study.db'}"
-    return _postgres_url()
-
-
 def _check_numbers(trials: list[optuna.trial.FrozenTrial]) -> None:
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(len(numbers))), "trial numbers must be 0..N-1, each once"
