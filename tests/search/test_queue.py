@@ -137,7 +137,8 @@ def test_kill_9_of_a_worker_and_of_the_driver_then_resume(
     p = make_study(name, options=OPTIONS, trials=BUDGET, extra=extra)
     driver = subprocess.Popen(
         [sys.executable, "-m", "dse", "run", str(p), "--storage", storage_url, "--workers", "4"],
-        env=_env(0.15),
+        # slow enough that generation 3 waits in the queue for seconds on a loaded machine
+        env=_env(0.5),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
